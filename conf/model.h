@@ -1,0 +1,222 @@
+/* conf/model.h: the in-memory configuration, as plain C values.
+ *
+ * This is the only view of the config the rest of directord sees; libconfig
+ * types never leave conf/. A struct dd_config is immutable once loaded: a
+ * reload builds a new one and the daemon swaps it in, so any thread may read
+ * the one it was handed without locks. Times are milliseconds, unless the
+ * field name says otherwise.
+ */
+#ifndef DD_CONF_MODEL_H
+#define DD_CONF_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/addr.h"
+
+#define DD_NAME_MAX 64
+
+enum dd_proto { DD_PROTO_TCP, DD_PROTO_UDP, DD_PROTO_SCTP, DD_PROTO_FWMARK };
+enum dd_fwd { DD_FWD_NAT, DD_FWD_DR, DD_FWD_TUN };
+enum dd_check_type { DD_CHECK_NONE, DD_CHECK_TCP, DD_CHECK_HTTP, DD_CHECK_HTTPS,
+		     DD_CHECK_EXEC, DD_CHECK_UDP, DD_CHECK_DNS };
+enum dd_removal { DD_REMOVAL_DRAIN, DD_REMOVAL_REMOVE }; /* what DOWN does */
+enum dd_garp_mode { DD_GARP_REQUEST, DD_GARP_REPLY };
+enum dd_initial { DD_INITIAL_DOWN, DD_INITIAL_UP };
+
+/* A health check. A service's check is the default for its real servers; a
+ * real server may override any field (the loader merges, so every real
+ * server ends up with a complete struct). */
+struct dd_check {
+	enum dd_check_type type;
+	uint32_t interval_ms;   /* default 2000 */
+	uint32_t timeout_ms;    /* default 1000 */
+	uint32_t rise;          /* default 2 */
+	uint32_t fall;          /* default 3 */
+	enum dd_initial initial; /* default down: a server earns its traffic */
+	uint16_t port;          /* 0: the real server's port */
+	/* http / https */
+	char *method;           /* default "GET" */
+	char *path;             /* default "/" */
+	char *host;             /* Host header; default the server address */
+	uint16_t *status;       /* expected status codes; default {200} */
+	size_t n_status;
+	char *body_match;       /* substring the body must contain; NULL: none */
+	char *sni;              /* https: server name; default host */
+	bool verify_tls;        /* https: verify the certificate; default false */
+	char *ca_file;          /* https: CA bundle when verifying */
+	/* exec */
+	char *command;          /* run with /bin/sh -c; env carries the target */
+	/* udp / dns */
+	char *send;             /* udp: payload to send */
+	char *expect;           /* udp: substring expected in the reply */
+	char *dns_query;        /* dns: name to ask for (type A) */
+};
+
+struct dd_real_server {
+	struct dd_addr addr;
+	uint16_t port;          /* 0 for fwmark services that keep the port */
+	uint32_t weight;        /* default 1; 0 keeps it configured but idle */
+	uint32_t upper_threshold; /* 0: none */
+	uint32_t lower_threshold; /* 0: none */
+	enum dd_fwd fwd;        /* default: the service's */
+	struct dd_check check;  /* fully merged from the service's */
+	uint32_t slow_start_ms; /* weight ramp after coming UP; 0: none */
+	int line;               /* where it was declared, for messages */
+};
+
+struct dd_service {
+	char name[DD_NAME_MAX]; /* unique in the file; default "PROTO/VIP:PORT" */
+	enum dd_proto proto;
+	struct dd_addr vip;     /* unset for fwmark services */
+	uint16_t port;
+	uint32_t fwmark;        /* fwmark services only */
+	int af;                 /* fwmark services: AF_INET or AF_INET6 */
+	char scheduler[16];     /* default "wlc" */
+	enum dd_fwd fwd;        /* default DD_FWD_DR */
+	uint32_t persistence_timeout_s; /* 0: not persistent */
+	int persistence_prefix; /* netmask as prefix length; default host */
+	bool ops;               /* one-packet scheduling (udp) */
+	struct {
+		bool hashed;    /* sh/mh scheduler flags */
+		bool fallback;
+		bool port;
+	} sched_flags;
+	bool has_sorry;
+	struct dd_addr sorry_addr;
+	uint16_t sorry_port;
+	uint32_t quorum;        /* live servers needed; default 1 */
+	uint32_t quorum_hysteresis;
+	enum dd_removal removal; /* default drain */
+	uint32_t drain_ms;      /* how long a drained server stays; default 30000 */
+	struct dd_check check;
+	struct dd_real_server *rs;
+	size_t n_rs;
+	int line;
+};
+
+struct dd_vip {
+	struct dd_addr addr;
+	int prefix;
+	char ifname[16];        /* required: a VIP without an interface is an error */
+	char *label;            /* optional address label */
+	int line;
+};
+
+struct dd_cluster {
+	char name[DD_NAME_MAX];
+	uint32_t priority;      /* 1..254, higher wins; default 100 */
+	bool failback;          /* default false */
+	uint32_t failback_delay_ms;
+	struct dd_vip *vips;
+	size_t n_vips;
+	char (*track_ifs)[16];  /* interfaces whose loss means fault */
+	size_t n_track_ifs;
+	struct dd_addr *ping_targets; /* must answer ICMP echo, else fault */
+	size_t n_ping_targets;
+	uint32_t ping_interval_ms; /* default 1000 */
+	uint32_t ping_timeout_ms;  /* default 1000: fault after this silence x fall */
+	uint32_t ping_fall;        /* default 3 */
+	struct dd_addr gateway;    /* unset: none; checked like a ping target */
+	struct {
+		uint32_t count;        /* default 5 */
+		uint32_t interval_ms;  /* default 200 */
+		enum dd_garp_mode mode;
+		uint32_t refresh_ms;   /* 0: no periodic refresh while active */
+	} garp;
+	struct dd_service *services;
+	size_t n_services;
+	int line;
+};
+
+struct dd_link {
+	struct dd_addr local;
+	struct dd_addr remote;  /* unset with multicast */
+	char ifname[16];        /* optional: bind to this device */
+	int line;
+};
+
+struct dd_peer {
+	char name[DD_NAME_MAX];
+	struct dd_link *links;
+	size_t n_links;
+	int line;
+};
+
+struct dd_heartbeat {
+	char *key_file;         /* required; mode must be 0600 or 0400 */
+	uint16_t port;          /* default 7694 */
+	uint32_t interval_ms;   /* default 50 */
+	uint32_t dead_ms;       /* default 200 */
+	char *state_file;       /* generation counter; default LOCALSTATEDIR/lib/directord/generation */
+	struct dd_addr mcast_group; /* unset: unicast */
+	struct dd_peer *peers;
+	size_t n_peers;
+	uint8_t dscp;           /* default 48 (CS6, network control) */
+	int line;
+};
+
+struct dd_sync {
+	bool enabled;           /* default false */
+	char ifname[16];
+	uint32_t syncid;        /* 0..255 */
+	uint32_t tcp_timeout_s; /* 0: leave the kernel's */
+	uint32_t tcpfin_timeout_s;
+	uint32_t udp_timeout_s;
+	bool sloppy;            /* set sloppy_tcp/sloppy_sctp on the standby */
+	int line;
+};
+
+struct dd_alerting {
+	int syslog_facility;    /* default LOG_DAEMON */
+	int log_level;          /* default LOG_INFO */
+	char *notify;           /* command run on role changes; NULL: none */
+	uint32_t notify_timeout_ms; /* default 10000 */
+};
+
+struct dd_control {
+	char *socket_path;      /* default RUNSTATEDIR/directord.sock */
+	char *group;            /* may change things besides root; NULL: root only */
+	uint32_t mode;          /* default 0660 */
+	char *metrics_listen;   /* "127.0.0.1:9469"; NULL: no HTTP listener */
+};
+
+struct dd_config {
+	char *path;             /* file it came from */
+	char node_name[DD_NAME_MAX]; /* this director; default: hostname */
+	char *pid_file;         /* default RUNSTATEDIR/directord.pid */
+	struct dd_heartbeat hb;
+	struct dd_sync sync;
+	struct dd_alerting alert;
+	struct dd_control control;
+	struct dd_cluster *clusters;
+	size_t n_clusters;
+};
+
+const char *dd_proto_name(enum dd_proto p);
+const char *dd_fwd_name(enum dd_fwd f);
+const char *dd_check_type_name(enum dd_check_type t);
+
+/* Errors are collected, not stopped at: `directord -t` prints them all. */
+struct dd_conf_error {
+	char *file;
+	int line;               /* 0 when no line applies */
+	char *msg;
+};
+struct dd_conf_errors {
+	struct dd_conf_error *v;
+	size_t n;
+};
+void dd_conf_errors_free(struct dd_conf_errors *e);
+
+/* Load and validate. Returns NULL and fills `errs` on any error. */
+struct dd_config *dd_config_load(const char *path, struct dd_conf_errors *errs);
+/* Same, from a string (tests, fuzzers); `name` is used in messages. */
+struct dd_config *dd_config_load_string(const char *text, const char *name,
+					struct dd_conf_errors *errs);
+void dd_config_free(struct dd_config *c);
+/* The canonical form: every key, defaults made explicit, fixed order. */
+char *dd_config_print(const struct dd_config *c); /* malloc'd */
+
+#endif
