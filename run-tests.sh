@@ -29,5 +29,5 @@ mkdir -p build/fuzz
   { [ -f Makefile ] || ../../configure -q CC=clang --enable-fuzzer; } &&
   make -s -j"$jobs" fuzz-check ) || status=1
 
-python3 tests/summary.py build
+/usr/bin/python3 tests/summary.py build
 exit $status

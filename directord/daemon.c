@@ -25,7 +25,7 @@ struct dd_daemon {
 	struct ev_loop *loop;
 	const struct dd_daemon_opts *opts;
 	struct dd_config *cfg;
-	const char *pid_path;
+	char *pid_path;         /* copied: a reload may free the config it came from */
 	int pid_fd;
 	ev_signal sig_term, sig_int, sig_hup;
 	unsigned reloads, reload_failures;
@@ -222,14 +222,16 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		return 1;
 	}
 	apply_logging(&d, d.cfg);
-	d.pid_path = opts->pid_file ? opts->pid_file : d.cfg->pid_file;
+	d.pid_path = xstrdup(opts->pid_file ? opts->pid_file : d.cfg->pid_file);
 
 	if (!opts->foreground && daemonize() < 0) {
 		log_crit("core", "cannot detach: %s", strerror(errno));
+		free(d.pid_path);
 		dd_config_free(d.cfg);
 		return 1;
 	}
 	if (pidfile_take(&d) < 0) {
+		free(d.pid_path);
 		dd_config_free(d.cfg);
 		return 1;
 	}
@@ -253,6 +255,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	sd_notify_send("STOPPING=1");
 	log_notice("core", "stopped");
 	pidfile_release(&d);
+	free(d.pid_path);
 	dd_config_free(d.cfg);
 	return 0;
 }

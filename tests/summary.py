@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """tests/summary.py: count test cases across `make check` logs.
 
 automake counts a test program as one test; directord's programs hold many

@@ -69,7 +69,9 @@ def test_check_reports_every_error_with_line(confdir):
     path = write_conf(confdir, text=bad)
     r = run("-t", "-f", path)
     assert r.returncode == 1
-    lines = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
+    lines = r.stderr.splitlines()
+    assert lines[-1] == f"{path}: 2 errors", r.stderr
+    lines = lines[:-1]
     assert any("prority" in l for l in lines), r.stderr
     assert any("interface" in l for l in lines), r.stderr
     for l in lines:
