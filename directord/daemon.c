@@ -5,6 +5,8 @@
 #include "config.h"
 #include "directord/daemon.h"
 #include "conf/model.h"
+#include "directord/ctlops.h"
+#include "directord/json.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -29,6 +31,7 @@ struct dd_daemon {
 	int pid_fd;
 	ev_signal sig_term, sig_int, sig_hup;
 	unsigned reloads, reload_failures;
+	struct dd_ctlops *ctl;  /* control socket + metrics listener; NULL if it failed */
 };
 
 static void print_errors(const struct dd_conf_errors *errs, FILE *out)
@@ -142,24 +145,61 @@ static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg
 	dlog_set_level(d->opts->log_level >= 0 ? d->opts->log_level : cfg->alert.log_level);
 }
 
-static void reload(struct dd_daemon *d)
+/* `why`, if given, gets the errors of a rejected file (malloc'd), for
+ * directorctl reload. */
+static int reload(struct dd_daemon *d, char **why)
 {
 	struct dd_conf_errors errs = { 0 };
 	log_notice("config", "reloading %s", d->opts->conf_path);
 	struct dd_config *next = dd_config_load(d->opts->conf_path, &errs);
 	if (!next) {
 		log_errors(&errs);
+		if (why) {
+			struct dd_buf b = { 0 };
+			for (size_t i = 0; i < errs.n; i++)
+				dd_buf_printf(&b, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+			*why = dd_buf_take(&b);
+		}
 		log_err("config", "reload rejected: %zu error%s in %s; keeping the running configuration",
 			errs.n, errs.n == 1 ? "" : "s", d->opts->conf_path);
 		dd_conf_errors_free(&errs);
 		d->reload_failures++;
-		return;
+		return -1;
 	}
 	apply_logging(d, next);
 	dd_config_free(d->cfg);
 	d->cfg = next;
 	d->reloads++;
+	if (d->ctl)
+		dd_ctlops_reconfigure(d->ctl);
 	log_notice("config", "reload applied from %s", d->opts->conf_path);
+	return 0;
+}
+
+static int ctl_reload(void *daemon, char **why)
+{
+	return reload(daemon, why);
+}
+
+/* The control socket and metrics listener see the daemon's fields through
+ * pointers, so parts started or replaced later need no call here. */
+static void ctl_start(struct dd_daemon *d)
+{
+	struct dd_ctlops_src src = {
+		.cfg = &d->cfg,
+		.conf_path = d->opts->conf_path,
+		.reloads = &d->reloads,
+		.reload_failures = &d->reload_failures,
+		.reload = ctl_reload,
+		.daemon = d,
+	};
+	char *err = NULL;
+	d->ctl = dd_ctlops_start(d->loop, &src, &err);
+	if (!d->ctl) {
+		/* A director without directorctl still forwards and fails over. */
+		log_err("ctl", "%s; running without a control socket", err);
+		free(err);
+	}
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -167,7 +207,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct dd_daemon *d = w->data;
 	switch (w->signum) {
 	case SIGHUP:
-		reload(d);
+		reload(d, NULL);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -236,6 +276,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	ctl_start(&d);
 
 	ev_signal_init(&d.sig_term, on_signal, SIGTERM);
 	ev_signal_init(&d.sig_int, on_signal, SIGINT);
@@ -253,6 +294,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_run(loop, 0);
 
 	sd_notify_send("STOPPING=1");
+	dd_ctlops_stop(d.ctl);
 	log_notice("core", "stopped");
 	pidfile_release(&d);
 	free(d.pid_path);

@@ -1,0 +1,120 @@
+/* directord/ctl.h: the control socket (directorctl's server side).
+ *
+ * Protocol (documented for operators in directorctl(8)): a client connects
+ * to the UNIX stream socket, sends ONE request line
+ *
+ *     COMMAND [ARG...] [--json]\n
+ *
+ * of at most DD_CTL_REQ_MAX bytes, and reads the reply until the server
+ * closes. The reply's first line is a status word:
+ *
+ *     ok | failed | usage | denied | unavailable | busy
+ *
+ * and the rest is the body: text for people, or one JSON document with
+ * --json (errors too: {"error": WORD, "message": TEXT}).
+ *
+ * Peers are identified with SO_PEERCRED (and SO_PEERGROUPS): read commands
+ * are open to anyone who can connect; commands that change something need
+ * uid 0 or membership in control.group.
+ *
+ * The server knows nothing about the daemon's parts: the daemon fills a
+ * struct dd_ctl_ops, and a NULL callback answers "unavailable" ("not
+ * available in this build"). Runs on the daemon's main libev loop.
+ */
+#ifndef DD_DIRECTORD_CTL_H
+#define DD_DIRECTORD_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf/model.h"
+#include "directord/json.h"
+
+struct ev_loop;
+
+#define DD_CTL_REQ_MAX 4096     /* bytes, newline included */
+#define DD_CTL_ARGS_MAX 8
+#define DD_CTL_TIMEOUT_S 5.0    /* to send the request line */
+#define DD_CTL_MAX_CONNS 32
+
+enum dd_ctl_status {
+	DD_CTL_OK,
+	DD_CTL_FAILED,          /* the command ran and failed (bad config, no such cluster) */
+	DD_CTL_USAGE,           /* malformed request, unknown command, wrong arguments */
+	DD_CTL_DENIED,          /* the peer may not change things */
+	DD_CTL_UNAVAILABLE,     /* not available in this build / this daemon */
+	DD_CTL_BUSY,            /* too many clients */
+};
+const char *dd_ctl_status_word(enum dd_ctl_status s);
+/* -1 if unknown */
+int dd_ctl_status_from_word(const char *w, size_t len);
+
+/* One parsed request. argv points into buf. */
+struct dd_ctl_req {
+	char buf[DD_CTL_REQ_MAX + 1];
+	const char *cmd;
+	int argc;
+	const char *argv[DD_CTL_ARGS_MAX];
+	bool json;
+	/* the peer, from SO_PEERCRED */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool privileged;        /* root or member of control.group */
+};
+
+/* Parses one request (with or without its trailing newline). Rejects NUL
+ * and control bytes, empty requests, unknown --options and more than
+ * DD_CTL_ARGS_MAX arguments. 0, or -1 with a message in err. Pure; the
+ * fuzz target calls it. */
+int dd_ctl_parse(const char *line, size_t len, struct dd_ctl_req *req, char *err, size_t errlen);
+
+/* The reply under construction. */
+struct dd_ctl_resp {
+	enum dd_ctl_status status;
+	bool json;              /* the request asked for --json */
+	struct dd_buf body;
+};
+/* Sets an error status and writes the message as the body (as JSON when
+ * the request asked for it). */
+void dd_ctl_error(struct dd_ctl_resp *r, enum dd_ctl_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+typedef void (*dd_ctl_fn)(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *resp);
+
+/* What the daemon provides. Arguments are checked for count before a
+ * callback is called (see the command table in ctl.c); callbacks check
+ * their meaning. */
+struct dd_ctl_ops {
+	void *ctx;
+	dd_ctl_fn status;       /* status [CLUSTER] */
+	dd_ctl_fn metrics;      /* metrics: Prometheus text (no --json) */
+	dd_ctl_fn takeover;     /* takeover CLUSTER */
+	dd_ctl_fn release;      /* release CLUSTER */
+	dd_ctl_fn drain;        /* drain [SERVICE] SERVER */
+	dd_ctl_fn enable;       /* enable [SERVICE] SERVER */
+	dd_ctl_fn reload;       /* reload */
+	dd_ctl_fn plan;         /* plan [FILE] */
+	dd_ctl_fn check;        /* check [FILE] */
+};
+
+struct dd_ctl;
+
+/* Binds the socket (a stale socket file is replaced; a live one or a
+ * non-socket file is an error), sets owner group and mode, listens. NULL
+ * with *err (malloc'd) on failure. */
+struct dd_ctl *dd_ctl_new(struct ev_loop *loop, const struct dd_control *conf,
+			  const struct dd_ctl_ops *ops, char **err);
+/* Reload: a new group or mode is applied to the socket; a new path takes
+ * effect at restart (logged). -1 with *err (malloc'd) on failure. */
+int dd_ctl_reconfigure(struct dd_ctl *c, const struct dd_control *conf, char **err);
+/* Closes every connection, removes the socket file (if it is still ours). */
+void dd_ctl_free(struct dd_ctl *c);
+
+struct dd_ctl_stats {
+	unsigned long long requests, denied, malformed, too_long, busy;
+};
+void dd_ctl_get_stats(const struct dd_ctl *c, struct dd_ctl_stats *out);
+
+#endif

@@ -1,0 +1,575 @@
+/* directord/ctlops.c: the daemon's answers to directorctl and to metrics
+ * scrapes, built from the running parts' status APIs (see ctlops.h). A part
+ * that is not in this build or not running shows as null in JSON, is left
+ * out of the text and the metrics, and its commands answer "unavailable".
+ * Runs on the daemon's main libev loop. */
+#include "config.h"
+#include "directord/ctlops.h"
+#include "directord/ctl.h"
+#include "directord/json.h"
+#include "directord/metrics.h"
+#include "lib/addr.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Role changes seen through the failover hook, for the failover counter. */
+struct role_count {
+	char cluster[DD_NAME_MAX];
+	uint64_t changes, to_active;
+};
+
+struct dd_ctlops {
+	struct ev_loop *loop;
+	struct dd_ctlops_src src;
+	struct dd_ctl *ctl;
+	struct dd_metrics_http *http;
+	double started;
+	struct role_count *roles;
+	size_t n_roles;
+};
+
+static const struct dd_config *cfg_of(const struct dd_ctlops *o)
+{
+	return *o->src.cfg;
+}
+
+static const char *duration(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+	if (s < 60)
+		snprintf(buf, len, "%" PRIu64 ".%01" PRIu64 "s", s, (ms % 1000) / 100);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, (s % 3600) / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, (s % 86400) / 3600);
+	return buf;
+}
+
+/* "tcp 203.0.113.10:80" or "fwmark 7" */
+static const char *service_key(const struct dd_service *s, char *buf, size_t len)
+{
+	char a[DD_ADDR_STRLEN];
+	if (s->proto == DD_PROTO_FWMARK)
+		snprintf(buf, len, "fwmark %" PRIu32 "%s", s->fwmark, s->af == AF_INET6 ? " (ipv6)" : "");
+	else
+		snprintf(buf, len, "%s %s", dd_proto_name(s->proto), dd_addr_port_str(&s->vip, s->port, a, sizeof a));
+	return buf;
+}
+
+static const char *rs_str(const struct dd_real_server *rs, char *buf, size_t len)
+{
+	return dd_addr_port_str(&rs->addr, rs->port, buf, len);
+}
+
+static const struct dd_cluster *find_cluster(const struct dd_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_clusters; i++)
+		if (strcmp(c->clusters[i].name, name) == 0)
+			return &c->clusters[i];
+	return NULL;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void status_json_vip(struct dd_json *j, const struct dd_vip *v)
+{
+	char a[DD_ADDR_STRLEN];
+	dd_json_obj_begin(j);
+	dd_json_kstr(j, "address", dd_addr_str(&v->addr, a, sizeof a));
+	dd_json_kint(j, "prefix", v->prefix);
+	dd_json_kstr(j, "interface", v->ifname);
+	dd_json_obj_end(j);
+}
+
+static void status_json_rs(struct dd_ctlops *o, struct dd_json *j, const struct dd_service *s,
+			   const struct dd_real_server *rs)
+{
+	char a[DD_ADDR_STRLEN];
+	dd_json_obj_begin(j);
+	dd_json_kstr(j, "address", dd_addr_str(&rs->addr, a, sizeof a));
+	dd_json_kuint(j, "port", rs->port);
+	dd_json_kuint(j, "weight", rs->weight);
+	dd_json_kstr(j, "forwarding", dd_fwd_name(rs->fwd));
+	dd_json_kstr(j, "check", dd_check_type_name(rs->check.type));
+	/* health and ipvs: filled from the parts when they are in the build */
+	dd_json_key(j, "health");
+	dd_json_null(j);
+	dd_json_key(j, "ipvs");
+	dd_json_null(j);
+	dd_json_obj_end(j);
+}
+
+static void status_json_service(struct dd_ctlops *o, struct dd_json *j, const struct dd_service *s)
+{
+	char a[DD_ADDR_STRLEN];
+	dd_json_obj_begin(j);
+	dd_json_kstr(j, "name", s->name);
+	dd_json_kstr(j, "protocol", dd_proto_name(s->proto));
+	if (s->proto == DD_PROTO_FWMARK) {
+		dd_json_key(j, "vip");
+		dd_json_null(j);
+		dd_json_kuint(j, "fwmark", s->fwmark);
+	} else {
+		dd_json_kstr(j, "vip", dd_addr_str(&s->vip, a, sizeof a));
+		dd_json_kuint(j, "port", s->port);
+	}
+	dd_json_kstr(j, "scheduler", s->scheduler);
+	dd_json_kstr(j, "forwarding", dd_fwd_name(s->fwd));
+	dd_json_key(j, "real_servers");
+	dd_json_arr_begin(j);
+	for (size_t i = 0; i < s->n_rs; i++)
+		status_json_rs(o, j, s, &s->rs[i]);
+	dd_json_arr_end(j);
+	dd_json_obj_end(j);
+}
+
+static void status_json_cluster(struct dd_ctlops *o, struct dd_json *j, const struct dd_cluster *cl)
+{
+	dd_json_obj_begin(j);
+	dd_json_kstr(j, "name", cl->name);
+	dd_json_kuint(j, "priority", cl->priority);
+	dd_json_key(j, "role");
+	dd_json_null(j);
+	dd_json_key(j, "in_role_ms");
+	dd_json_null(j);
+	dd_json_key(j, "vips");
+	dd_json_arr_begin(j);
+	for (size_t i = 0; i < cl->n_vips; i++)
+		status_json_vip(j, &cl->vips[i]);
+	dd_json_arr_end(j);
+	dd_json_key(j, "services");
+	dd_json_arr_begin(j);
+	for (size_t i = 0; i < cl->n_services; i++)
+		status_json_service(o, j, &cl->services[i]);
+	dd_json_arr_end(j);
+	dd_json_obj_end(j);
+}
+
+static void status_json(struct dd_ctlops *o, const struct dd_cluster *only, struct dd_buf *out)
+{
+	const struct dd_config *c = cfg_of(o);
+	struct dd_json j;
+	dd_json_init(&j, out, true);
+	dd_json_obj_begin(&j);
+	dd_json_kstr(&j, "node", c->node_name);
+	dd_json_kstr(&j, "version", PACKAGE_VERSION);
+	dd_json_kint(&j, "pid", (int64_t)getpid());
+	dd_json_kuint(&j, "uptime_ms", (uint64_t)((mono_now() - o->started) * 1000));
+	dd_json_key(&j, "config");
+	dd_json_obj_begin(&j);
+	dd_json_kstr(&j, "path", o->src.conf_path);
+	dd_json_kuint(&j, "reloads", *o->src.reloads);
+	dd_json_kuint(&j, "reload_failures", *o->src.reload_failures);
+	dd_json_obj_end(&j);
+	dd_json_key(&j, "available");
+	dd_json_obj_begin(&j);
+	dd_json_kbool(&j, "failover", false);
+	dd_json_kbool(&j, "forwarding", false);
+	dd_json_kbool(&j, "health", false);
+	dd_json_obj_end(&j);
+	dd_json_key(&j, "peer");
+	dd_json_null(&j);
+	dd_json_key(&j, "clusters");
+	dd_json_arr_begin(&j);
+	for (size_t i = 0; i < c->n_clusters; i++)
+		if (!only || only == &c->clusters[i])
+			status_json_cluster(o, &j, &c->clusters[i]);
+	dd_json_arr_end(&j);
+	dd_json_obj_end(&j);
+}
+
+static void status_text(struct dd_ctlops *o, const struct dd_cluster *only, struct dd_buf *out)
+{
+	const struct dd_config *c = cfg_of(o);
+	char d[32], k[96], a[DD_ADDR_STRLEN];
+	dd_buf_printf(out, "node %s: %s, pid %ld, up %s\n", c->node_name, PACKAGE_STRING,
+		      (long)getpid(), duration((uint64_t)((mono_now() - o->started) * 1000), d, sizeof d));
+	dd_buf_printf(out, "config %s: %u reload%s, %u rejected\n", o->src.conf_path,
+		      *o->src.reloads, *o->src.reloads == 1 ? "" : "s", *o->src.reload_failures);
+	dd_buf_puts(out, "failover: not available in this build\n");
+	for (size_t i = 0; i < c->n_clusters; i++) {
+		const struct dd_cluster *cl = &c->clusters[i];
+		if (only && only != cl)
+			continue;
+		dd_buf_printf(out, "\ncluster %s: priority %" PRIu32 "\n", cl->name, cl->priority);
+		for (size_t v = 0; v < cl->n_vips; v++)
+			dd_buf_printf(out, "  vip %s/%d on %s\n", dd_addr_str(&cl->vips[v].addr, a, sizeof a),
+				      cl->vips[v].prefix, cl->vips[v].ifname);
+		for (size_t s = 0; s < cl->n_services; s++) {
+			const struct dd_service *sv = &cl->services[s];
+			dd_buf_printf(out, "  service %s: %s, %s, %s\n", sv->name,
+				      service_key(sv, k, sizeof k), sv->scheduler, dd_fwd_name(sv->fwd));
+			for (size_t r = 0; r < sv->n_rs; r++) {
+				const struct dd_real_server *rs = &sv->rs[r];
+				dd_buf_printf(out, "    %-24s weight %-4" PRIu32 " check %s\n",
+					      rs_str(rs, a, sizeof a), rs->weight,
+					      dd_check_type_name(rs->check.type));
+			}
+		}
+	}
+}
+
+static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	struct dd_ctlops *o = ctx;
+	const struct dd_cluster *only = NULL;
+	if (req->argc == 1) {
+		only = find_cluster(cfg_of(o), req->argv[0]);
+		if (!only) {
+			dd_ctl_error(r, DD_CTL_FAILED, "no cluster named '%s'", req->argv[0]);
+			return;
+		}
+	}
+	if (req->json)
+		status_json(o, only, &r->body);
+	else
+		status_text(o, only, &r->body);
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+static void build_metrics(void *ctx, struct dd_buf *out)
+{
+	struct dd_ctlops *o = ctx;
+	const struct dd_config *c = cfg_of(o);
+	struct dd_prom p;
+	dd_prom_init(&p, out);
+
+	dd_prom_family(&p, "directord_build_info", "gauge", "Version of the running directord.");
+	dd_prom_sample(&p, "directord_build_info", 1, "version", PACKAGE_VERSION, "node", c->node_name, NULL);
+	dd_prom_family(&p, "directord_uptime_seconds", "gauge", "Seconds since directord started.");
+	dd_prom_sample(&p, "directord_uptime_seconds", mono_now() - o->started, NULL);
+	dd_prom_family(&p, "directord_config_reloads_total", "counter", "Configuration reloads applied.");
+	dd_prom_sample_u64(&p, "directord_config_reloads_total", *o->src.reloads, NULL);
+	dd_prom_family(&p, "directord_config_reload_failures_total", "counter",
+		       "Configuration reloads rejected (the running configuration was kept).");
+	dd_prom_sample_u64(&p, "directord_config_reload_failures_total", *o->src.reload_failures, NULL);
+
+	size_t n_svc = 0, n_rs = 0;
+	for (size_t i = 0; i < c->n_clusters; i++) {
+		n_svc += c->clusters[i].n_services;
+		for (size_t s = 0; s < c->clusters[i].n_services; s++)
+			n_rs += c->clusters[i].services[s].n_rs;
+	}
+	dd_prom_family(&p, "directord_config_clusters", "gauge", "Clusters in the running configuration.");
+	dd_prom_sample_u64(&p, "directord_config_clusters", c->n_clusters, NULL);
+	dd_prom_family(&p, "directord_config_services", "gauge", "Virtual services in the running configuration.");
+	dd_prom_sample_u64(&p, "directord_config_services", n_svc, NULL);
+	dd_prom_family(&p, "directord_config_real_servers", "gauge",
+		       "Real servers in the running configuration (per service).");
+	dd_prom_sample_u64(&p, "directord_config_real_servers", n_rs, NULL);
+
+	dd_prom_family(&p, "directord_role_changes_total", "counter", "Role changes of a cluster.");
+	for (size_t i = 0; i < o->n_roles; i++)
+		dd_prom_sample_u64(&p, "directord_role_changes_total", o->roles[i].changes,
+				   "cluster", o->roles[i].cluster, NULL);
+	dd_prom_family(&p, "directord_failovers_total", "counter",
+		       "Times this director became active for a cluster.");
+	for (size_t i = 0; i < o->n_roles; i++)
+		dd_prom_sample_u64(&p, "directord_failovers_total", o->roles[i].to_active,
+				   "cluster", o->roles[i].cluster, NULL);
+
+	if (o->ctl) {
+		struct dd_ctl_stats cs;
+		dd_ctl_get_stats(o->ctl, &cs);
+		dd_prom_family(&p, "directord_control_requests_total", "counter",
+			       "Requests received on the control socket.");
+		dd_prom_sample_u64(&p, "directord_control_requests_total", cs.requests, NULL);
+		dd_prom_family(&p, "directord_control_rejected_total", "counter",
+			       "Control requests refused, by reason.");
+		dd_prom_sample_u64(&p, "directord_control_rejected_total", cs.denied, "reason", "denied", NULL);
+		dd_prom_sample_u64(&p, "directord_control_rejected_total", cs.malformed, "reason", "malformed", NULL);
+		dd_prom_sample_u64(&p, "directord_control_rejected_total", cs.too_long, "reason", "too_long", NULL);
+		dd_prom_sample_u64(&p, "directord_control_rejected_total", cs.busy, "reason", "busy", NULL);
+	}
+}
+
+static void op_metrics(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	build_metrics(ctx, &r->body);
+}
+
+/* ---- check, plan, reload ------------------------------------------------ */
+
+static void errors_out(const struct dd_conf_errors *errs, const char *path, struct dd_ctl_resp *r)
+{
+	r->status = DD_CTL_FAILED;
+	if (r->json) {
+		struct dd_json j;
+		dd_json_init(&j, &r->body, true);
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "error", "failed");
+		dd_json_kstr(&j, "file", path);
+		dd_json_kbool(&j, "valid", false);
+		dd_json_key(&j, "errors");
+		dd_json_arr_begin(&j);
+		for (size_t i = 0; i < errs->n; i++) {
+			dd_json_obj_begin(&j);
+			dd_json_kstr(&j, "file", errs->v[i].file);
+			dd_json_kint(&j, "line", errs->v[i].line);
+			dd_json_kstr(&j, "message", errs->v[i].msg);
+			dd_json_obj_end(&j);
+		}
+		dd_json_arr_end(&j);
+		dd_json_obj_end(&j);
+		return;
+	}
+	for (size_t i = 0; i < errs->n; i++) {
+		if (errs->v[i].line > 0)
+			dd_buf_printf(&r->body, "%s:%d: %s\n", errs->v[i].file, errs->v[i].line, errs->v[i].msg);
+		else
+			dd_buf_printf(&r->body, "%s: %s\n", errs->v[i].file, errs->v[i].msg);
+	}
+	dd_buf_printf(&r->body, "%s: %zu error%s\n", path, errs->n, errs->n == 1 ? "" : "s");
+}
+
+/* Loads the file a command names, or the daemon's own. NULL: errors are in r. */
+static struct dd_config *load_for(struct dd_ctlops *o, const struct dd_ctl_req *req,
+				  struct dd_ctl_resp *r, const char **path)
+{
+	*path = req->argc > 0 ? req->argv[0] : o->src.conf_path;
+	struct dd_conf_errors errs = { 0 };
+	struct dd_config *c = dd_config_load(*path, &errs);
+	if (!c)
+		errors_out(&errs, *path, r);
+	dd_conf_errors_free(&errs);
+	return c;
+}
+
+static void op_check(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	struct dd_ctlops *o = ctx;
+	const char *path;
+	struct dd_config *c = load_for(o, req, r, &path);
+	if (!c)
+		return;
+	size_t n_svc = 0, n_rs = 0;
+	for (size_t i = 0; i < c->n_clusters; i++) {
+		n_svc += c->clusters[i].n_services;
+		for (size_t s = 0; s < c->clusters[i].n_services; s++)
+			n_rs += c->clusters[i].services[s].n_rs;
+	}
+	if (req->json) {
+		struct dd_json j;
+		dd_json_init(&j, &r->body, true);
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "file", path);
+		dd_json_kbool(&j, "valid", true);
+		dd_json_kuint(&j, "clusters", c->n_clusters);
+		dd_json_kuint(&j, "services", n_svc);
+		dd_json_kuint(&j, "real_servers", n_rs);
+		dd_json_obj_end(&j);
+	} else {
+		dd_buf_printf(&r->body, "%s: configuration OK (%zu cluster%s, %zu service%s, %zu real server%s)\n",
+			      path, c->n_clusters, c->n_clusters == 1 ? "" : "s", n_svc, n_svc == 1 ? "" : "s",
+			      n_rs, n_rs == 1 ? "" : "s");
+	}
+	dd_config_free(c);
+}
+
+static void op_reload(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	struct dd_ctlops *o = ctx;
+	char *why = NULL;
+	if (o->src.reload(o->src.daemon, &why) < 0) {
+		dd_ctl_error(r, DD_CTL_FAILED, "reload rejected, running configuration kept:\n%s",
+			     why ? why : "");
+		free(why);
+		return;
+	}
+	free(why);
+	if (req->json) {
+		struct dd_json j;
+		dd_json_init(&j, &r->body, true);
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "file", o->src.conf_path);
+		dd_json_kbool(&j, "reloaded", true);
+		dd_json_kuint(&j, "reloads", *o->src.reloads);
+		dd_json_obj_end(&j);
+	} else {
+		dd_buf_printf(&r->body, "reloaded %s\n", o->src.conf_path);
+	}
+}
+
+/* VIP changes are decided from the two configs: a VIP is the same when its
+ * address, prefix and interface are. Whether a change touches the kernel
+ * now depends on the cluster's role (only an active director holds VIPs). */
+struct vip_change {
+	const char *cluster;
+	const struct dd_vip *vip;
+	bool add;
+};
+
+static bool vip_in(const struct dd_cluster *cl, const struct dd_vip *v)
+{
+	if (!cl)
+		return false;
+	for (size_t i = 0; i < cl->n_vips; i++)
+		if (dd_addr_eq(&cl->vips[i].addr, &v->addr) && cl->vips[i].prefix == v->prefix &&
+		    strcmp(cl->vips[i].ifname, v->ifname) == 0)
+			return true;
+	return false;
+}
+
+static size_t vip_diff(const struct dd_config *cur, const struct dd_config *next,
+		       struct vip_change **out)
+{
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		const struct dd_config *a = pass == 0 ? cur : next; /* removed from a, then added in b */
+		const struct dd_config *b = pass == 0 ? next : cur;
+		for (size_t i = 0; i < a->n_clusters; i++) {
+			const struct dd_cluster *cl = &a->clusters[i];
+			const struct dd_cluster *other = find_cluster(b, cl->name);
+			for (size_t v = 0; v < cl->n_vips; v++) {
+				if (vip_in(other, &cl->vips[v]))
+					continue;
+				if (n == cap) {
+					cap = cap ? cap * 2 : 8;
+					*out = xrealloc(*out, cap * sizeof **out);
+				}
+				(*out)[n++] = (struct vip_change){ cl->name, &cl->vips[v], pass == 1 };
+			}
+		}
+	}
+	return n;
+}
+
+static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	struct dd_ctlops *o = ctx;
+	const char *path;
+	struct dd_config *next = load_for(o, req, r, &path);
+	if (!next)
+		return;
+	struct vip_change *vc;
+	size_t n = vip_diff(cfg_of(o), next, &vc);
+	char a[DD_ADDR_STRLEN];
+	if (req->json) {
+		struct dd_json j;
+		dd_json_init(&j, &r->body, true);
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "file", path);
+		dd_json_key(&j, "vips");
+		dd_json_arr_begin(&j);
+		for (size_t i = 0; i < n; i++) {
+			dd_json_obj_begin(&j);
+			dd_json_kstr(&j, "action", vc[i].add ? "add" : "remove");
+			dd_json_kstr(&j, "cluster", vc[i].cluster);
+			dd_json_kstr(&j, "address", dd_addr_str(&vc[i].vip->addr, a, sizeof a));
+			dd_json_kint(&j, "prefix", vc[i].vip->prefix);
+			dd_json_kstr(&j, "interface", vc[i].vip->ifname);
+			dd_json_key(&j, "now");
+			dd_json_null(&j);
+			dd_json_obj_end(&j);
+		}
+		dd_json_arr_end(&j);
+		dd_json_key(&j, "ipvs");
+		dd_json_null(&j);
+		dd_json_obj_end(&j);
+	} else {
+		dd_buf_printf(&r->body, "plan for %s:\n", path);
+		for (size_t i = 0; i < n; i++)
+			dd_buf_printf(&r->body, "  vip %s %s/%d on %s (cluster %s)\n",
+				      vc[i].add ? "add" : "remove",
+				      dd_addr_str(&vc[i].vip->addr, a, sizeof a), vc[i].vip->prefix,
+				      vc[i].vip->ifname, vc[i].cluster);
+		if (n == 0)
+			dd_buf_puts(&r->body, "  no VIP changes\n");
+		dd_buf_puts(&r->body, "  ipvs: not available in this build\n");
+	}
+	free(vc);
+	dd_config_free(next);
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static void open_http(struct dd_ctlops *o)
+{
+	const char *want = cfg_of(o)->control.metrics_listen;
+	if (o->http && want && strcmp(dd_metrics_http_listen(o->http), want) == 0)
+		return;
+	dd_metrics_http_free(o->http);
+	o->http = NULL;
+	if (!want)
+		return;
+	char *err = NULL;
+	o->http = dd_metrics_http_new(o->loop, want, build_metrics, o, &err);
+	if (!o->http) {
+		log_err("metrics", "%s; metrics stay available through directorctl metrics", err);
+		free(err);
+	}
+}
+
+struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_src *src, char **err)
+{
+	struct dd_ctlops *o = xcalloc(1, sizeof *o);
+	o->loop = loop;
+	o->src = *src;
+	o->started = mono_now();
+	struct dd_ctl_ops ops = {
+		.ctx = o,
+		.status = op_status,
+		.metrics = op_metrics,
+		.reload = op_reload,
+		.plan = op_plan,
+		.check = op_check,
+	};
+	o->ctl = dd_ctl_new(loop, &cfg_of(o)->control, &ops, err);
+	if (!o->ctl) {
+		free(o);
+		return NULL;
+	}
+	open_http(o);
+	return o;
+}
+
+void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, const char *old_role,
+			    const char *new_role)
+{
+	if (!o)
+		return;
+	struct role_count *rc = NULL;
+	for (size_t i = 0; i < o->n_roles && !rc; i++)
+		if (strcmp(o->roles[i].cluster, cluster) == 0)
+			rc = &o->roles[i];
+	if (!rc) {
+		o->roles = xrealloc(o->roles, (o->n_roles + 1) * sizeof *o->roles);
+		rc = &o->roles[o->n_roles++];
+		memset(rc, 0, sizeof *rc);
+		snprintf(rc->cluster, sizeof rc->cluster, "%s", cluster);
+	}
+	rc->changes++;
+	if (strcmp(new_role, "active") == 0)
+		rc->to_active++;
+}
+
+void dd_ctlops_reconfigure(struct dd_ctlops *o)
+{
+	char *err = NULL;
+	if (dd_ctl_reconfigure(o->ctl, &cfg_of(o)->control, &err) < 0) {
+		log_err("ctl", "%s", err);
+		free(err);
+	}
+	open_http(o);
+}
+
+void dd_ctlops_stop(struct dd_ctlops *o)
+{
+	if (!o)
+		return;
+	dd_metrics_http_free(o->http);
+	dd_ctl_free(o->ctl);
+	free(o->roles);
+	free(o);
+}

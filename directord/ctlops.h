@@ -1,0 +1,50 @@
+/* directord/ctlops.h: the daemon's side of the control socket and of the
+ * metrics listener: fills struct dd_ctl_ops from the running parts (config,
+ * forwarding plane, failover engine, health checker) and builds status,
+ * metrics, plans and checks from their status APIs.
+ *
+ * daemon.c owns the parts; it hands this module pointers to its own
+ * fields, so a part created, replaced or freed later is seen at the next
+ * request. Runs on the daemon's main libev loop.
+ */
+#ifndef DD_DIRECTORD_CTLOPS_H
+#define DD_DIRECTORD_CTLOPS_H
+
+#include <stdint.h>
+
+#include "conf/model.h"
+
+struct ev_loop;
+struct dd_fwdplane;
+struct dd_failover;
+struct dd_health;
+
+struct dd_ctlops_src {
+	struct dd_config **cfg;           /* the running config */
+	const char *conf_path;            /* what `reload`, `plan` and `check` read */
+	/* The parts; any may point at NULL (not started, or not in this build). */
+	struct dd_fwdplane **fwd;
+	struct dd_failover **fo;
+	struct dd_health **health;
+	const unsigned *reloads, *reload_failures;
+	/* Reloads like SIGHUP. 0, or -1 with *why (malloc'd): the errors. */
+	int (*reload)(void *daemon, char **why);
+	void *daemon;
+};
+
+struct dd_ctlops;
+
+/* Opens the control socket and, if configured, the metrics listener.
+ * NULL with *err (malloc'd) if the control socket cannot be opened. A
+ * metrics listener that cannot bind is logged and skipped: metrics are not
+ * worth failing a director for. */
+struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_src *src, char **err);
+/* From the failover engine's role_changed hook: counts role changes and
+ * failovers (becoming active) per cluster for the metrics. */
+void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, const char *old_role,
+			    const char *new_role);
+/* After a reload: control group/mode, metrics listener address. */
+void dd_ctlops_reconfigure(struct dd_ctlops *o);
+void dd_ctlops_stop(struct dd_ctlops *o);
+
+#endif

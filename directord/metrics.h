@@ -1,0 +1,52 @@
+/* directord/metrics.h: Prometheus text exposition (format 0.0.4): a small
+ * writer that emits each family's HELP/TYPE once and escapes label values,
+ * and the optional HTTP listener (control.metrics_listen) that serves it.
+ *
+ * The listener runs on the daemon's main libev loop; what it serves comes
+ * from a callback the daemon provides, so it shows the same numbers as
+ * `directorctl metrics`.
+ */
+#ifndef DD_DIRECTORD_METRICS_H
+#define DD_DIRECTORD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "directord/json.h"
+
+struct ev_loop;
+
+struct dd_prom {
+	struct dd_buf *out;
+	char family[128];       /* last family whose HELP/TYPE was written */
+};
+
+void dd_prom_init(struct dd_prom *p, struct dd_buf *out);
+/* HELP and TYPE ("counter", "gauge"), once per family. */
+void dd_prom_family(struct dd_prom *p, const char *name, const char *type, const char *help);
+/* One sample: labels are name/value string pairs ending with NULL. The
+ * family must have been declared just before (samples of one family are
+ * contiguous, as the format requires). */
+void dd_prom_sample(struct dd_prom *p, const char *name, double value, ...)
+	__attribute__((sentinel));
+void dd_prom_sample_u64(struct dd_prom *p, const char *name, uint64_t value, ...)
+	__attribute__((sentinel));
+
+/* The HTTP listener. */
+typedef void (*dd_metrics_build_fn)(void *ctx, struct dd_buf *out);
+struct dd_metrics_http;
+/* `listen`: "IP:PORT" or "[IPv6]:PORT". NULL with *err (malloc'd). */
+struct dd_metrics_http *dd_metrics_http_new(struct ev_loop *loop, const char *listen,
+					    dd_metrics_build_fn build, void *ctx, char **err);
+void dd_metrics_http_free(struct dd_metrics_http *m);
+const char *dd_metrics_http_listen(const struct dd_metrics_http *m);
+
+/* Request parsing, pure (fuzzed): length of the complete request head in
+ * buf, or 0 if more is needed. */
+size_t dd_http_head_complete(const char *buf, size_t len);
+enum dd_http_verdict { DD_HTTP_METRICS, DD_HTTP_INDEX, DD_HTTP_NOT_FOUND,
+		       DD_HTTP_BAD_METHOD, DD_HTTP_BAD_REQUEST };
+/* *head_only is set for HEAD. */
+enum dd_http_verdict dd_http_route(const char *buf, size_t len, int *head_only);
+
+#endif
