@@ -1223,6 +1223,26 @@ static void scan_int_overflow(struct ld *ld, const char *t)
 
 /* ---- entry points ---------------------------------------------------- */
 
+/* Errors are found group by group (VIPs before services, say); list them
+ * in file order, which is how people fix them. Stable: several errors on
+ * one line keep the order they were found in. Included files keep
+ * discovery order, as their lines do not compare with the main file's. */
+static void sort_errors(struct dd_conf_errors *e, size_t from, const char *file)
+{
+	for (size_t i = from; i < e->n; i++)
+		if (strcmp(e->v[i].file, file) != 0)
+			return;
+	for (size_t i = from + 1; i < e->n; i++) {
+		struct dd_conf_error x = e->v[i];
+		size_t j = i;
+		while (j > from && e->v[j - 1].line > x.line) {
+			e->v[j] = e->v[j - 1];
+			j--;
+		}
+		e->v[j] = x;
+	}
+}
+
 static struct dd_config *load_text(const char *text, const char *name,
 				   char *dir, bool allow_include,
 				   struct dd_conf_errors *errs)
@@ -1288,6 +1308,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	config_destroy(&cfg);
 	free(dir);
 	if (errs->n != errs_before) {
+		sort_errors(errs, errs_before, name);
 		dd_config_free(c);
 		return NULL;
 	}

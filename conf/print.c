@@ -89,15 +89,22 @@ static void close_elem(struct pr *p, bool last)
 	fputs(last ? "}\n" : "},\n", p->f);
 }
 
-static void open_list(struct pr *p, const char *k)
+/* An empty list prints whole, "k = ( );", and its close_list does nothing. */
+static void open_list(struct pr *p, const char *k, size_t n)
 {
 	ind(p);
+	if (!n) {
+		fprintf(p->f, "%s = ( );\n", k);
+		return;
+	}
 	fprintf(p->f, "%s = (\n", k);
 	p->depth++;
 }
 
-static void close_list(struct pr *p)
+static void close_list(struct pr *p, size_t n)
 {
+	if (!n)
+		return;
 	p->depth--;
 	ind(p);
 	fputs(");\n", p->f);
@@ -179,7 +186,7 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 	kv_str(p, "removal", dd_removal_name(s->removal));
 	kv_u(p, "drain_ms", s->drain_ms);
 	print_check(p, &s->check);
-	open_list(p, "real_servers");
+	open_list(p, "real_servers", s->n_rs);
 	for (size_t i = 0; i < s->n_rs; i++) {
 		const struct dd_real_server *rs = &s->rs[i];
 		open_group(p, NULL);
@@ -193,7 +200,7 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 		print_check(p, &rs->check);
 		close_elem(p, i + 1 == s->n_rs);
 	}
-	close_list(p);
+	close_list(p, s->n_rs);
 	close_elem(p, last);
 }
 
@@ -226,7 +233,7 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	kv_str(p, "mode", dd_garp_mode_name(cl->garp.mode));
 	kv_u(p, "refresh_ms", cl->garp.refresh_ms);
 	close_group(p);
-	open_list(p, "vips");
+	open_list(p, "vips", cl->n_vips);
 	for (size_t i = 0; i < cl->n_vips; i++) {
 		const struct dd_vip *v = &cl->vips[i];
 		char ap[INET6_ADDRSTRLEN + 8];
@@ -237,11 +244,11 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 		kv_str(p, "label", v->label);
 		close_elem(p, i + 1 == cl->n_vips);
 	}
-	close_list(p);
-	open_list(p, "services");
+	close_list(p, cl->n_vips);
+	open_list(p, "services", cl->n_services);
 	for (size_t i = 0; i < cl->n_services; i++)
 		print_service(p, &cl->services[i], i + 1 == cl->n_services);
-	close_list(p);
+	close_list(p, cl->n_services);
 	close_elem(p, last);
 }
 
@@ -255,12 +262,12 @@ static void print_heartbeat(struct pr *p, const struct dd_heartbeat *h)
 	kv_u(p, "dscp", h->dscp);
 	kv_str(p, "state_file", h->state_file);
 	kv_addr(p, "multicast_group", &h->mcast_group);
-	open_list(p, "peers");
+	open_list(p, "peers", h->n_peers);
 	for (size_t i = 0; i < h->n_peers; i++) {
 		const struct dd_peer *pe = &h->peers[i];
 		open_group(p, NULL);
 		kv_str(p, "name", pe->name);
-		open_list(p, "links");
+		open_list(p, "links", pe->n_links);
 		for (size_t j = 0; j < pe->n_links; j++) {
 			const struct dd_link *l = &pe->links[j];
 			open_group(p, NULL);
@@ -269,10 +276,10 @@ static void print_heartbeat(struct pr *p, const struct dd_heartbeat *h)
 			kv_str(p, "interface", l->ifname);
 			close_elem(p, j + 1 == pe->n_links);
 		}
-		close_list(p);
+		close_list(p, pe->n_links);
 		close_elem(p, i + 1 == h->n_peers);
 	}
-	close_list(p);
+	close_list(p, h->n_peers);
 	close_group(p);
 }
 
@@ -310,10 +317,10 @@ char *dd_config_print(const struct dd_config *c)
 	kv_u(p, "udp_timeout_s", c->sync.udp_timeout_s);
 	kv_bool(p, "sloppy", c->sync.sloppy);
 	close_group(p);
-	open_list(p, "clusters");
+	open_list(p, "clusters", c->n_clusters);
 	for (size_t i = 0; i < c->n_clusters; i++)
 		print_cluster(p, &c->clusters[i], i + 1 == c->n_clusters);
-	close_list(p);
+	close_list(p, c->n_clusters);
 	if (fclose(p->f) != 0) {
 		free(buf);
 		return NULL;
