@@ -1159,11 +1159,13 @@ static void load_clusters(struct ld *ld, cs_t *root)
 	}
 }
 
-/* ---- integers libconfig would truncate ---------------------------------
- * libconfig 1.5 silently wraps decimal and hex integers beyond 32 bits
- * (port = 4294967376 reads as 80). Scan the text, skipping strings and
- * comments, and refuse such literals before trusting any value. */
-static void scan_int_overflow(struct ld *ld, const char *t)
+/* ---- what libconfig 1.5 gets wrong -------------------------------------
+ * It silently wraps decimal and hex integers beyond 32 bits (port =
+ * 4294967376 reads as 80), and it leaks its buffer on a string left open
+ * at the end of the text. Scan the text with libconfig's rules for strings
+ * and comments first and refuse both. Returns false if libconfig must not
+ * see the text at all. */
+static bool prescan(struct ld *ld, const char *t)
 {
 	int line = 1;
 	for (const char *p = t; *p;) {
@@ -1171,14 +1173,18 @@ static void scan_int_overflow(struct ld *ld, const char *t)
 			line++;
 			p++;
 		} else if (*p == '"') {
+			int start = line;
 			for (p++; *p && *p != '"'; p++) {
 				if (*p == '\\' && p[1])
 					p++;
 				if (*p == '\n')
 					line++;
 			}
-			if (*p)
-				p++;
+			if (!*p) {
+				errl(ld, start, "string is not closed (missing \")");
+				return false;
+			}
+			p++;
 		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
 			while (*p && *p != '\n')
 				p++;
@@ -1219,6 +1225,7 @@ static void scan_int_overflow(struct ld *ld, const char *t)
 			p++;
 		}
 	}
+	return true;
 }
 
 /* ---- entry points ---------------------------------------------------- */
@@ -1262,7 +1269,10 @@ static struct dd_config *load_text(const char *text, const char *name,
 				return NULL;
 			}
 	}
-	scan_int_overflow(&ld, text);
+	if (!prescan(&ld, text)) {
+		free(dir);
+		return NULL;
+	}
 
 	config_t cfg;
 	config_init(&cfg);

@@ -26,6 +26,14 @@
 #define DD_SRCDIR "."
 #endif
 
+/* libconfig 1.5 leaks the text of a string token that ends up in a syntax
+ * error; suppress exactly that under ASan so our own leaks still fail. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libconfig.so\n";
+}
+
 /* ---- helpers --------------------------------------------------------- */
 
 static char tmpdir[256];
@@ -493,10 +501,14 @@ START_TEST(syntax_errors)
 		      "directord.conf:3: syntax error\n");
 	expect_errors("node = \"a\";\n\nx = { ;\n", "directord.conf:3: syntax error\n");
 	expect_errors("a = 1;\na = 2;\n", "directord.conf:2: duplicate setting name\n");
+	expect_errors("node = \"a\";\n\"b\";\n", "directord.conf:2: syntax error\n");
 	/* libconfig would wrap these to 80 and -1 */
 	expect_errors("heartbeat = {\n port = 4294967376; dscp = 0xFFFFFFFF; };\n",
 		      "directord.conf:2: integer 4294967376 is too large for libconfig (at most 2147483647, or add L)\n"
 		      "directord.conf:2: integer 0xFFFFFFFF is too large for libconfig (at most 2147483647, or add L)\n");
+	/* libconfig leaks on this one, so the loader catches it first */
+	expect_errors("node = \"a\";\nclusters = ( { name = \"web;\n } );\n",
+		      "directord.conf:2: string is not closed (missing \")\n");
 	expect_errors("node = \"a\";\n@include \"/etc/passwd\"\n",
 		      "directord.conf:2: @include is not allowed here\n");
 }
