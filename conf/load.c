@@ -342,6 +342,17 @@ static cs_t *rd_scalars(struct ld *ld, cs_t *g, const char *key)
 	return NULL;
 }
 
+/* Element i of a list of groups, or NULL after reporting it is not one. */
+static cs_t *list_group(struct ld *ld, cs_t *list, int i, const char *what)
+{
+	cs_t *e = config_setting_get_elem(list, (unsigned)i);
+	if (!config_setting_is_group(e)) {
+		err(ld, e, "%s must be a group { ... }", what);
+		return NULL;
+	}
+	return e;
+}
+
 static char *join_dir(const char *dir, const char *path)
 {
 	if (path[0] == '/' || !dir)
@@ -532,11 +543,9 @@ static void load_peer(struct ld *ld, cs_t *g, struct dd_peer *p, bool mcast)
 		err(ld, links, "peer needs at least one link");
 	p->links = xcalloc((size_t)n, sizeof *p->links);
 	for (int i = 0; i < n; i++) {
-		cs_t *e = config_setting_get_elem(links, (unsigned)i);
-		if (!config_setting_is_group(e)) {
-			err(ld, e, "link must be a group { ... }");
+		cs_t *e = list_group(ld, links, i, "link");
+		if (!e)
 			continue;
-		}
 		load_link(ld, e, &p->links[p->n_links++], mcast);
 	}
 }
@@ -585,11 +594,9 @@ static void load_heartbeat(struct ld *ld, cs_t *root)
 	int n = config_setting_length(peers);
 	h->peers = xcalloc((size_t)n, sizeof *h->peers);
 	for (int i = 0; i < n; i++) {
-		cs_t *e = config_setting_get_elem(peers, (unsigned)i);
-		if (!config_setting_is_group(e)) {
-			err(ld, e, "peer must be a group { ... }");
+		cs_t *e = list_group(ld, peers, i, "peer");
+		if (!e)
 			continue;
-		}
 		struct dd_peer *p = &h->peers[h->n_peers];
 		load_peer(ld, e, p, mcast);
 		h->n_peers++;
@@ -966,11 +973,9 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 	int n = rl ? config_setting_length(rl) : 0;
 	s->rs = xcalloc((size_t)n, sizeof *s->rs);
 	for (int i = 0; i < n; i++) {
-		cs_t *e = config_setting_get_elem(rl, (unsigned)i);
-		if (!config_setting_is_group(e)) {
-			err(ld, e, "real server must be a group { ... }");
+		cs_t *e = list_group(ld, rl, i, "real server");
+		if (!e)
 			continue;
-		}
 		struct dd_real_server *rs = &s->rs[s->n_rs++];
 		load_rs(ld, e, s, rs, check_ok);
 		for (size_t j = 0; j + 1 < s->n_rs; j++)
@@ -1075,11 +1080,9 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 	n = vl ? config_setting_length(vl) : 0;
 	cl->vips = xcalloc((size_t)n, sizeof *cl->vips);
 	for (int i = 0; i < n; i++) {
-		cs_t *e = config_setting_get_elem(vl, (unsigned)i);
-		if (!config_setting_is_group(e)) {
-			err(ld, e, "vip must be a group { ... }");
+		cs_t *e = list_group(ld, vl, i, "vip");
+		if (!e)
 			continue;
-		}
 		struct dd_vip *v = &cl->vips[cl->n_vips++];
 		load_vip(ld, e, v);
 		if (!v->addr.family)
@@ -1103,11 +1106,9 @@ next_vip:;
 	n = sl ? config_setting_length(sl) : 0;
 	cl->services = xcalloc((size_t)n, sizeof *cl->services);
 	for (int i = 0; i < n; i++) {
-		cs_t *e = config_setting_get_elem(sl, (unsigned)i);
-		if (!config_setting_is_group(e)) {
-			err(ld, e, "service must be a group { ... }");
+		cs_t *e = list_group(ld, sl, i, "service");
+		if (!e)
 			continue;
-		}
 		struct dd_service *s = &cl->services[cl->n_services++];
 		load_service(ld, e, s);
 		/* IPVS keys a service by proto/VIP/port or fwmark/family, and
@@ -1143,11 +1144,9 @@ static void load_clusters(struct ld *ld, cs_t *root)
 	struct dd_config *c = ld->c;
 	c->clusters = xcalloc((size_t)n, sizeof *c->clusters);
 	for (int i = 0; i < n; i++) {
-		cs_t *e = config_setting_get_elem(l, (unsigned)i);
-		if (!config_setting_is_group(e)) {
-			err(ld, e, "cluster must be a group { ... }");
+		cs_t *e = list_group(ld, l, i, "cluster");
+		if (!e)
 			continue;
-		}
 		struct dd_cluster *cl = &c->clusters[c->n_clusters++];
 		load_cluster(ld, e, cl);
 		for (size_t j = 0; j + 1 < c->n_clusters; j++)

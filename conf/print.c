@@ -64,6 +64,24 @@ static void kv_addr(struct pr *p, const char *k, const struct dd_addr *a)
 	kv_str(p, k, a->family ? dd_addr_str(a, b, sizeof b) : "");
 }
 
+/* Arrays of scalars on one line: k = [ a, b ]; */
+static void arr_open(struct pr *p, const char *k)
+{
+	ind(p);
+	fprintf(p->f, "%s = [", k);
+}
+
+static void arr_str(struct pr *p, size_t i, const char *v)
+{
+	fputs(i ? ", " : " ", p->f);
+	put_qstr(p->f, v);
+}
+
+static void arr_close(struct pr *p)
+{
+	fputs(" ];\n", p->f);
+}
+
 static void open_group(struct pr *p, const char *k)
 {
 	ind(p);
@@ -124,11 +142,10 @@ static void print_check(struct pr *p, const struct dd_check *c)
 		kv_str(p, "method", c->method);
 		kv_str(p, "path", c->path);
 		kv_str(p, "host", c->host);
-		ind(p);
-		fputs("status = [ ", p->f);
+		arr_open(p, "status");
 		for (size_t i = 0; i < c->n_status; i++)
-			fprintf(p->f, "%s%u", i ? ", " : "", c->status[i]);
-		fputs(" ];\n", p->f);
+			fprintf(p->f, "%s%u", i ? ", " : " ", c->status[i]);
+		arr_close(p);
 		kv_str(p, "body_match", c->body_match);
 	}
 	if (c->type == DD_CHECK_HTTPS) {
@@ -165,16 +182,18 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 	kv_u(p, "persistence_timeout_s", s->persistence_timeout_s);
 	kv_u(p, "persistence_netmask", (unsigned)s->persistence_prefix);
 	kv_bool(p, "ops", s->ops);
-	ind(p);
-	fputs("sched_flags = [", p->f);
-	const char *sep = " ";
+	char flag[16];
+	size_t nf = 0;
+	arr_open(p, "sched_flags");
 	if (s->sched_flags.fallback) {
-		fprintf(p->f, "%s\"%.2s-fallback\"", sep, s->scheduler);
-		sep = ", ";
+		snprintf(flag, sizeof flag, "%.2s-fallback", s->scheduler);
+		arr_str(p, nf++, flag);
 	}
-	if (s->sched_flags.port)
-		fprintf(p->f, "%s\"%.2s-port\"", sep, s->scheduler);
-	fputs(" ];\n", p->f);
+	if (s->sched_flags.port) {
+		snprintf(flag, sizeof flag, "%.2s-port", s->scheduler);
+		arr_str(p, nf++, flag);
+	}
+	arr_close(p);
 	kv_u(p, "quorum", s->quorum);
 	kv_u(p, "quorum_hysteresis", s->quorum_hysteresis);
 	if (s->has_sorry) {
@@ -212,17 +231,14 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	kv_u(p, "priority", cl->priority);
 	kv_bool(p, "failback", cl->failback);
 	kv_u(p, "failback_delay_ms", cl->failback_delay_ms);
-	ind(p);
-	fputs("track_interfaces = [", p->f);
+	arr_open(p, "track_interfaces");
 	for (size_t i = 0; i < cl->n_track_ifs; i++)
-		fprintf(p->f, "%s\"%s\"", i ? ", " : " ", cl->track_ifs[i]);
-	fputs(" ];\n", p->f);
-	ind(p);
-	fputs("ping_targets = [", p->f);
+		arr_str(p, i, cl->track_ifs[i]);
+	arr_close(p);
+	arr_open(p, "ping_targets");
 	for (size_t i = 0; i < cl->n_ping_targets; i++)
-		fprintf(p->f, "%s\"%s\"", i ? ", " : " ",
-			dd_addr_str(&cl->ping_targets[i], b, sizeof b));
-	fputs(" ];\n", p->f);
+		arr_str(p, i, dd_addr_str(&cl->ping_targets[i], b, sizeof b));
+	arr_close(p);
 	kv_addr(p, "gateway", &cl->gateway);
 	kv_u(p, "ping_interval_ms", cl->ping_interval_ms);
 	kv_u(p, "ping_timeout_ms", cl->ping_timeout_ms);
