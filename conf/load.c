@@ -42,6 +42,21 @@ struct ld {
 
 /* ---- errors ---------------------------------------------------------- */
 
+/* libconfig names an included file as written in @include, relative to
+ * the main file's directory: name it as the user can open it. */
+static char *error_file(const struct ld *ld, const char *file)
+{
+	if (!file)
+		return xstrdup(ld->file);
+	const char *slash = strrchr(ld->file, '/');
+	if (file[0] == '/' || !slash || strcmp(file, ld->file) == 0)
+		return xstrdup(file);
+	size_t n = (size_t)(slash - ld->file) + strlen(file) + 2;
+	char *p = xmalloc(n);
+	snprintf(p, n, "%.*s/%s", (int)(slash - ld->file), ld->file, file);
+	return p;
+}
+
 static void add_error(struct ld *ld, const char *file, int line, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
 static void add_error(struct ld *ld, const char *file, int line, const char *fmt, va_list ap)
@@ -50,7 +65,7 @@ static void add_error(struct ld *ld, const char *file, int line, const char *fmt
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	struct dd_conf_errors *e = ld->errs;
 	e->v = xrealloc(e->v, (e->n + 1) * sizeof *e->v);
-	e->v[e->n].file = xstrdup(file ? file : ld->file);
+	e->v[e->n].file = error_file(ld, file);
 	e->v[e->n].line = line;
 	e->v[e->n].msg = xstrdup(msg);
 	e->n++;
@@ -1282,7 +1297,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 		const char *msg = config_error_text(&cfg);
 		struct dd_conf_errors *e = errs;
 		e->v = xrealloc(e->v, (e->n + 1) * sizeof *e->v);
-		e->v[e->n].file = xstrdup(f ? f : name);
+		e->v[e->n].file = error_file(&ld, f);
 		e->v[e->n].line = config_error_line(&cfg);
 		e->v[e->n].msg = xstrdup(msg ? msg : "syntax error");
 		e->n++;

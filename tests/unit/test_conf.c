@@ -885,6 +885,24 @@ START_TEST(load_file_errors)
 	free(got);
 	free(want);
 	dd_conf_errors_free(&e);
+
+	/* @include: relative to the main file; errors name the included file */
+	write_file(name, "node = \"lb1\";\n@include \"part.inc\"\n", 0644);
+	char *part = fmt("%s/part.inc", tmpdir);
+	write_file(part, "clusters = ( { name = \"a\"; } );\n", 0644);
+	struct dd_config *c = dd_config_load(name, &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->clusters[0].name, "a");
+	dd_config_free(c);
+	write_file(part, "clusters = ( { name = \"a\";\n  bogus = 1; } );\n", 0644);
+	ck_assert_ptr_null(dd_config_load(name, &e));
+	want = fmt("%s:2: unknown key 'bogus' in cluster\n", part);
+	got = errs_text(&e);
+	ck_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	dd_conf_errors_free(&e);
+	free(part);
 	free(name);
 }
 END_TEST
