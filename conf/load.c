@@ -833,6 +833,8 @@ static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
 	cs_t *cg = rd_group(ld, g, "check");
 	if (cg && svc_check_ok)
 		load_check(ld, cg, &rs->check);
+	else if (cg)    /* merged values would repeat the service's errors */
+		check_keys(ld, cg, "in check", dd_keys_check);
 	/* A fwmark real server without a port keeps the client's port, so
 	 * its check has no port to connect to unless one is given. */
 	if (svc_check_ok && svc->proto == DD_PROTO_FWMARK && !rs->port && !rs->check.port &&

@@ -753,6 +753,9 @@ START_TEST(check_type_keys)
 	/* the service's check is broken: reported once, not once per server */
 	expect_svc("check = { type = \"exec\"; };", "check = { fall = 2; };",
 		   "directord.conf:4: exec check needs a command\n");
+	expect_svc("check = { type = \"exec\"; };", "check = { fal = 2; };",
+		   "directord.conf:4: exec check needs a command\n"
+		   "directord.conf:6: unknown key 'fal' in check\n");
 	char *t = svc_cfg("check = { type = \"https\"; sni = \"a.example\"; verify_tls = true; ca_file = \"ca.pem\"; };", "");
 	struct dd_config *c = load_ok(t);
 	ck_assert(c->clusters[0].services[0].rs[0].check.verify_tls);
