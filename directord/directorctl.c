@@ -82,6 +82,65 @@ static int status_exit(const char *word)
 	return -1;
 }
 
+/* Everything until the server closes; NULL (after a message) on error. */
+static char *read_reply(int fd, const char *sock, double deadline, double timeout, size_t *rlen)
+{
+	size_t cap = 65536;
+	char *resp = malloc(cap);
+	*rlen = 0;
+	while (resp) {
+		if (wait_fd(fd, POLLIN, deadline) < 0) {
+			fprintf(stderr, "directorctl: no reply from %s within %.0f s\n", sock, timeout);
+			break;
+		}
+		if (*rlen == cap) {
+			cap *= 2;
+			char *p = realloc(resp, cap);
+			if (!p)
+				break;
+			resp = p;
+		}
+		ssize_t r = recv(fd, resp + *rlen, cap - *rlen, MSG_DONTWAIT);
+		if (r == 0)
+			return resp;
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			fprintf(stderr, "directorctl: receive: %s\n", strerror(errno));
+			break;
+		}
+		*rlen += (size_t)r;
+	}
+	free(resp);
+	return NULL;
+}
+
+/* Prints the body where it belongs; returns the exit status. */
+static int print_reply(char *resp, size_t rlen, const char *sock, bool json)
+{
+	char *nl = memchr(resp, '\n', rlen);
+	if (!nl) {
+		fprintf(stderr, "directorctl: malformed reply from %s (did directord stop?)\n", sock);
+		return EX_FAILED;
+	}
+	*nl = '\0';
+	int ex = status_exit(resp);
+	if (ex < 0) {
+		fprintf(stderr, "directorctl: unknown reply status '%.32s'\n", resp);
+		return EX_FAILED;
+	}
+	const char *body = nl + 1;
+	size_t blen = rlen - (size_t)(body - resp);
+	/* Errors go to stderr for people; with --json the error document goes
+	 * to stdout like any other, for the script that asked for it. */
+	FILE *out = (ex == EX_OK || json) ? stdout : stderr;
+	if (ex != EX_OK && !json)
+		fputs("directorctl: ", out);
+	fwrite(body, 1, blen, out);
+	fflush(out);
+	return ex;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("DIRECTORD_SOCKET");
@@ -185,55 +244,12 @@ int main(int argc, char **argv)
 	}
 
 	/* The reply: status word, newline, body until the server closes. */
-	size_t cap = 65536, rlen = 0;
-	char *resp = malloc(cap);
-	if (!resp)
-		return EX_FAILED;
-	for (;;) {
-		if (wait_fd(fd, POLLIN, deadline) < 0) {
-			fprintf(stderr, "directorctl: no reply from %s within %.0f s\n", sock, timeout);
-			return EX_NOCONN;
-		}
-		if (rlen == cap) {
-			cap *= 2;
-			char *p = realloc(resp, cap);
-			if (!p)
-				return EX_FAILED;
-			resp = p;
-		}
-		ssize_t r = recv(fd, resp + rlen, cap - rlen, MSG_DONTWAIT);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			fprintf(stderr, "directorctl: receive: %s\n", strerror(errno));
-			return EX_NOCONN;
-		}
-		rlen += (size_t)r;
-	}
+	size_t rlen = 0;
+	char *resp = read_reply(fd, sock, deadline, timeout, &rlen);
 	close(fd);
-
-	char *nl = memchr(resp, '\n', rlen);
-	if (!nl) {
-		fprintf(stderr, "directorctl: malformed reply from %s\n", sock);
-		return EX_FAILED;
-	}
-	*nl = '\0';
-	int ex = status_exit(resp);
-	if (ex < 0) {
-		fprintf(stderr, "directorctl: unknown reply status '%.32s'\n", resp);
-		return EX_FAILED;
-	}
-	const char *body = nl + 1;
-	size_t blen = rlen - (size_t)(body - resp);
-	/* Errors go to stderr for people; with --json the error document goes
-	 * to stdout like any other, for the script that asked for it. */
-	FILE *out = (ex == EX_OK || json) ? stdout : stderr;
-	if (ex != EX_OK && !json)
-		fputs("directorctl: ", out);
-	fwrite(body, 1, blen, out);
-	fflush(out);
+	if (!resp)
+		return EX_NOCONN;
+	int ex = print_reply(resp, rlen, sock, json);
 	free(resp);
 	return ex;
 }
