@@ -74,6 +74,12 @@ def _run(argv, check=True, timeout=60, input=None):
     return r
 
 
+def _ip_batch(ns, lines):
+    """Run several `ip` commands (without the leading "ip") in one process."""
+    argv = ["ip"] + (["-n", ns.name] if ns else []) + ["-batch", "-"]
+    return _run(argv, input="".join(line + "\n" for line in lines))
+
+
 def modprobe(*modules):
     """Load kernel modules (in the guest; the host kernel has no modules)."""
     for m in modules:
@@ -216,8 +222,7 @@ class Netns:
     def forwarding(self, on=True):
         """Enable IPv4 and IPv6 forwarding (a director or a router)."""
         v = "1" if on else "0"
-        self.sysctl("net.ipv4.ip_forward", v)
-        self.sysctl("net.ipv6.conf.all.forwarding", v)
+        self.run("sysctl", "-qw", f"net.ipv4.ip_forward={v}", f"net.ipv6.conf.all.forwarding={v}")
 
     def link_up(self, ifname, up=True):
         self.ip("link", "set", ifname, "up" if up else "down")
@@ -295,11 +300,10 @@ class Lab:
         """Create an up bridge (in `ns`, else the current namespace); returns its name."""
         name = self._ifname(tag[:6])
         ipcmd = ["ip"] + (["-n", ns.name] if ns else [])
-        _run(ipcmd + ["link", "add", name, "type", "bridge"])
+        # No STP, no forwarding delay: ports forward at once.
+        _ip_batch(ns, [f"link add {name} type bridge forward_delay 0 stp_state 0",
+                       f"link set {name} up"])
         self._links.append((ns, name))
-        # No STP forwarding delay: ports forward at once.
-        _run(ipcmd + ["link", "set", name, "type", "bridge", "forward_delay", "0", "stp_state", "0"])
-        _run(ipcmd + ["link", "set", name, "up"])
         return name
 
     def veth(self, ns_a, ns_b, ifname_a="eth0", ifname_b="eth0", addr_a=None, addr_b=None):
@@ -331,20 +335,20 @@ class Lab:
         `addr` ("192.0.2.10/24", or a list) is added to ifname. Returns the
         bridge-side port name.
         """
-        port = self._ifname("p")
-        tmp = self._ifname("t")
-        ipb = ["ip"] + (["-n", bridge_ns.name] if bridge_ns else [])
-        _run(ipb + ["link", "add", port, "type", "veth", "peer", "name", tmp])
-        self._links.append((bridge_ns, port))
-        _run(ipb + ["link", "set", tmp, "netns", ns.name])
-        ns.ip("link", "set", tmp, "name", ifname)
-        _run(ipb + ["link", "set", port, "master", bridge])
-        _run(ipb + ["link", "set", port, "up"])
-        for a in ([addr] if isinstance(addr, str) else (addr or [])):
+        addrs = [addr] if isinstance(addr, str) else list(addr or [])
+        for a in addrs:
             _check_addr(a)
-            extra = ["nodad"] if ":" in a else []
-            ns.ip("addr", "add", a, "dev", ifname, *extra)
-        ns.ip("link", "set", ifname, "up")
+        port = self._ifname("p")
+        # Two `ip -batch` runs instead of one process per step: every exec
+        # costs a lot under TCG.
+        _ip_batch(bridge_ns, [
+            f"link add {port} type veth peer name {ifname} netns {ns.name}",
+            f"link set {port} master {bridge}",
+            f"link set {port} up",
+        ])
+        self._links.append((bridge_ns, port))
+        _ip_batch(ns, [f"addr add {a} dev {ifname}" + (" nodad" if ":" in a else "") for a in addrs]
+                  + [f"link set {ifname} up"])
         return port
 
     def _spawn(self, argv, name, env, cwd):
@@ -400,9 +404,13 @@ class Lab:
             except Exception as e:
                 errors.append(f"stop {p.name}: {e}")
         self._procs.clear()
+        by_ns = {}
         for ns, name in reversed(self._links):
-            ipcmd = ["ip"] + (["-n", ns.name] if ns else [])
-            _run(ipcmd + ["link", "del", name], check=False)
+            by_ns.setdefault(ns.name if ns else None, []).append(f"link del {name}")
+        for nsname, lines in by_ns.items():
+            # -force: go on past links already gone with their peer.
+            argv = ["ip"] + (["-n", nsname] if nsname else []) + ["-force", "-batch", "-"]
+            _run(argv, check=False, input="".join(line + "\n" for line in lines))
         self._links.clear()
         for ns in reversed(self._netns):
             # Kill anything left in the namespace (e.g. a daemon that forked).
