@@ -4,11 +4,13 @@
 #include "config.h"
 #include "directord/ctl.h"
 #include "directord/oneshot.h"
+#include "lib/addr.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <ev.h>
+#include <arpa/inet.h>
 #include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +106,31 @@ int dd_ctl_parse(const char *line, size_t len, struct dd_ctl_req *req, char *err
 		return -1;
 	}
 	return 0;
+}
+
+bool dd_ctl_parse_hostport(const char *s, struct dd_addr *a, uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	*port = 0;
+	if (dd_addr_parse(s, a))
+		return true;
+	const char *colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof host)
+		return false;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = '\0';
+		h++;
+	}
+	char *end;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || p == 0 || p > 65535 || !dd_addr_parse(h, a))
+		return false;
+	*port = (uint16_t)p;
+	return true;
 }
 
 static void error_body(struct dd_ctl_resp *r, enum dd_ctl_status st, const char *msg)

@@ -70,6 +70,10 @@ struct dd_ctl_req {
  * fuzz target calls it. */
 int dd_ctl_parse(const char *line, size_t len, struct dd_ctl_req *req, char *err, size_t errlen);
 
+/* "ADDR", "ADDR:PORT", "[IPv6]:PORT" or a bare IPv6 address, as operators
+ * type real servers and listen addresses. *port is 0 when none is given. */
+bool dd_ctl_parse_hostport(const char *s, struct dd_addr *a, uint16_t *port);
+
 /* The reply under construction. */
 struct dd_ctl_resp {
 	enum dd_ctl_status status;

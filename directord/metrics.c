@@ -2,6 +2,7 @@
  * struct; the listener runs on the daemon's main libev loop. */
 #include "config.h"
 #include "directord/metrics.h"
+#include "directord/ctl.h"
 #include "directord/oneshot.h"
 #include "lib/addr.h"
 #include "lib/log.h"
@@ -180,28 +181,6 @@ static void on_http(void *ctx, int fd, const char *buf, size_t len, bool eof, st
 		   strlen(fixed[v].body), head_only && !fixed[v].body_on_head);
 }
 
-static int parse_listen(const char *s, struct dd_addr *a, uint16_t *port)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof host)
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	char *h = host;
-	size_t hl = strlen(h);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h[hl - 1] = '\0';
-		h++;
-	}
-	char *end;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || p == 0 || p > 65535 || !dd_addr_parse(h, a))
-		return -1;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 struct dd_metrics_http *dd_metrics_http_new(struct ev_loop *loop, const char *listen_on,
 					    dd_metrics_build_fn build, void *ctx, char **err)
 {
@@ -209,7 +188,7 @@ struct dd_metrics_http *dd_metrics_http_new(struct ev_loop *loop, const char *li
 	struct dd_addr a;
 	uint16_t port;
 	struct dd_buf e = { 0 };
-	if (parse_listen(listen_on, &a, &port) < 0) {
+	if (!dd_ctl_parse_hostport(listen_on, &a, &port) || port == 0) {
 		dd_buf_printf(&e, "metrics_listen '%s' is not IP:PORT or [IPv6]:PORT", listen_on);
 		*err = dd_buf_take(&e);
 		return NULL;

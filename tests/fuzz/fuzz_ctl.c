@@ -1,7 +1,7 @@
 /* tests/fuzz/fuzz_ctl.c: libFuzzer target for what untrusted local and
  * network clients send: the control request parser (dd_ctl_parse) and the
  * metrics listener's HTTP head parser (dd_http_head_complete,
- * dd_http_route). Also checks the JSON escaper on the same bytes: its
+ * dd_http_route), and the server/listen address parser. Also checks the JSON escaper on the same bytes: its
  * output must hold no raw control byte. Single-threaded. */
 #include "config.h"
 #include "directord/ctl.h"
@@ -9,6 +9,7 @@
 #include "directord/metrics.h"
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = malloc(size + 1);
 	memcpy(s, data, size);
 	s[size] = '\0';
+	struct dd_addr a;
+	uint16_t port;
+	if (dd_ctl_parse_hostport(s, &a, &port) && a.family != AF_INET && a.family != AF_INET6)
+		abort();
 	struct dd_buf b = { 0 };
 	dd_json_escape(&b, s);
 	for (size_t i = 0; i < b.len; i++)

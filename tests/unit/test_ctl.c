@@ -204,6 +204,28 @@ START_TEST(http_parse)
 }
 END_TEST
 
+START_TEST(hostport)
+{
+	struct dd_addr a;
+	uint16_t port;
+	char buf[DD_ADDR_STRLEN];
+	ck_assert(dd_ctl_parse_hostport("198.51.100.21", &a, &port));
+	ck_assert_uint_eq(port, 0);
+	ck_assert(dd_ctl_parse_hostport("198.51.100.21:80", &a, &port));
+	ck_assert_str_eq(dd_addr_port_str(&a, port, buf, sizeof buf), "198.51.100.21:80");
+	ck_assert(dd_ctl_parse_hostport("2001:db8::1", &a, &port));
+	ck_assert_uint_eq(port, 0);
+	ck_assert(dd_ctl_parse_hostport("[2001:db8::1]:443", &a, &port));
+	ck_assert_str_eq(dd_addr_port_str(&a, port, buf, sizeof buf), "[2001:db8::1]:443");
+	ck_assert(!dd_ctl_parse_hostport("198.51.100.21:", &a, &port));
+	ck_assert(!dd_ctl_parse_hostport("198.51.100.21:0", &a, &port));
+	ck_assert(!dd_ctl_parse_hostport("198.51.100.21:65536", &a, &port));
+	ck_assert(!dd_ctl_parse_hostport("198.51.100.21:8x", &a, &port));
+	ck_assert(!dd_ctl_parse_hostport("web:80", &a, &port));
+	ck_assert(!dd_ctl_parse_hostport("", &a, &port));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctl");
@@ -218,6 +240,7 @@ int main(void)
 	tcase_add_test(tc, error_bodies);
 	tcase_add_test(tc, prom_writer);
 	tcase_add_test(tc, http_parse);
+	tcase_add_test(tc, hostport);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
