@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_ctl.c: libFuzzer target for what untrusted local and
- * network clients send: the control request parser (dd_ctl_parse) and the
+ * network clients send: the control request parser (dd_ctl_parse), the
  * metrics listener's HTTP head parser (dd_http_head_complete,
- * dd_http_route), and the server/listen address parser. Also checks the JSON escaper on the same bytes: its
- * output must hold no raw control byte. Single-threaded. */
+ * dd_http_route) and the host:port parser. Also checks the JSON escaper on
+ * the same bytes: its output must hold no raw control byte.
+ * Single-threaded. */
 #include "config.h"
 #include "directord/ctl.h"
 #include "directord/json.h"
