@@ -52,12 +52,12 @@ void ds_service_from_config(const struct dd_service *s, struct ipvs_service *out
 	out->timeout = s->persistence_timeout_s;
 	int maxp = k->af == AF_INET6 ? 128 : 32;
 	int p = s->persistence_prefix;
-	if (p <= 0 || p > maxp)
+	if (p < 0 || p > maxp)
 		p = maxp;
 	if (k->af == AF_INET6)
 		out->netmask = (uint32_t)p;
 	else
-		out->netmask = htonl(p == 32 ? 0xffffffffu : ~(0xffffffffu >> p));
+		out->netmask = htonl(p == 0 ? 0 : p == 32 ? 0xffffffffu : ~(0xffffffffu >> p));
 	snprintf(out->name, sizeof(out->name), "%s", s->name);
 	out->drain_ms = s->drain_ms;
 }

@@ -192,7 +192,10 @@ static struct nl_msg *msg_new(struct ipvs *h, uint8_t cmd, int flags)
 	struct nl_msg *m = nlmsg_alloc();
 	if (!m)
 		return NULL;
-	if (!genlmsg_put(m, NL_AUTO_PORT, ++h->seq, h->family, 0, flags, cmd, IPVS_GENL_VERSION)) {
+	/* we bypass nl_send_auto(), which would add NLM_F_REQUEST: without
+	 * it the kernel only ACKs and does nothing */
+	if (!genlmsg_put(m, NL_AUTO_PORT, ++h->seq, h->family, 0, flags | NLM_F_REQUEST, cmd,
+			 IPVS_GENL_VERSION)) {
 		nlmsg_free(m);
 		return NULL;
 	}
