@@ -28,7 +28,8 @@
 #define SUB "ipvs"
 #define KICK_DELAY_MS 10     /* coalesces a burst of verdicts into one pass */
 #define CONN_POLL_MS 1000    /* drains waiting for ActiveConn to reach 0 */
-#define RETRY_MS 5000        /* after failed operations */
+#define RETRY_MS 5000        /* after failed operations; doubles while they keep failing */
+#define RETRY_MAX_MS 300000
 
 struct name_ix {
 	const char *name;
@@ -57,6 +58,7 @@ struct dd_fwdplane {
 	struct cluster_role *roles;
 	size_t n_roles;
 	uint32_t timeouts[3];           /* last applied tcp, tcpfin, udp */
+	uint64_t retry_ms;              /* next retry delay after a failed pass */
 };
 
 static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -305,8 +307,17 @@ static int reconcile(struct dd_fwdplane *f)
 		next = res.next_ms;
 	if (res.poll_conns && (!next || now + CONN_POLL_MS < next))
 		next = now + CONN_POLL_MS;
-	if (f->need_resync && (!next || now + RETRY_MS < next))
-		next = now + RETRY_MS;
+	if (f->need_resync) {
+		/* a permanent failure (say a scheduler module the kernel lacks)
+		 * must not fill the log every few seconds */
+		f->retry_ms = f->retry_ms ? f->retry_ms * 2 : RETRY_MS;
+		if (f->retry_ms > RETRY_MAX_MS)
+			f->retry_ms = RETRY_MAX_MS;
+		if (!next || now + f->retry_ms < next)
+			next = now + f->retry_ms;
+	} else {
+		f->retry_ms = 0;
+	}
 	f->due_ms = 0;
 	schedule(f, next);
 	rc_result_free(&res);
@@ -349,8 +360,8 @@ static void apply_timeouts(struct dd_fwdplane *f, const struct dd_config *cfg)
 
 static char *first_failure(const struct dd_fwdplane *f, int failed)
 {
-	return errf("%d IPVS operation%s failed (see the log); retrying in %d s", failed, failed == 1 ? "" : "s",
-		    RETRY_MS / 1000);
+	return errf("%d IPVS operation%s failed (see the log); retrying in %llu s", failed,
+		    failed == 1 ? "" : "s", (unsigned long long)(f->retry_ms / 1000));
 }
 
 struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg, char **err)
@@ -376,11 +387,19 @@ struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg
 	f->tm.data = f;
 	index_config(f, cfg, true);
 	apply_timeouts(f, cfg);
+	/* Failed operations (logged one by one) do not stop the start: a
+	 * director that programs 9,999 of 10,000 services still serves them
+	 * and takes part in failover; the rest is retried. */
 	int failed = reconcile(f);
-	if (failed) {
-		*err = failed < 0 ? errf("cannot program IPVS (see the log)") : first_failure(f, failed);
+	if (failed < 0) {
+		*err = errf("cannot program IPVS: the netlink socket failed (see the log)");
 		dd_fwd_free(f);
 		return NULL;
+	}
+	if (failed > 0) {
+		char *m = first_failure(f, failed);
+		log_err(SUB, "%s", m);
+		free(m);
 	}
 	return f;
 }

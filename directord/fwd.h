@@ -23,7 +23,10 @@ struct dd_fwdplane;
 
 /* Checks IPVS, dumps the kernel table, adopts matching entries, programs the
  * config. `cfg` must stay alive until the next dd_fwd_apply_config or
- * dd_fwd_free. Returns NULL with *err (malloc'd) on failure. */
+ * dd_fwd_free. Returns NULL with *err (malloc'd) when IPVS is missing or
+ * netlink fails. Operations the kernel refuses (each logged) do not stop
+ * the start; they are retried with backoff, and counted in
+ * dd_fwd_get_stats().ops_failed. */
 struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg, char **err);
 
 /* Applies a new config as a minimal diff (reload). Same lifetime rule for

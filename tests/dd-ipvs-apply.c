@@ -16,7 +16,8 @@
  *   After each step one line goes to stdout:
  *     step=NAME ops=N failed=N pass_us=N owned=N draining=N wall_us=N
  * Options: -q (log warnings only).
- * Exit: 0, 1 when a step failed, 2 on usage or config errors.
+ * Exit: 0, 1 when a step or an IPVS operation failed, 2 on usage or config
+ * errors.
  */
 #include "config.h"
 
@@ -125,7 +126,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	report(f, "start", t0, 0);
-	int rc = 0;
+	struct dd_fwd_stats s0;
+	dd_fwd_get_stats(f, &s0);
+	int rc = s0.ops_failed ? 1 : 0;
 	while (a < argc && rc == 0) {
 		const char *act = argv[a++];
 		struct dd_fwd_stats s;
