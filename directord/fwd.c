@@ -589,3 +589,92 @@ void dd_fwd_free(struct dd_fwdplane *f)
 	free(f->roles);
 	free(f);
 }
+
+/* ----------------------------------------------------- dry run, views */
+/* Added for directorctl (plan, status): they reuse index_config, ds_build
+ * and rc_diff on copies, so a plan is exactly the reload's first pass. */
+
+static void copy_index(const struct dd_fwdplane *f, struct dd_fwdplane *t)
+{
+	*t = *f;
+	t->svcs = xcalloc(f->n_svcs ? f->n_svcs : 1, sizeof(*t->svcs));
+	t->names = xcalloc(f->n_svcs ? f->n_svcs : 1, sizeof(*t->names));
+	t->st = xcalloc(f->n_svcs ? f->n_svcs : 1, sizeof(*t->st));
+	if (f->n_svcs) {
+		memcpy(t->svcs, f->svcs, f->n_svcs * sizeof(*t->svcs));
+		memcpy(t->names, f->names, f->n_svcs * sizeof(*t->names));
+	}
+	for (size_t i = 0; i < f->n_svcs; i++) {
+		size_t n = f->svcs[i]->n_rs;
+		t->st[i] = f->st[i];
+		t->st[i].rs = xcalloc(n ? n : 1, sizeof(*t->st[i].rs));
+		if (n)
+			memcpy(t->st[i].rs, f->st[i].rs, n * sizeof(*t->st[i].rs));
+	}
+}
+
+static void copy_rc(const struct rc_state *s, struct rc_state *d)
+{
+	*d = *s;
+	d->owned = xcalloc(s->n_owned ? s->n_owned : 1, sizeof(*d->owned));
+	if (s->n_owned)
+		memcpy(d->owned, s->owned, s->n_owned * sizeof(*d->owned));
+	d->cap_owned = s->n_owned;
+	d->drains = xcalloc(s->n_drains ? s->n_drains : 1, sizeof(*d->drains));
+	if (s->n_drains)
+		memcpy(d->drains, s->drains, s->n_drains * sizeof(*d->drains));
+	d->cap_drains = s->n_drains;
+}
+
+int dd_fwd_plan(struct dd_fwdplane *f, const struct dd_config *cfg, struct ipvs_op **ops, size_t *n_ops,
+		char **err)
+{
+	*ops = NULL;
+	*n_ops = 0;
+	struct ipvs_table cur = { 0 };
+	if (f->need_resync) {
+		int r = ipvs_dump(f->h, &cur);
+		if (r) {
+			*err = errf("cannot dump the IPVS table: %s", strerror(-r));
+			return -1;
+		}
+	} else {
+		for (size_t i = 0; i < f->cur.n; i++)
+			ipvs_service_copy(ipvs_table_add(&cur), &f->cur.svc[i]);
+	}
+	struct dd_fwdplane t;
+	copy_index(f, &t);
+	index_config(&t, cfg, false);
+	struct rc_state rc;
+	copy_rc(&f->rc, &rc);
+	uint64_t now = mono_ms(), next = 0;
+	struct ipvs_table desired;
+	ds_build(cfg, t.st, now, &desired, &next);
+	struct rc_result res = { 0 };
+	rc_diff(&rc, &desired, &cur, now, refresh_cb, f, &res);
+	*ops = res.ops;
+	*n_ops = res.n_ops;
+	res.ops = NULL;
+	rc_result_free(&res);
+	ipvs_table_free(&desired);
+	ipvs_table_free(&cur);
+	rc_state_free(&rc);
+	free_states(t.st, t.n_svcs);
+	free(t.svcs);
+	free(t.names);
+	return 0;
+}
+
+bool dd_fwd_rs_view(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs, uint16_t port,
+		    struct dd_fwd_rs_view *out)
+{
+	const struct dd_real_server *rsc;
+	const struct ds_rs_state *st = rs_state(f, service, rs, port, &rsc);
+	if (!st)
+		return false;
+	out->admin_drain = st->admin_drain;
+	out->health = st->health == DS_HEALTH_UP ? 1 : st->health == DS_HEALTH_DOWN ? 0 : -1;
+	out->up = ds_rs_is_up(rsc, st);
+	out->reason = st->reason;
+	return true;
+}

@@ -69,6 +69,23 @@ void dd_fwd_get_stats(const struct dd_fwdplane *f, struct dd_fwd_stats *out);
 /* Runs a reconcile pass now (tests, tools); 0 or -1 if ops failed. */
 int dd_fwd_reconcile_now(struct dd_fwdplane *f);
 
+/* Dry run of dd_fwd_apply_config(cfg) (directorctl plan): the operations
+ * its first pass would send now, computed like a reload, with no state
+ * changed and nothing sent. The previous config must be alive. Free *ops
+ * with free(). 0, or -1 with *err (malloc'd). */
+int dd_fwd_plan(struct dd_fwdplane *f, const struct dd_config *cfg, struct ipvs_op **ops, size_t *n_ops,
+		char **err);
+
+/* Runtime state of one configured real server (directorctl status). */
+struct dd_fwd_rs_view {
+	bool admin_drain;       /* maintenance (directorctl drain) */
+	int health;             /* 1 up, 0 down, -1 no verdict yet */
+	bool up;                /* counted as up (health, check none, or adopted) */
+	const char *reason;     /* last event that touched it; static, may be NULL */
+};
+bool dd_fwd_rs_view(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs, uint16_t port,
+		    struct dd_fwd_rs_view *out);
+
 /* Leaves the kernel table as it is: a restart must not disrupt. */
 void dd_fwd_free(struct dd_fwdplane *f);
 
