@@ -6,6 +6,7 @@
 #include "config.h"
 #include "directord/ctlops.h"
 #include "directord/ctl.h"
+#include "directord/fwd.h"
 #include "directord/json.h"
 #include "directord/metrics.h"
 #include "lib/addr.h"
@@ -38,6 +39,78 @@ struct dd_ctlops {
 static const struct dd_config *cfg_of(const struct dd_ctlops *o)
 {
 	return *o->src.cfg;
+}
+
+/* One consistent view of the parts for one answer. */
+struct snap {
+	struct dd_fwdplane *fwd;        /* NULL: no forwarding plane */
+	bool have_ipvs;                 /* the dump below worked */
+	struct ipvs_table ipvs;         /* services directord owns, with counters */
+};
+
+static void snap_take(struct dd_ctlops *o, struct snap *sn)
+{
+	memset(sn, 0, sizeof *sn);
+	sn->fwd = o->src.fwd ? *o->src.fwd : NULL;
+	if (sn->fwd) {
+		char *err = NULL;
+		sn->have_ipvs = dd_fwd_dump(sn->fwd, &sn->ipvs, &err) == 0;
+		if (!sn->have_ipvs) {
+			log_warn("ctl", "status without IPVS counters: %s", err ? err : "?");
+			free(err);
+		}
+	}
+}
+
+static void snap_free(struct snap *sn)
+{
+	if (sn->have_ipvs)
+		ipvs_table_free(&sn->ipvs);
+	free(sn);
+}
+
+static struct snap *snap_new(struct dd_ctlops *o)
+{
+	struct snap *sn = xmalloc(sizeof *sn);
+	snap_take(o, sn);
+	return sn;
+}
+
+/* The kernel's entry for a configured real server, by service name. */
+static const struct ipvs_dest *ipvs_rs(const struct snap *sn, const struct dd_service *s,
+				       const struct dd_real_server *rs, const struct ipvs_service **svc)
+{
+	*svc = NULL;
+	if (!sn->have_ipvs)
+		return NULL;
+	for (size_t i = 0; i < sn->ipvs.n; i++) {
+		if (strcmp(sn->ipvs.svc[i].name, s->name) != 0)
+			continue;
+		*svc = &sn->ipvs.svc[i];
+		if (!rs)
+			return NULL;
+		for (size_t d = 0; d < sn->ipvs.svc[i].n_dests; d++) {
+			const struct ipvs_dest *dst = &sn->ipvs.svc[i].dests[d];
+			if (dst->port == rs->port && dd_addr_eq(&dst->addr, &rs->addr))
+				return dst;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+static void json_ipvs_stats(struct dd_json *j, const struct ipvs_stats *st)
+{
+	dd_json_kuint(j, "conns", st->conns);
+	dd_json_kuint(j, "inpkts", st->inpkts);
+	dd_json_kuint(j, "outpkts", st->outpkts);
+	dd_json_kuint(j, "inbytes", st->inbytes);
+	dd_json_kuint(j, "outbytes", st->outbytes);
+	dd_json_kuint(j, "cps", st->cps);
+	dd_json_kuint(j, "inpps", st->inpps);
+	dd_json_kuint(j, "outpps", st->outpps);
+	dd_json_kuint(j, "inbps", st->inbps);
+	dd_json_kuint(j, "outbps", st->outbps);
 }
 
 static const char *duration(uint64_t ms, char *buf, size_t len)
@@ -90,8 +163,8 @@ static void status_json_vip(struct dd_json *j, const struct dd_vip *v)
 	dd_json_obj_end(j);
 }
 
-static void status_json_rs(struct dd_ctlops *o, struct dd_json *j, const struct dd_service *s,
-			   const struct dd_real_server *rs)
+static void status_json_rs(struct dd_ctlops *o, const struct snap *sn, struct dd_json *j,
+			   const struct dd_service *s, const struct dd_real_server *rs)
 {
 	char a[DD_ADDR_STRLEN];
 	dd_json_obj_begin(j);
@@ -100,15 +173,36 @@ static void status_json_rs(struct dd_ctlops *o, struct dd_json *j, const struct 
 	dd_json_kuint(j, "weight", rs->weight);
 	dd_json_kstr(j, "forwarding", dd_fwd_name(rs->fwd));
 	dd_json_kstr(j, "check", dd_check_type_name(rs->check.type));
-	/* health and ipvs: filled from the parts when they are in the build */
+	struct dd_fwd_rs_view v;
+	bool have_v = sn->fwd && dd_fwd_rs_view(sn->fwd, s->name, &rs->addr, rs->port, &v);
+	dd_json_key(j, "admin");
+	if (have_v)
+		dd_json_str(j, v.admin_drain ? "drained" : "enabled");
+	else
+		dd_json_null(j);
+	/* health: not in this build */
 	dd_json_key(j, "health");
 	dd_json_null(j);
+	const struct ipvs_service *ks;
+	const struct ipvs_dest *kd = ipvs_rs(sn, s, rs, &ks);
 	dd_json_key(j, "ipvs");
-	dd_json_null(j);
+	if (kd) {
+		dd_json_obj_begin(j);
+		dd_json_kuint(j, "weight", kd->weight);
+		dd_json_kstr(j, "forwarding", ipvs_fwd_name(kd->fwd));
+		dd_json_kuint(j, "active_conns", kd->active_conns);
+		dd_json_kuint(j, "inactive_conns", kd->inact_conns);
+		dd_json_kuint(j, "persistent_conns", kd->persist_conns);
+		json_ipvs_stats(j, &kd->stats);
+		dd_json_obj_end(j);
+	} else {
+		dd_json_null(j);
+	}
 	dd_json_obj_end(j);
 }
 
-static void status_json_service(struct dd_ctlops *o, struct dd_json *j, const struct dd_service *s)
+static void status_json_service(struct dd_ctlops *o, const struct snap *sn, struct dd_json *j,
+				const struct dd_service *s)
 {
 	char a[DD_ADDR_STRLEN];
 	dd_json_obj_begin(j);
@@ -124,23 +218,38 @@ static void status_json_service(struct dd_ctlops *o, struct dd_json *j, const st
 	}
 	dd_json_kstr(j, "scheduler", s->scheduler);
 	dd_json_kstr(j, "forwarding", dd_fwd_name(s->fwd));
+	const struct ipvs_service *ks;
+	ipvs_rs(sn, s, NULL, &ks);
+	dd_json_key(j, "ipvs");
+	if (ks) {
+		dd_json_obj_begin(j);
+		dd_json_kstr(j, "scheduler", ks->sched);
+		json_ipvs_stats(j, &ks->stats);
+		dd_json_obj_end(j);
+	} else {
+		dd_json_null(j);
+	}
 	dd_json_key(j, "real_servers");
 	dd_json_arr_begin(j);
 	for (size_t i = 0; i < s->n_rs; i++)
-		status_json_rs(o, j, s, &s->rs[i]);
+		status_json_rs(o, sn, j, s, &s->rs[i]);
 	dd_json_arr_end(j);
 	dd_json_obj_end(j);
 }
 
-static void status_json_cluster(struct dd_ctlops *o, struct dd_json *j, const struct dd_cluster *cl)
+static void status_json_cluster(struct dd_ctlops *o, const struct snap *sn, struct dd_json *j,
+				const struct dd_cluster *cl)
 {
 	dd_json_obj_begin(j);
 	dd_json_kstr(j, "name", cl->name);
 	dd_json_kuint(j, "priority", cl->priority);
-	dd_json_key(j, "role");
-	dd_json_null(j);
-	dd_json_key(j, "in_role_ms");
-	dd_json_null(j);
+	/* failover: not in this build */
+	static const char *const unknown[] = { "role", "in_role_ms", "peer_role",
+					       "peer_priority", "vips_up" };
+	for (size_t i = 0; i < ARRAY_SIZE(unknown); i++) {
+		dd_json_key(j, unknown[i]);
+		dd_json_null(j);
+	}
 	dd_json_key(j, "vips");
 	dd_json_arr_begin(j);
 	for (size_t i = 0; i < cl->n_vips; i++)
@@ -149,12 +258,13 @@ static void status_json_cluster(struct dd_ctlops *o, struct dd_json *j, const st
 	dd_json_key(j, "services");
 	dd_json_arr_begin(j);
 	for (size_t i = 0; i < cl->n_services; i++)
-		status_json_service(o, j, &cl->services[i]);
+		status_json_service(o, sn, j, &cl->services[i]);
 	dd_json_arr_end(j);
 	dd_json_obj_end(j);
 }
 
-static void status_json(struct dd_ctlops *o, const struct dd_cluster *only, struct dd_buf *out)
+static void status_json(struct dd_ctlops *o, const struct snap *sn, const struct dd_cluster *only,
+			struct dd_buf *out)
 {
 	const struct dd_config *c = cfg_of(o);
 	struct dd_json j;
@@ -173,7 +283,7 @@ static void status_json(struct dd_ctlops *o, const struct dd_cluster *only, stru
 	dd_json_key(&j, "available");
 	dd_json_obj_begin(&j);
 	dd_json_kbool(&j, "failover", false);
-	dd_json_kbool(&j, "forwarding", false);
+	dd_json_kbool(&j, "forwarding", sn->fwd != NULL);
 	dd_json_kbool(&j, "health", false);
 	dd_json_obj_end(&j);
 	dd_json_key(&j, "peer");
@@ -182,12 +292,37 @@ static void status_json(struct dd_ctlops *o, const struct dd_cluster *only, stru
 	dd_json_arr_begin(&j);
 	for (size_t i = 0; i < c->n_clusters; i++)
 		if (!only || only == &c->clusters[i])
-			status_json_cluster(o, &j, &c->clusters[i]);
+			status_json_cluster(o, sn, &j, &c->clusters[i]);
 	dd_json_arr_end(&j);
 	dd_json_obj_end(&j);
 }
 
-static void status_text(struct dd_ctlops *o, const struct dd_cluster *only, struct dd_buf *out)
+static void status_text_rs(const struct snap *sn, const struct dd_service *s,
+			   const struct dd_real_server *rs, struct dd_buf *out)
+{
+	char a[DD_ADDR_STRLEN];
+	dd_buf_printf(out, "    %-22s", rs_str(rs, a, sizeof a));
+	if (rs->check.type == DD_CHECK_NONE)
+		dd_buf_puts(out, " unchecked");
+	else
+		dd_buf_printf(out, " health unknown (%s)", dd_check_type_name(rs->check.type));
+	struct dd_fwd_rs_view v;
+	if (sn->fwd && dd_fwd_rs_view(sn->fwd, s->name, &rs->addr, rs->port, &v) && v.admin_drain)
+		dd_buf_puts(out, " DRAINED (maintenance)");
+	const struct ipvs_service *ks;
+	const struct ipvs_dest *kd = ipvs_rs(sn, s, rs, &ks);
+	if (kd)
+		dd_buf_printf(out, " weight %" PRIu32 "/%" PRIu32 " active %" PRIu32 " inactive %" PRIu32
+			      " cps %" PRIu64 " in %" PRIu64 " B/s out %" PRIu64 " B/s\n",
+			      kd->weight, rs->weight, kd->active_conns, kd->inact_conns,
+			      kd->stats.cps, kd->stats.inbps, kd->stats.outbps);
+	else
+		dd_buf_printf(out, " weight -/%" PRIu32 "%s\n", rs->weight,
+			      sn->have_ipvs ? " (not in IPVS)" : "");
+}
+
+static void status_text(struct dd_ctlops *o, const struct snap *sn, const struct dd_cluster *only,
+			struct dd_buf *out)
 {
 	const struct dd_config *c = cfg_of(o);
 	char d[32], k[96], a[DD_ADDR_STRLEN];
@@ -200,7 +335,8 @@ static void status_text(struct dd_ctlops *o, const struct dd_cluster *only, stru
 		const struct dd_cluster *cl = &c->clusters[i];
 		if (only && only != cl)
 			continue;
-		dd_buf_printf(out, "\ncluster %s: priority %" PRIu32 "\n", cl->name, cl->priority);
+		dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
+			      cl->priority);
 		for (size_t v = 0; v < cl->n_vips; v++)
 			dd_buf_printf(out, "  vip %s/%d on %s\n", dd_addr_str(&cl->vips[v].addr, a, sizeof a),
 				      cl->vips[v].prefix, cl->vips[v].ifname);
@@ -208,12 +344,8 @@ static void status_text(struct dd_ctlops *o, const struct dd_cluster *only, stru
 			const struct dd_service *sv = &cl->services[s];
 			dd_buf_printf(out, "  service %s: %s, %s, %s\n", sv->name,
 				      service_key(sv, k, sizeof k), sv->scheduler, dd_fwd_name(sv->fwd));
-			for (size_t r = 0; r < sv->n_rs; r++) {
-				const struct dd_real_server *rs = &sv->rs[r];
-				dd_buf_printf(out, "    %-24s weight %-4" PRIu32 " check %s\n",
-					      rs_str(rs, a, sizeof a), rs->weight,
-					      dd_check_type_name(rs->check.type));
-			}
+			for (size_t r = 0; r < sv->n_rs; r++)
+				status_text_rs(sn, sv, &sv->rs[r], out);
 		}
 	}
 }
@@ -229,13 +361,87 @@ static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 			return;
 		}
 	}
+	struct snap *sn = snap_new(o);
 	if (req->json)
-		status_json(o, only, &r->body);
+		status_json(o, sn, only, &r->body);
 	else
-		status_text(o, only, &r->body);
+		status_text(o, sn, only, &r->body);
+	snap_free(sn);
 }
 
 /* ---- metrics ----------------------------------------------------------- */
+
+/* Real-server and service series, labelled by config names; a server
+ * with no kernel entry has no IPVS series (absent, not zero). */
+static void metrics_services(struct dd_ctlops *o, const struct snap *sn, struct dd_prom *p)
+{
+	const struct dd_config *c = cfg_of(o);
+	char a[DD_ADDR_STRLEN];
+	enum { RS_DRAIN, W_CONF, W_KERN, ACT, INACT, CONNS, INP, OUTP, INB, OUTB, N_RS_FAM };
+	static const struct { const char *name, *type, *help; } fam[N_RS_FAM] = {
+		[RS_DRAIN] = { "directord_real_server_maintenance", "gauge", "1 if drained by directorctl." },
+		[W_CONF] = { "directord_real_server_config_weight", "gauge", "Weight in the configuration." },
+		[W_KERN] = { "directord_ipvs_real_server_weight", "gauge", "Weight in the kernel IPVS table." },
+		[ACT] = { "directord_ipvs_real_server_active_connections", "gauge", "IPVS ActiveConn." },
+		[INACT] = { "directord_ipvs_real_server_inactive_connections", "gauge", "IPVS InActConn." },
+		[CONNS] = { "directord_ipvs_real_server_connections_total", "counter", "Connections scheduled." },
+		[INP] = { "directord_ipvs_real_server_in_packets_total", "counter", "Packets in." },
+		[OUTP] = { "directord_ipvs_real_server_out_packets_total", "counter", "Packets out." },
+		[INB] = { "directord_ipvs_real_server_in_bytes_total", "counter", "Bytes in." },
+		[OUTB] = { "directord_ipvs_real_server_out_bytes_total", "counter", "Bytes out." },
+	};
+	for (int f = 0; f < N_RS_FAM; f++) {
+		if (f == RS_DRAIN && !sn->fwd)
+			continue;
+		if (f >= W_KERN && !sn->have_ipvs)
+			continue;
+		dd_prom_family(p, fam[f].name, fam[f].type, fam[f].help);
+		for (size_t ci = 0; ci < c->n_clusters; ci++)
+			for (size_t si = 0; si < c->clusters[ci].n_services; si++) {
+				const struct dd_service *s = &c->clusters[ci].services[si];
+				for (size_t k = 0; k < s->n_rs; k++) {
+					const struct dd_real_server *rs = &s->rs[k];
+					const char *srv = rs_str(rs, a, sizeof a);
+					struct dd_fwd_rs_view v;
+					const struct ipvs_service *ks;
+					const struct ipvs_dest *kd = NULL;
+					if (f >= W_KERN && !(kd = ipvs_rs(sn, s, rs, &ks)))
+						continue;
+					uint64_t v64;
+					switch (f) {
+					case RS_DRAIN:
+						if (!dd_fwd_rs_view(sn->fwd, s->name, &rs->addr, rs->port, &v))
+							continue;
+						v64 = v.admin_drain;
+						break;
+					case W_CONF: v64 = rs->weight; break;
+					case W_KERN: v64 = kd->weight; break;
+					case ACT: v64 = kd->active_conns; break;
+					case INACT: v64 = kd->inact_conns; break;
+					case CONNS: v64 = kd->stats.conns; break;
+					case INP: v64 = kd->stats.inpkts; break;
+					case OUTP: v64 = kd->stats.outpkts; break;
+					case INB: v64 = kd->stats.inbytes; break;
+					default: v64 = kd->stats.outbytes; break;
+					}
+					dd_prom_sample_u64(p, fam[f].name, v64, "service", s->name, "server", srv, NULL);
+				}
+			}
+	}
+	if (sn->fwd) {
+		struct dd_fwd_stats fs;
+		dd_fwd_get_stats(sn->fwd, &fs);
+		dd_prom_family(p, "directord_ipvs_reconcile_passes_total", "counter", "Reconciler passes.");
+		dd_prom_sample_u64(p, "directord_ipvs_reconcile_passes_total", fs.passes, NULL);
+		dd_prom_family(p, "directord_ipvs_operations_total", "counter", "IPVS netlink operations sent.");
+		dd_prom_sample_u64(p, "directord_ipvs_operations_total", fs.ops, NULL);
+		dd_prom_family(p, "directord_ipvs_operations_failed_total", "counter", "IPVS operations that failed.");
+		dd_prom_sample_u64(p, "directord_ipvs_operations_failed_total", fs.ops_failed, NULL);
+		dd_prom_family(p, "directord_ipvs_draining_real_servers", "gauge",
+			       "Real servers draining after leaving the configuration.");
+		dd_prom_sample_u64(p, "directord_ipvs_draining_real_servers", fs.n_draining, NULL);
+	}
+}
 
 static void build_metrics(void *ctx, struct dd_buf *out)
 {
@@ -278,6 +484,10 @@ static void build_metrics(void *ctx, struct dd_buf *out)
 		dd_prom_sample_u64(&p, "directord_failovers_total", o->roles[i].to_active,
 				   "cluster", o->roles[i].cluster, NULL);
 
+	struct snap *sn = snap_new(o);
+	metrics_services(o, sn, &p);
+	snap_free(sn);
+
 	if (o->ctl) {
 		struct dd_ctl_stats cs;
 		dd_ctl_get_stats(o->ctl, &cs);
@@ -296,6 +506,89 @@ static void build_metrics(void *ctx, struct dd_buf *out)
 static void op_metrics(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
 {
 	build_metrics(ctx, &r->body);
+}
+
+/* ---- drain, enable --------------------------------------------------------- */
+
+static void admin(struct dd_ctlops *o, const struct dd_ctl_req *req, struct dd_ctl_resp *r, bool drain)
+{
+	const char *what = drain ? "drain" : "enable";
+	struct dd_fwdplane *fwd = o->src.fwd ? *o->src.fwd : NULL;
+	if (!fwd) {
+		dd_ctl_error(r, DD_CTL_UNAVAILABLE, "%s: the IPVS forwarding plane is not running", what);
+		return;
+	}
+	const char *svc_name = req->argc == 2 ? req->argv[0] : NULL;
+	const char *server = req->argv[req->argc - 1];
+	struct dd_addr a;
+	uint16_t port;
+	if (!dd_ctl_parse_hostport(server, &a, &port)) {
+		dd_ctl_error(r, DD_CTL_USAGE, "'%s' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT", server);
+		return;
+	}
+	const struct dd_config *c = cfg_of(o);
+	bool svc_found = false;
+	struct dd_buf done = { 0 };
+	struct dd_json j;
+	if (req->json) {
+		dd_json_init(&j, &r->body, true);
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "action", what);
+		dd_json_key(&j, "real_servers");
+		dd_json_arr_begin(&j);
+	}
+	size_t n = 0;
+	char buf[DD_ADDR_STRLEN];
+	for (size_t ci = 0; ci < c->n_clusters; ci++)
+		for (size_t si = 0; si < c->clusters[ci].n_services; si++) {
+			const struct dd_service *s = &c->clusters[ci].services[si];
+			if (svc_name && strcmp(s->name, svc_name) != 0)
+				continue;
+			svc_found = true;
+			for (size_t k = 0; k < s->n_rs; k++) {
+				const struct dd_real_server *rs = &s->rs[k];
+				if (!dd_addr_eq(&rs->addr, &a) || (port && rs->port != port))
+					continue;
+				if (dd_fwd_set_rs_admin_drain(fwd, s->name, &rs->addr, rs->port, drain) < 0)
+					continue;
+				n++;
+				rs_str(rs, buf, sizeof buf);
+				log_notice("ctl", "real server %s of service %s %s by directorctl", buf, s->name,
+					   drain ? "drained (maintenance)" : "enabled");
+				if (req->json) {
+					dd_json_obj_begin(&j);
+					dd_json_kstr(&j, "service", s->name);
+					dd_json_kstr(&j, "address", dd_addr_str(&rs->addr, buf, sizeof buf));
+					dd_json_kuint(&j, "port", rs->port);
+					dd_json_obj_end(&j);
+				} else {
+					dd_buf_printf(&done, "%s %s in service %s\n", drain ? "drained" : "enabled",
+						      rs_str(rs, buf, sizeof buf), s->name);
+				}
+			}
+		}
+	if (req->json) {
+		dd_json_arr_end(&j);
+		dd_json_obj_end(&j);
+	}
+	if (svc_name && !svc_found)
+		dd_ctl_error(r, DD_CTL_FAILED, "no service named '%s'", svc_name);
+	else if (n == 0)
+		dd_ctl_error(r, DD_CTL_FAILED, "no real server %s in %s%s", server,
+			     svc_name ? "service " : "any service", svc_name ? svc_name : "");
+	else if (!req->json)
+		dd_buf_add(&r->body, done.p, done.len);
+	dd_buf_free(&done);
+}
+
+static void op_drain(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	admin(ctx, req, r, true);
+}
+
+static void op_enable(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	admin(ctx, req, r, false);
 }
 
 /* ---- check, plan, reload ------------------------------------------------ */
@@ -445,6 +738,74 @@ static size_t vip_diff(const struct dd_config *cur, const struct dd_config *next
 	return n;
 }
 
+static const char *const op_names[] = {
+	[IPVS_OP_ADD_SVC] = "add_service", [IPVS_OP_EDIT_SVC] = "edit_service",
+	[IPVS_OP_DEL_SVC] = "delete_service", [IPVS_OP_ADD_DEST] = "add_server",
+	[IPVS_OP_EDIT_DEST] = "edit_server", [IPVS_OP_DEL_DEST] = "delete_server",
+};
+
+static void plan_ipvs_json(const struct ipvs_op *ops, size_t n, struct dd_json *j)
+{
+	char k[DD_ADDR_STRLEN + 32], a[DD_ADDR_STRLEN];
+	dd_json_arr_begin(j);
+	for (size_t i = 0; i < n; i++) {
+		const struct ipvs_op *op = &ops[i];
+		bool dest = op->type >= IPVS_OP_ADD_DEST;
+		dd_json_obj_begin(j);
+		dd_json_kstr(j, "op", op_names[op->type]);
+		dd_json_kstr(j, "service", op->svc.name[0] ? op->svc.name : NULL);
+		dd_json_kstr(j, "key", ipvs_svc_key_str(&op->svc.key, k, sizeof k));
+		if (dest) {
+			dd_json_kstr(j, "server", dd_addr_port_str(&op->dest.addr, op->dest.port, a, sizeof a));
+			dd_json_kstr(j, "forwarding", ipvs_fwd_name(op->dest.fwd));
+			dd_json_kuint(j, "weight", op->dest.weight);
+			if (op->type == IPVS_OP_EDIT_DEST)
+				dd_json_kuint(j, "old_weight", op->old_weight);
+		} else if (op->type != IPVS_OP_DEL_SVC) {
+			dd_json_kstr(j, "scheduler", op->svc.sched);
+		}
+		dd_json_kstr(j, "reason", op->reason);
+		dd_json_obj_end(j);
+	}
+	dd_json_arr_end(j);
+}
+
+static void plan_ipvs_text(const struct ipvs_op *ops, size_t n, struct dd_buf *out)
+{
+	char k[DD_ADDR_STRLEN + 32], a[DD_ADDR_STRLEN];
+	if (n == 0)
+		dd_buf_puts(out, "  no IPVS changes\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct ipvs_op *op = &ops[i];
+		const char *name = op->svc.name[0] ? op->svc.name : "?";
+		ipvs_svc_key_str(&op->svc.key, k, sizeof k);
+		dd_addr_port_str(&op->dest.addr, op->dest.port, a, sizeof a);
+		switch (op->type) {
+		case IPVS_OP_ADD_SVC:
+			dd_buf_printf(out, "  ipvs add service %s (%s), scheduler %s", name, k, op->svc.sched);
+			break;
+		case IPVS_OP_EDIT_SVC:
+			dd_buf_printf(out, "  ipvs update service %s (%s), scheduler %s", name, k, op->svc.sched);
+			break;
+		case IPVS_OP_DEL_SVC:
+			dd_buf_printf(out, "  ipvs delete service %s (%s)", name, k);
+			break;
+		case IPVS_OP_ADD_DEST:
+			dd_buf_printf(out, "  ipvs add real server %s to %s, %s, weight %" PRIu32, a, name,
+				      ipvs_fwd_name(op->dest.fwd), op->dest.weight);
+			break;
+		case IPVS_OP_EDIT_DEST:
+			dd_buf_printf(out, "  ipvs update real server %s in %s, %s, weight %" PRIu32 " -> %" PRIu32,
+				      a, name, ipvs_fwd_name(op->dest.fwd), op->old_weight, op->dest.weight);
+			break;
+		case IPVS_OP_DEL_DEST:
+			dd_buf_printf(out, "  ipvs delete real server %s from %s", a, name);
+			break;
+		}
+		dd_buf_printf(out, " (%s)\n", op->reason ? op->reason : "");
+	}
+}
+
 static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
 {
 	struct dd_ctlops *o = ctx;
@@ -454,7 +815,20 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 		return;
 	struct vip_change *vc;
 	size_t n = vip_diff(cfg_of(o), next, &vc);
+	struct snap *sn = snap_new(o);
 	char a[DD_ADDR_STRLEN];
+	struct ipvs_op *ops = NULL;
+	size_t n_ops = 0;
+	char *perr = NULL;
+	bool have_ops = sn->fwd && dd_fwd_plan(sn->fwd, next, &ops, &n_ops, &perr) == 0;
+	if (sn->fwd && !have_ops) {
+		dd_ctl_error(r, DD_CTL_FAILED, "plan: %s", perr ? perr : "IPVS dry run failed");
+		free(perr);
+		snap_free(sn);
+		free(vc);
+		dd_config_free(next);
+		return;
+	}
 	if (req->json) {
 		struct dd_json j;
 		dd_json_init(&j, &r->body, true);
@@ -470,12 +844,15 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 			dd_json_kint(&j, "prefix", vc[i].vip->prefix);
 			dd_json_kstr(&j, "interface", vc[i].vip->ifname);
 			dd_json_key(&j, "now");
-			dd_json_null(&j);
+			dd_json_null(&j); /* the role: failover not in this build */
 			dd_json_obj_end(&j);
 		}
 		dd_json_arr_end(&j);
 		dd_json_key(&j, "ipvs");
-		dd_json_null(&j);
+		if (have_ops)
+			plan_ipvs_json(ops, n_ops, &j);
+		else
+			dd_json_null(&j);
 		dd_json_obj_end(&j);
 	} else {
 		dd_buf_printf(&r->body, "plan for %s:\n", path);
@@ -486,9 +863,14 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 				      vc[i].vip->ifname, vc[i].cluster);
 		if (n == 0)
 			dd_buf_puts(&r->body, "  no VIP changes\n");
-		dd_buf_puts(&r->body, "  ipvs: not available in this build\n");
+		if (have_ops)
+			plan_ipvs_text(ops, n_ops, &r->body);
+		else
+			dd_buf_puts(&r->body, "  ipvs: the forwarding plane is not running\n");
 	}
+	free(ops);
 	free(vc);
+	snap_free(sn);
 	dd_config_free(next);
 }
 
@@ -521,6 +903,8 @@ struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_s
 		.ctx = o,
 		.status = op_status,
 		.metrics = op_metrics,
+		.drain = op_drain,
+		.enable = op_enable,
 		.reload = op_reload,
 		.plan = op_plan,
 		.check = op_check,

@@ -308,13 +308,25 @@ def test_many_idle_clients_do_not_block(daemon):
     wait_for(lambda: daemon.ctl("status").returncode == EX_OK, what="server free again")
 
 
-def test_parts_not_in_build_say_so(daemon):
-    """Commands whose part is not wired answer 'not available', never fake data."""
-    for args in (["takeover", "web"], ["release", "web"], ["drain", "198.51.100.21"],
-                 ["enable", "198.51.100.21"]):
+def test_parts_not_running_say_so(daemon):
+    """Commands whose part is not in this build or not running (no IPVS on
+    the host kernel) answer 'unavailable' with the reason, never fake data."""
+    for args, why in ((["takeover", "web"], "takeover: not available in this build"),
+                      (["release", "web"], "release: not available in this build"),
+                      (["drain", "198.51.100.21"], "drain: the IPVS forwarding plane is not running"),
+                      (["enable", "http", "198.51.100.21:80"],
+                       "enable: the IPVS forwarding plane is not running")):
         r = daemon.ctl(*args)
         assert r.returncode == EX_UNAVAIL, (args, r.stdout, r.stderr)
-        assert f"{args[0]}: not available in this build" in r.stderr
+        assert why in r.stderr, r.stderr
+    r, j = daemon.ctl_json("status")
+    assert j["available"] == {"failover": False, "forwarding": False, "health": False}
+    assert j["peer"] is None and j["clusters"][0]["role"] is None
+    for rs in j["clusters"][0]["services"][0]["real_servers"]:
+        assert rs["ipvs"] is None and rs["admin"] is None and rs["health"] is None
+    r, j = daemon.ctl_json("plan")
+    assert j["ipvs"] is None
+    assert "ipvs: the forwarding plane is not running" in daemon.ctl("plan").stdout
 
 
 def test_reload_good_and_bad(daemon, confdir):
