@@ -760,9 +760,10 @@ void dd_probe_start(struct dd_probe *p)
 		fail_soon(p, "socket failed: %s", strerror(errno));
 		return;
 	}
-	if (p->chk->type == DD_CHECK_TCP) {
-		/* A plain connect check closes with RST: no TIME_WAIT pile-up on
-		 * the director when thousands of servers are checked per second. */
+	if (!dgram) {
+		/* Check connections close with RST once the verdict is in: no
+		 * TIME_WAIT pile-up on the director when thousands of servers are
+		 * checked every second (the reply has been read by then). */
 		struct linger lg = { 1, 0 };
 		setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	}
