@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -413,6 +414,24 @@ static void build(struct dd_health *h, const struct dd_config *cfg, struct index
 	*n_out = n;
 }
 
+/* Every probe in flight holds a descriptor; ten thousand checks with a
+ * timeout close to their interval need that many. */
+static void ensure_fd_limit(size_t n_probes)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)n_probes + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_notice("health", "raised the open-file limit from %llu to %llu for %zu checks",
+			   (unsigned long long)old, (unsigned long long)rl.rlim_cur, n_probes);
+	if (rl.rlim_cur < want)
+		log_warn("health", "open-file limit %llu is low for %zu checks: probes may fail "
+			 "with \"Too many open files\"", (unsigned long long)rl.rlim_cur, n_probes);
+}
+
 struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cfg,
 				const struct dd_health_hooks *hooks)
 {
@@ -423,6 +442,7 @@ struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cf
 	h->slip_hist = xcalloc(SLIP_BUCKETS, sizeof *h->slip_hist);
 	dd_probe_ctx_init(&h->pctx, loop);
 	build(h, cfg, NULL, &h->v, &h->n);
+	ensure_fd_limit(h->n);
 	double now = mono_now();
 	ev_now_update(loop);
 	for (size_t i = 0; i < h->n; i++)
@@ -489,6 +509,7 @@ int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
 	free(h->v);
 	h->v = nv;
 	h->n = nn;
+	ensure_fd_limit(nn);
 	log_info("health", "reload: %zu checks kept, %zu started, %zu stopped", kept, started, stopped);
 	return 0;
 }

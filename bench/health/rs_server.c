@@ -202,9 +202,8 @@ int main(int argc, char **argv)
 					p->http++;
 				ssize_t w = write(fd, reply, sizeof reply - 1);
 				(void)w;
-				/* The checker closes first: TIME_WAIT stays on its side,
-				 * as it would with a real server farm. */
-				continue;
+				/* Close as "Connection: close" says: keepalived's
+				 * HTTP_GET reads until the server closes. */
 			} else if (r > 0 || (r < 0 && errno == EAGAIN)) {
 				continue;
 			}

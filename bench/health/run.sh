@@ -105,6 +105,7 @@ phase() {
 
 	ip netns exec $D "$B/bench/health/health_runner" -q -s 5 "$T/dd.conf" > "$T/dd.out" 2> "$T/dd.err" &
 	local dd=$!; PIDS+=($dd)
+	[ -n "${KEEP:-}" ] && cp "$T/dd.conf" "$T/ka.conf" "$KEEP/"
 	ip netns exec $K env LD_PRELOAD="$T/fake_ipvs.so" keepalived -n -l -C -f "$T/ka.conf" \
 		-p "$T/ka.pid" -c "$T/ka-check.pid" -r "$T/ka-vrrp.pid" > "$T/ka.out" 2>&1 &
 	local ka=$!; PIDS+=($ka)
@@ -155,6 +156,7 @@ phase() {
 	echo "  seen by the real servers (gap between checks of one server, minus 1 s):"
 	echo "    directord : ${ddline#RS }"
 	echo "    keepalived: ${kaline#RS }"
+	[ -n "${KEEP:-}" ] && cp "$T/dd.out" "$T/dd.err" "$T/ka.out" "$T/rs.out" "$KEEP/" || true
 	kill $dd $ka 2>/dev/null || true
 	wait $dd 2>/dev/null || true
 	wait $ka 2>/dev/null || true

@@ -53,6 +53,7 @@ class Lab:
         self.ns_rs = self.prefix + "r"
         self.tmp = Path(tempfile.mkdtemp(prefix=self.prefix + "-"))
         self.procs = []
+        self.sanitizer_report = None
 
     def setup(self):
         sh("ip", "netns", "add", self.ns_dir)
@@ -95,6 +96,12 @@ class Lab:
                 self.stop(p)
             except ProcessLookupError:
                 pass
+        # A sanitizer report from the checker fails the test that ran it.
+        for log in self.tmp.glob("*.log"):
+            text = log.read_text(errors="replace")
+            for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+                if bad in text:
+                    self.sanitizer_report = text
         for ns in (self.ns_dir, self.ns_rs):
             subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
@@ -111,6 +118,7 @@ def lab():
         yield lab
     finally:
         lab.cleanup()
+    assert lab.sanitizer_report is None, lab.sanitizer_report
 
 
 class Nginx:
