@@ -569,6 +569,65 @@ START_TEST(test_spread_start)
 }
 END_TEST
 
+/* ---- the real config loader feeding the checker ---------------------- */
+
+START_TEST(test_loaded_config_shares_checks)
+{
+	mktmp();
+	char key[128], text[2048];
+	snprintf(key, sizeof key, "%s/hb.key", tmpdir);
+	FILE *f = fopen(key, "w");
+	fputs("0123456789abcdef0123456789abcdef\n", f);
+	fclose(f);
+	chmod(key, 0600);
+	snprintf(text, sizeof text,
+		 "heartbeat = { key_file = \"%s\"; };\n"
+		 "clusters = ( { name = \"web\";\n"
+		 "  vips = ( { address = \"203.0.113.10/24\"; interface = \"lo\"; } );\n"
+		 "  services = (\n"
+		 "    { name = \"a\"; address = \"203.0.113.10\"; port = 80;\n"
+		 "      check = { type = \"exec\"; command = \"true\"; interval_ms = 50; timeout_ms = 40;\n"
+		 "                rise = 1; initial = \"down\"; };\n"
+		 "      real_servers = ( { address = \"198.51.100.21\"; port = 80; } ); },\n"
+		 "    { name = \"b\"; address = \"203.0.113.10\"; port = 8080;\n"
+		 "      check = { type = \"exec\"; command = \"true\"; interval_ms = 50; timeout_ms = 40;\n"
+		 "                rise = 1; initial = \"down\"; };\n"
+		 "      real_servers = ( { address = \"198.51.100.21\"; port = 80; },\n"
+		 "                       { address = \"198.51.100.22\"; port = 80;\n"
+		 "                         check = { command = \"exit 3\"; }; } ); }\n"
+		 "  ); } );\n", key);
+	struct dd_conf_errors errs = { 0 };
+	struct dd_config *cfg = dd_config_load_string(text, "test.conf", &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+	ck_assert_ptr_nonnull(cfg);
+	struct ev_loop *loop = ev_default_loop(0);
+	struct rec r = { 0 };
+	struct dd_health_hooks hooks = { .ctx = &r, .changed = on_changed };
+	struct dd_health *h = dd_health_new(loop, cfg, &hooks);
+	struct dd_health_stats st;
+	dd_health_get_stats(h, &st);
+	ck_assert_uint_eq(st.n_probes, 2);       /* .21 shared by a and b; .22 its own */
+	ck_assert_uint_eq(st.n_subscribers, 3);
+	struct want w = { &r, "a", true, 1 };
+	ck_assert(run_until(loop, 5, have_events, &w));
+	w.service = "b";
+	ck_assert(run_until(loop, 5, have_events, &w));
+	struct dd_addr a22;
+	dd_addr_parse("198.51.100.22", &a22);
+	struct dd_health_rs_status rs;
+	struct hstat x = { h, "b", a22, 80, 3 };
+	ck_assert(run_until(loop, 5, checks_done, &x));
+	ck_assert(dd_health_get(h, "b", &a22, 80, &rs));
+	ck_assert(!rs.up);
+	ck_assert_str_eq(rs.reason, "exit code 3");
+	dd_health_free(h);
+	dd_config_free(cfg);
+	dd_conf_errors_free(&errs);
+	rmtmp();
+}
+END_TEST
+
 int main(void)
 {
 	dlog_set_level(LOG_NOTICE);
@@ -578,6 +637,7 @@ int main(void)
 	tcase_add_test(tc, test_exec_fall_rise_shared);
 	tcase_add_test(tc, test_exec_timeout_kills_group);
 	tcase_add_test(tc, test_reload_keeps_state);
+	tcase_add_test(tc, test_loaded_config_shares_checks);
 	suite_add_tcase(s, tc);
 	TCase *tn = tcase_create("netns");
 	tcase_set_timeout(tn, 30);
