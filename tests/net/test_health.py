@@ -27,6 +27,8 @@ RUNNER = BUILDDIR / "bench" / "health" / "health_runner"
 DIR_IP = "198.51.100.1"
 NGINX_IP = "198.51.100.21"
 PY_IP = "198.51.100.22"
+DIR_IP6 = "2001:db8::1"
+NGINX_IP6 = "2001:db8::21"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
@@ -66,6 +68,8 @@ class Lab:
         self.ip(self.ns_dir, "addr", "add", DIR_IP + "/24", "dev", a)
         self.ip(self.ns_rs, "addr", "add", NGINX_IP + "/24", "dev", b)
         self.ip(self.ns_rs, "addr", "add", PY_IP + "/24", "dev", b)
+        self.ip(self.ns_dir, "addr", "add", DIR_IP6 + "/64", "dev", a, "nodad")
+        self.ip(self.ns_rs, "addr", "add", NGINX_IP6 + "/64", "dev", b, "nodad")
         self.ip(self.ns_dir, "link", "set", a, "up")
         self.ip(self.ns_rs, "link", "set", b, "up")
         # Reachability before any test relies on it.
@@ -150,6 +154,7 @@ http {{
   server {{
     listen {NGINX_IP}:80;
     listen {NGINX_IP}:443 ssl;
+    listen [{NGINX_IP6}]:80;
     ssl_certificate {self.cert};
     ssl_certificate_key {self.key};
     root {d}/html;
@@ -383,3 +388,71 @@ rs {PY_IP} 9000
     lab.stop(r.proc)
     every = [int(x) for x in pids.read_text().split()]
     wait_until(lambda: not any(alive(p) for p in every), 3, "all script processes gone")
+
+
+def test_nginx_ipv6(lab):
+    nginx = Nginx(lab)
+    nginx.start()
+    r = Runner(lab, f"""
+service v6
+check type=http interval=100 timeout=500 rise=1 fall=1 initial=down path=/health body=healthy
+rs {NGINX_IP6} 80
+""")
+    i, _ = r.expect(rf"^CHANGE v6 {NGINX_IP6} 80 UP ok$", 10)
+    nginx.stop()
+    r.expect(rf"^CHANGE v6 {NGINX_IP6} 80 DOWN connection refused$", 5, i + 1)
+    assert re.search(rf"real server \[{NGINX_IP6}\]:80 DOWN after", r.log())
+
+
+UDP_SERVER = r"""
+import socket, sys
+family = socket.AF_INET
+s = socket.socket(family, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+open(sys.argv[4], "w").close()  # bound: the test may start checking
+while True:
+    data, peer = s.recvfrom(4096)
+    if sys.argv[3] == "dns":
+        # Answer the question with NOERROR (or NXDOMAIN for nx.example.com).
+        rcode = 3 if b"\x02nx\x07example" in data else 0
+        reply = data[:2] + bytes([0x81, 0x80 | rcode]) + data[4:]
+    else:
+        reply = b"pong " + data
+    s.sendto(reply, peer)
+"""
+
+
+def test_udp_and_dns(lab):
+    script = lab.tmp / "udp_server.py"
+    script.write_text(UDP_SERVER)
+    ready = [lab.tmp / "dns.ready", lab.tmp / "echo.ready"]
+    srv = lab.spawn(lab.ns_rs, ["/usr/bin/python3", str(script), PY_IP, "5353", "dns", str(ready[0])])
+    echo = lab.spawn(lab.ns_rs, ["/usr/bin/python3", str(script), PY_IP, "7007", "echo", str(ready[1])])
+    wait_until(lambda: all(p.exists() for p in ready), 10, "UDP servers bound")
+    r = Runner(lab, f"""
+service dns
+check type=dns interval=100 timeout=500 rise=2 fall=2 initial=down query=www.example.com
+rs {PY_IP} 5353
+service dns-nx
+check type=dns interval=100 timeout=500 rise=1 fall=1 initial=up query=nx.example.com
+rs {PY_IP} 5353
+service echo
+check type=udp interval=100 timeout=500 rise=1 fall=2 initial=down send=ping expect=pong
+rs {PY_IP} 7007
+service echo-wrong
+check type=udp interval=100 timeout=500 rise=1 fall=1 initial=up send=ping expect=hello
+rs {PY_IP} 7007
+""")
+    i, _ = r.expect(rf"^CHANGE dns {PY_IP} 5353 UP ok$", 10)
+    r.expect(rf"^CHANGE dns-nx {PY_IP} 5353 DOWN DNS rcode 3$", 10)
+    r.expect(rf"^CHANGE echo {PY_IP} 7007 UP ok$", 10)
+    r.expect(rf"^CHANGE echo-wrong {PY_IP} 7007 DOWN reply mismatch$", 10)
+    j = len(r.lines)
+    lab.stop(srv)
+    lab.stop(echo)
+    # A closed UDP port answers with ICMP port unreachable, but the kernel
+    # rate-limits those per host: a probe that gets none times out.
+    gone = r"(connection refused|timeout after 500 ms)"
+    r.expect(rf"^CHANGE dns {PY_IP} 5353 DOWN {gone}$", 5, j)
+    r.expect(rf"^CHANGE echo {PY_IP} 7007 DOWN {gone}$", 5, j)
+    assert any(l.endswith("connection refused") for l in r.lines[j:]), r.lines
