@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SLOT_S 0.004 /* start times are multiples of this apart */
 #define SLIP_BUCKET_MS 0.1
 #define SLIP_BUCKETS 20001 /* 0..2 s in 0.1 ms steps, the last one open */
 
@@ -327,9 +328,13 @@ static struct hc *hc_new(struct dd_health *h, uint64_t key, const struct dd_addr
 	c->port = port;
 	c->key = key;
 	c->up = chk->initial == DD_INITIAL_UP;
-	c->since = now;
+	c->since = mono_now();
+	/* Place on the grid: a hash-chosen phase, rounded to a slot so that
+	 * checks due close together run in one loop wakeup (fewer context
+	 * switches) while still spread over the whole interval. */
 	double iv = c->chk.interval_ms / 1000.0;
-	c->due = now + (double)(key % 1000003) / 1000003.0 * iv;
+	double phase = (double)(key % 1000003) / 1000003.0 * iv;
+	c->due = now + floor(phase / SLOT_S) * SLOT_S;
 	ev_init(&c->tick, tick_cb);
 	c->tick.data = c;
 	c->probe.ctx = &h->pctx;
@@ -378,7 +383,7 @@ static void build(struct dd_health *h, const struct dd_config *cfg, struct index
 	index_init(&ix, total);
 	struct hc **v = xcalloc(total ? total : 1, sizeof *v);
 	size_t n = 0;
-	double now = mono_now();
+	double now = mono_now() + SLOT_S; /* one epoch for the whole set */
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		const struct dd_cluster *cl = &cfg->clusters[i];
 		for (size_t j = 0; j < cl->n_services; j++) {

@@ -67,6 +67,7 @@ RS=$!; PIDS+=($RS)
 for _ in $(seq 100); do grep -q "RS READY" "$T/rs.out" && break; sleep 0.1; done
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+sys_ticks() { awk '{print $15}' /proc/$1/stat; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 HZ=$(getconf CLK_TCK)
 
@@ -76,9 +77,9 @@ phase() {
 	{
 		echo "service bench-$type"
 		if [ $type = tcp ]; then
-			echo "check type=tcp interval=1000 timeout=1000 rise=1 fall=3 initial=up"
+			echo "check type=tcp interval=1000 timeout=900 rise=1 fall=3 initial=up"
 		else
-			echo "check type=http interval=1000 timeout=1000 rise=1 fall=3 initial=up path=/ status=200"
+			echo "check type=http interval=1000 timeout=900 rise=1 fall=3 initial=up path=/ status=200"
 		fi
 		echo "rs_grid 198.51.100.101 $NA $BASE_PORT $NP"
 	} > "$T/dd.conf"
@@ -118,12 +119,19 @@ phase() {
 
 	sleep "$WARM"
 	kill -USR1 $RS   # drop the warm-up figures
-	local dd0 kc0 t0 t1 dd1 kc1
-	dd0=$(cpu_ticks $dd); kc0=$(cpu_ticks $kc); t0=$(date +%s.%N)
+	local dd0 kc0 rs0 t0 t1 dd1 kc1 rs1
+	dd0=$(cpu_ticks $dd); kc0=$(cpu_ticks $kc); rs0=$(cpu_ticks $RS); t0=$(date +%s.%N)
+	local dds0 kcs0 dds1 kcs1
+	dds0=$(sys_ticks $dd); kcs0=$(sys_ticks $kc)
 	local mark
 	mark=$(wc -l < "$T/dd.out")
-	sleep "$DUR"
-	dd1=$(cpu_ticks $dd); kc1=$(cpu_ticks $kc); t1=$(date +%s.%N)
+	if [ -n "${PERF:-}" ]; then
+		perf record -q -g -o "$PERF/perf-$type.data" -p $dd -- sleep "$DUR" >/dev/null 2>&1
+	else
+		sleep "$DUR"
+	fi
+	dd1=$(cpu_ticks $dd); kc1=$(cpu_ticks $kc); rs1=$(cpu_ticks $RS); t1=$(date +%s.%N)
+	dds1=$(sys_ticks $dd); kcs1=$(sys_ticks $kc)
 	local ddrss karss
 	ddrss=$(rss_kb $dd); karss=$(rss_kb $kc)
 	local rsmark
@@ -148,11 +156,17 @@ phase() {
 	downs=$(grep -c "DOWN" "$T/dd.err" || true)
 	local kadown
 	kadown=$(grep -c "failed" "$T/ka.out" || true)
-	printf '%s checks, %d real servers, %.0f s measured after %d s warm-up\n' "$type" $N "$el" "$WARM"
-	printf '  directord : CPU %5.1f %%  RSS %6.1f MB  own loop slip p99 (worst 5 s window) %.1f ms, max %.1f ms; DOWN lines: %s\n' \
-		"$ddcpu" "$(echo "$ddrss / 1024" | bc -l)" "$ddslip" "$ddmax" "$downs"
-	printf '  keepalived: CPU %5.1f %%  RSS %6.1f MB  (checker process); failure lines: %s\n' \
-		"$kacpu" "$(echo "$karss / 1024" | bc -l)" "$kadown"
+	local rscpu
+	rscpu=$(echo "100 * ($rs1 - $rs0) / $HZ / $el" | bc -l)
+	printf '%s checks, %d real servers, %.0f s measured after %d s warm-up; load average %s; real servers used %.0f %% CPU\n' \
+		"$type" $N "$el" "$WARM" "$(cut -d' ' -f1-3 /proc/loadavg)" "$rscpu"
+	local ddsys kasys
+	ddsys=$(echo "100 * ($dds1 - $dds0) / $HZ / $el" | bc -l)
+	kasys=$(echo "100 * ($kcs1 - $kcs0) / $HZ / $el" | bc -l)
+	printf '  directord : CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  own loop slip p99 (worst 5 s window) %.1f ms, max %.1f ms; DOWN lines: %s\n' \
+		"$ddcpu" "$ddsys" "$(echo "$ddrss / 1024" | bc -l)" "$ddslip" "$ddmax" "$downs"
+	printf '  keepalived: CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  (checker process); failure lines: %s\n' \
+		"$kacpu" "$kasys" "$(echo "$karss / 1024" | bc -l)" "$kadown"
 	echo "  seen by the real servers (gap between checks of one server, minus 1 s):"
 	echo "    directord : ${ddline#RS }"
 	echo "    keepalived: ${kaline#RS }"
@@ -163,6 +177,6 @@ phase() {
 	rm -f "$T/ka.pid" "$T/ka-check.pid" "$T/ka-vrrp.pid"
 }
 
-echo "== health checker benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r)"
+echo "== health checker benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 phase tcp
 phase http
