@@ -10,7 +10,18 @@
  *
  * Verdicts: `fall` failures in a row take a server DOWN, `rise` successes
  * in a row bring it UP; it starts in `check.initial`. What DOWN means for
- * IPVS (drain, remove, quorum, sorry server) is not decided here.
+ * IPVS (drain, remove, quorum, sorry server) is not decided here. No
+ * call is made for the initial state: the caller programs real servers
+ * from `check.initial` and then hears only changes.
+ *
+ * Reasons (stable wording, also in the log lines): "ok", "connection
+ * refused", "connect timeout after N ms", "timeout after N ms",
+ * "HTTP status N", "body mismatch", "bad HTTP reply", "connection closed",
+ * "TLS handshake failed: <reason>", "exit code N", "killed by signal N",
+ * "reply mismatch" (udp), "DNS rcode N", "connect failed: <errno text>".
+ *
+ * Exec checks need the loop to be the default loop (libev reaps children
+ * only there) or else a kernel with pidfd_open (5.3+), which is used then.
  */
 #ifndef DD_HEALTH_HEALTH_H
 #define DD_HEALTH_HEALTH_H
@@ -33,6 +44,8 @@ struct dd_health_hooks {
 	 * result ("ok" when going UP). May be NULL. */
 	void (*changed)(void *ctx, const char *service, const struct dd_addr *rs,
 			uint16_t port, bool up, const char *reason);
+	/* changed() must not call dd_health_reload() or dd_health_free():
+	 * defer those to the loop (an ev_idle or a zero timer). */
 };
 
 /* Starts checks for every real server of every service whose check type is
