@@ -429,9 +429,9 @@ static void recv_reply(struct dd_probe *p)
 			}
 			int err = SSL_get_error(p->ssl, r);
 			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-				watch(p, err == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
-				if (http_judge(p, false))
-					return;
+				/* Judge before waiting: a verdict frees the probe. */
+				if (!http_judge(p, false))
+					watch(p, err == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
 				return;
 			}
 			if (err != SSL_ERROR_ZERO_RETURN && err != SSL_ERROR_SYSCALL) {
