@@ -179,6 +179,15 @@ phase() {
 		"$ddcpu" "$ddsys" "$(echo "$ddrss / 1024" | bc -l)" "$ddslip" "$ddmax" "$downs"
 	printf '  keepalived: CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  (checker process); failure lines: %s\n' \
 		"$kacpu" "$kasys" "$(echo "$karss / 1024" | bc -l)" "$kadown"
+	# CPU per check: what each checker spent over the connections the
+	# real servers saw from it (a checker that falls behind does fewer).
+	local ddconns kaconns
+	ddconns=$(echo "$ddline" | sed -n 's/.*conns=\([0-9]*\).*/\1/p'); ddconns=${ddconns:-0}
+	kaconns=$(echo "$kaline" | sed -n 's/.*conns=\([0-9]*\).*/\1/p'); kaconns=${kaconns:-0}
+	printf '  checks/s: directord %.0f, keepalived %.0f; CPU per check: directord %.1f us, keepalived %.1f us\n' \
+		"$(echo "$ddconns / $el" | bc -l)" "$(echo "$kaconns / $el" | bc -l)" \
+		"$(echo "if ($ddconns > 0) ($dd1 - $dd0) / $HZ * 1000000 / $ddconns else 0" | bc -l)" \
+		"$(echo "if ($kaconns > 0) ($kc1 - $kc0) / $HZ * 1000000 / $kaconns else 0" | bc -l)"
 	echo "  seen by the real servers (gap between checks of one server, minus 1 s):"
 	echo "    directord : ${ddline#RS }"
 	echo "    keepalived: ${kaline#RS }"
