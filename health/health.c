@@ -16,6 +16,7 @@
 #include "lib/util.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -349,7 +350,7 @@ static struct hc *hc_new(struct dd_health *h, uint64_t key, const struct dd_addr
 static void hc_free(struct hc *c)
 {
 	ev_timer_stop(c->h->loop, &c->tick);
-	dd_probe_abort(&c->probe);
+	dd_probe_cleanup(&c->probe);
 	check_free(&c->chk);
 	free(c->subs);
 	free(c);
@@ -440,6 +441,11 @@ static void ensure_fd_limit(size_t n_probes)
 struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cfg,
 				const struct dd_health_hooks *hooks)
 {
+	/* OpenSSL writes to its sockets with write(2): a server that resets
+	 * the connection mid-check must cost an EPIPE, not the process. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	struct dd_health *h = xcalloc(1, sizeof *h);
 	h->loop = loop;
 	if (hooks)
@@ -553,6 +559,7 @@ static void fill_status(const struct hc *c, const struct sub *s, double now,
 	st->n_failed = c->n_failed;
 	st->n_transitions = c->n_transitions;
 	st->n_shared = (unsigned)c->n_subs;
+	st->n_tls_resumed = c->probe.tls_resumed;
 }
 
 void dd_health_foreach(struct dd_health *h, dd_health_status_fn fn, void *arg)

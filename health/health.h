@@ -49,7 +49,8 @@ struct dd_health_hooks {
 };
 
 /* Starts checks for every real server of every service whose check type is
- * not DD_CHECK_NONE. First probes are spread over one interval so that
+ * not DD_CHECK_NONE. Sets SIGPIPE to ignored if it is at its default (TLS
+ * writes use write(2)). First probes are spread over one interval so that
  * thousands of checks do not fire in the same tick. `cfg` is not kept. */
 struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cfg,
 				const struct dd_health_hooks *hooks);
@@ -83,6 +84,7 @@ struct dd_health_rs_status {
 	uint64_t n_checks, n_ok, n_failed;
 	uint64_t n_transitions;
 	unsigned n_shared;        /* services fed by this probe */
+	uint64_t n_tls_resumed;   /* https: handshakes that resumed a session */
 };
 typedef void (*dd_health_status_fn)(void *arg, const struct dd_health_rs_status *st);
 void dd_health_foreach(struct dd_health *h, dd_health_status_fn fn, void *arg);

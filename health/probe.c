@@ -122,6 +122,21 @@ static void release(struct dd_probe *p)
 	ev_io_stop(loop, &p->io);
 	ev_timer_stop(loop, &p->timeout);
 	if (p->ssl) {
+		/* Keep the session only from a handshake that completed; with
+		 * TLS 1.3 the ticket arrives after it, so take it at the end. */
+		if (p->phase == PH_RECV || p->phase == PH_SEND) {
+			/* close_notify, sent once without waiting for the peer's:
+			 * OpenSSL drops a session that ends without it. */
+			ERR_clear_error();
+			SSL_shutdown(p->ssl);
+			SSL_SESSION *sess = SSL_get1_session(p->ssl);
+			if (sess && SSL_SESSION_is_resumable(sess)) {
+				SSL_SESSION_free(p->tls_session);
+				p->tls_session = sess;
+			} else {
+				SSL_SESSION_free(sess);
+			}
+		}
 		SSL_free(p->ssl);
 		p->ssl = NULL;
 	}
@@ -340,6 +355,8 @@ static void tls_begin(struct dd_probe *p)
 	}
 	SSL_set_fd(p->ssl, p->fd);
 	SSL_set_connect_state(p->ssl);
+	if (p->tls_session)
+		SSL_set_session(p->ssl, p->tls_session);
 	const char *name = c->sni && *c->sni ? c->sni : (c->host && *c->host ? c->host : NULL);
 	if (name && !is_ip_literal(name))
 		SSL_set_tlsext_host_name(p->ssl, name);
@@ -566,6 +583,8 @@ static void advance(struct dd_probe *p, int revents)
 				watch(p, ev);
 			return;
 		}
+		if (SSL_session_reused(p->ssl))
+			p->tls_resumed++;
 		build_request(p);
 		p->phase = PH_SEND;
 	}
@@ -795,4 +814,11 @@ void dd_probe_abort(struct dd_probe *p)
 		p->pid = 0;
 	}
 	release(p);
+}
+
+void dd_probe_cleanup(struct dd_probe *p)
+{
+	dd_probe_abort(p);
+	SSL_SESSION_free(p->tls_session);
+	p->tls_session = NULL;
 }

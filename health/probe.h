@@ -17,6 +17,7 @@
 
 struct ssl_ctx_st;
 struct ssl_st;
+struct ssl_session_st;
 
 /* Shared by every probe of one checker: the loop and TLS contexts. */
 struct dd_probe_ctx {
@@ -51,6 +52,8 @@ struct dd_probe {
 	pid_t pid;
 	bool killed;
 	struct ssl_st *ssl;
+	struct ssl_session_st *tls_session; /* resumed next time: spares the server a full handshake */
+	uint64_t tls_resumed;               /* handshakes that resumed a session */
 	char *buf;
 	size_t len, cap;
 	char *req;
@@ -68,5 +71,7 @@ void dd_probe_start(struct dd_probe *p);
 /* Stops an attempt without calling done. An exec check's process group is
  * killed. Safe on a probe that is not running. */
 void dd_probe_abort(struct dd_probe *p);
+/* Frees what a probe keeps between attempts (a TLS session). */
+void dd_probe_cleanup(struct dd_probe *p);
 
 #endif

@@ -233,11 +233,11 @@ static void changed(void *ctx, const char *service, const struct dd_addr *rs, ui
 static void print_status(void *arg, const struct dd_health_rs_status *st)
 {
 	char a[64];
-	printf("STATUS %s %s %u %s checks=%llu ok=%llu failed=%llu streak=%u/%u in_state=%.1f reason=%s\n",
+	printf("STATUS %s %s %u %s checks=%llu ok=%llu failed=%llu streak=%u/%u in_state=%.1f tls_resumed=%llu reason=%s\n",
 	       st->service, dd_addr_str(&st->addr, a, sizeof a), st->port, st->up ? "UP" : "DOWN",
 	       (unsigned long long)st->n_checks, (unsigned long long)st->n_ok,
 	       (unsigned long long)st->n_failed, st->streak, st->needed, st->in_state_s,
-	       st->reason);
+	       (unsigned long long)st->n_tls_resumed, st->reason);
 }
 
 static long rss_kb(void)

@@ -290,6 +290,13 @@ rs {NGINX_IP} 80
     r.expect(rf"^CHANGE tls-wrong-name {NGINX_IP} 443 DOWN TLS handshake failed: "
              rf"hostname mismatch$", 10)
     r.expect(rf"^CHANGE tls-on-plain-port {NGINX_IP} 80 DOWN TLS handshake failed: ", 10)
+
+    # Later handshakes resume the session instead of a full handshake.
+    def resumed():
+        st = r.status()
+        got = {s.split()[1]: int(re.search(r"tls_resumed=(\d+)", s).group(1)) for s in st}
+        return got["tls-verified"] > 0 and got["tls-plain"] > 0
+    wait_until(resumed, 5, "resumed TLS sessions")
     i = len(r.lines)
     nginx.stop()
     r.expect(rf"^CHANGE tls-verified {NGINX_IP} 443 DOWN connection refused$", 0.2 * 2 + 1 + 1, i)
