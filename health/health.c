@@ -10,6 +10,7 @@
  * across reloads.
  */
 #include "config.h"
+#include "conf/conf_int.h" /* dd_check_copy, dd_check_free */
 #include "health/health.h"
 #include "health/probe.h"
 #include "lib/log.h"
@@ -132,29 +133,10 @@ static bool hc_matches(const struct hc *c, uint64_t key, const struct dd_addr *a
 	       check_eq(&c->chk, chk);
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
+/* The copy is the loader's (conf/keys.c); only the guards are ours. */
 static void check_copy(struct dd_check *d, const struct dd_check *s)
 {
-	*d = *s;
-	d->method = dup_or_null(s->method);
-	d->path = dup_or_null(s->path);
-	d->host = dup_or_null(s->host);
-	d->body_match = dup_or_null(s->body_match);
-	d->sni = dup_or_null(s->sni);
-	d->ca_file = dup_or_null(s->ca_file);
-	d->command = dup_or_null(s->command);
-	d->send = dup_or_null(s->send);
-	d->expect = dup_or_null(s->expect);
-	d->dns_query = dup_or_null(s->dns_query);
-	d->status = NULL;
-	if (s->n_status) {
-		d->status = xcalloc(s->n_status, sizeof *d->status);
-		memcpy(d->status, s->status, s->n_status * sizeof *d->status);
-	}
+	dd_check_copy(d, s);
 	/* A zero would spin the loop or never fail; the loader's defaults. */
 	if (!d->interval_ms)
 		d->interval_ms = 2000;
@@ -164,21 +146,6 @@ static void check_copy(struct dd_check *d, const struct dd_check *s)
 		d->rise = 1;
 	if (!d->fall)
 		d->fall = 1;
-}
-
-static void check_free(struct dd_check *c)
-{
-	free(c->method);
-	free(c->path);
-	free(c->host);
-	free(c->status);
-	free(c->body_match);
-	free(c->sni);
-	free(c->ca_file);
-	free(c->command);
-	free(c->send);
-	free(c->expect);
-	free(c->dns_query);
 }
 
 /* Open-addressing index over a set of hc, for building from a config of
@@ -351,7 +318,7 @@ static void hc_free(struct hc *c)
 {
 	ev_timer_stop(c->h->loop, &c->tick);
 	dd_probe_cleanup(&c->probe);
-	check_free(&c->chk);
+	dd_check_free(&c->chk);
 	free(c->subs);
 	free(c);
 }
