@@ -56,11 +56,14 @@ struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cf
 				const struct dd_health_hooks *hooks);
 
 /* Apply a new config. Checks that did not change (same key) keep their state,
- * counters, timer phase and any probe in flight; new ones start in their
- * `initial` state; dropped ones are stopped (an exec check's process group
- * is killed). A service newly attached to an existing check whose state
- * differs from the service's `initial` gets a changed() call before this
- * returns. Returns 0. */
+ * counters, timer phase and any probe in flight. A changed check for a
+ * (service, real server) that was checked before starts a new probe but
+ * keeps that server's verdict, so tuning a check does not bounce healthy
+ * servers; checks of new real servers start in `initial`. Dropped checks
+ * stop (an exec check's process group is killed). Each (service, real
+ * server) whose verdict now differs from what it last heard (new ones:
+ * from their `initial`) gets a changed() call before this returns.
+ * Returns 0. */
 int dd_health_reload(struct dd_health *h, const struct dd_config *cfg);
 
 /* Stops everything, kills running exec checks, frees. NULL is fine. */

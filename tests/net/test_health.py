@@ -500,6 +500,18 @@ clusters = ( {{ name = "web";
     before = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
     checks_before = int(re.search(r"checks=(\d+)", before).group(1))
     os.kill(r.proc.pid, signal.SIGHUP)
-    wait_until(lambda: "reload: 2 checks kept, 0 started, 0 stopped" in r.log(), 5, "reload")
+    wait_until(lambda: "reload: 2 checks kept, 0 started (0 keep their server's state), 0 stopped" in r.log(), 5, "reload")
     after = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
     assert " UP " in after and int(re.search(r"checks=(\d+)", after).group(1)) >= checks_before
+
+    # Tuning the check (a new body match) keeps the server UP: no bounce.
+    mark = len(r.lines)
+    r.path.write_text(conf.replace('body_match = "healthy"', 'body_match = "heal"'))
+    os.kill(r.proc.pid, signal.SIGHUP)
+    wait_until(lambda: "2 started (2 keep their server's state)" in r.log(), 5, "second reload")
+    def checked_again():
+        st = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
+        return int(re.search(r"checks=(\d+)", st).group(1)) >= 3 and st
+    st = wait_until(checked_again, 5, "new check running")
+    assert " UP " in st, st
+    assert not any(l.startswith("CHANGE www") for l in r.lines[mark:]), r.lines[mark:]

@@ -349,18 +349,38 @@ START_TEST(test_reload_keeps_state)
 	ck_assert(dd_health_get(h, "two", &a, 443, &s));
 	ck_assert(s.up);
 
-	/* A changed check is a new check: it starts from its initial state. */
+	/* A changed check on the same server is a new probe (counters from
+	 * zero) but keeps the server's verdict: no bounce on reload. */
 	struct dd_check c2 = c;
-	c2.command = (char *)"exit 0";
+	c2.command = (char *)"exit 1";
 	b.rs[1][0].check = c2;
+	int events = r.n;
 	ck_assert_int_eq(dd_health_reload(h, &b.cfg), 0);
+	ck_assert_int_eq(r.n, events);
 	ck_assert(dd_health_get(h, "two", &a, 443, &s));
-	ck_assert(!s.up);
+	ck_assert(s.up);
 	ck_assert_uint_eq(s.n_checks, 0);
+	ck_assert_uint_eq(s.n_shared, 1);
 	ck_assert(dd_health_get(h, "one", &a, 443, &s));
 	ck_assert(s.up);
-	w = (struct want){ &r, "two", true, 2 };
+	ck_assert_uint_eq(s.n_shared, 1);
+	/* ...and then judges by its own results. */
+	w = (struct want){ &r, "two", false, 1 };
 	ck_assert(run_until(loop, 5, have_events, &w));
+	ck_assert(dd_health_get(h, "one", &a, 443, &s));
+	ck_assert(s.up);
+
+	/* A check on a server not checked before starts from `initial`. */
+	struct dd_check c3 = c;
+	c3.command = (char *)"sleep 5";
+	b.rs[1][0].check = c3;
+	ck_assert(dd_addr_parse("203.0.113.6", &b.rs[1][0].addr));
+	ck_assert_int_eq(dd_health_reload(h, &b.cfg), 0);
+	struct dd_addr a6;
+	dd_addr_parse("203.0.113.6", &a6);
+	ck_assert(dd_health_get(h, "two", &a6, 443, &s));
+	ck_assert(!s.up);
+	ck_assert(!dd_health_get(h, "two", &a, 443, &s));
 
 	/* Dropped real servers stop being checked. */
 	b.svc[0].n_rs = 0;
