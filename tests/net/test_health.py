@@ -263,7 +263,7 @@ rs {NGINX_IP} 80
     # A path that answers 503: the reason names the status.
     r2 = Runner(lab, f"""
 service down
-check type=http interval=100 timeout=300 rise=1 fall=1 initial=up path=/down
+check type=http interval=100 timeout=1000 rise=1 fall=1 initial=up path=/down
 rs {NGINX_IP} 80
 """, name="down")
     r2.expect(rf"^CHANGE down {NGINX_IP} 80 DOWN HTTP status 503$", 5)
@@ -315,10 +315,10 @@ def test_python_server_body_and_status(lab):
          f"http://{PY_IP}:8000/health"], capture_output=True).returncode == 0, 10, "python server up")
     r = Runner(lab, f"""
 service py
-check type=http interval=100 timeout=500 rise=2 fall=2 initial=down path=/health body=healthy
+check type=http interval=100 timeout=1000 rise=2 fall=2 initial=down path=/health body=healthy
 rs {PY_IP} 8000
 service py-missing
-check type=http interval=100 timeout=500 rise=1 fall=1 initial=up path=/nope
+check type=http interval=100 timeout=1000 rise=1 fall=1 initial=up path=/nope
 rs {PY_IP} 8000
 """)
     i, _ = r.expect(rf"^CHANGE py {PY_IP} 8000 UP ok$", 10)
@@ -403,7 +403,7 @@ def test_nginx_ipv6(lab):
     nginx.start()
     r = Runner(lab, f"""
 service v6
-check type=http interval=100 timeout=500 rise=1 fall=1 initial=down path=/health body=healthy
+check type=http interval=100 timeout=1000 rise=1 fall=1 initial=down path=/health body=healthy
 rs {NGINX_IP6} 80
 """)
     i, _ = r.expect(rf"^CHANGE v6 {NGINX_IP6} 80 UP ok$", 10)
@@ -439,16 +439,16 @@ def test_udp_and_dns(lab):
     wait_until(lambda: all(p.exists() for p in ready), 10, "UDP servers bound")
     r = Runner(lab, f"""
 service dns
-check type=dns interval=100 timeout=500 rise=2 fall=2 initial=down query=www.example.com
+check type=dns interval=100 timeout=1000 rise=2 fall=2 initial=down query=www.example.com
 rs {PY_IP} 5353
 service dns-nx
-check type=dns interval=100 timeout=500 rise=1 fall=1 initial=up query=nx.example.com
+check type=dns interval=100 timeout=1000 rise=1 fall=1 initial=up query=nx.example.com
 rs {PY_IP} 5353
 service echo
-check type=udp interval=100 timeout=500 rise=1 fall=2 initial=down send=ping expect=pong
+check type=udp interval=100 timeout=1000 rise=1 fall=2 initial=down send=ping expect=pong
 rs {PY_IP} 7007
 service echo-wrong
-check type=udp interval=100 timeout=500 rise=1 fall=1 initial=up send=ping expect=hello
+check type=udp interval=100 timeout=1000 rise=1 fall=1 initial=up send=ping expect=hello
 rs {PY_IP} 7007
 """)
     i, _ = r.expect(rf"^CHANGE dns {PY_IP} 5353 UP ok$", 10)
@@ -460,7 +460,7 @@ rs {PY_IP} 7007
     lab.stop(echo)
     # A closed UDP port answers with ICMP port unreachable, but the kernel
     # rate-limits those per host: a probe that gets none times out.
-    gone = r"(connection refused|timeout after 500 ms)"
+    gone = r"(connection refused|timeout after 1000 ms)"
     r.expect(rf"^CHANGE dns {PY_IP} 5353 DOWN {gone}$", 5, j)
     r.expect(rf"^CHANGE echo {PY_IP} 7007 DOWN {gone}$", 5, j)
     assert any(l.endswith("connection refused") for l in r.lines[j:]), r.lines
