@@ -41,7 +41,7 @@ struct dd_health_hooks {
 	/* Verdict changed for one real server of one service: called once per
 	 * service sharing the check. `rs`/`port` are the real server as the
 	 * service lists it (not the check port). `reason` is the last probe's
-	 * result ("ok" when going UP). May be NULL. */
+	 * result ("ok" when going UP). The hook itself may be NULL. */
 	void (*changed)(void *ctx, const char *service, const struct dd_addr *rs,
 			uint16_t port, bool up, const char *reason);
 	/* changed() must not call dd_health_reload() or dd_health_free():
