@@ -10,7 +10,6 @@
  * across reloads.
  */
 #include "config.h"
-#include "conf/conf_int.h" /* dd_check_copy, dd_check_free */
 #include "health/health.h"
 #include "health/probe.h"
 #include "lib/log.h"
