@@ -7,6 +7,7 @@
 #include "directord/ctlops.h"
 #include "directord/ctl.h"
 #include "directord/fwd.h"
+#include "health/health.h"
 #include "directord/json.h"
 #include "directord/metrics.h"
 #include "lib/addr.h"
@@ -46,6 +47,7 @@ struct snap {
 	struct dd_fwdplane *fwd;        /* NULL: no forwarding plane */
 	bool have_ipvs;                 /* the dump below worked */
 	struct ipvs_table ipvs;         /* services directord owns, with counters */
+	struct dd_health *health;
 };
 
 static void snap_take(struct dd_ctlops *o, struct snap *sn)
@@ -60,6 +62,7 @@ static void snap_take(struct dd_ctlops *o, struct snap *sn)
 			free(err);
 		}
 	}
+	sn->health = o->src.health ? *o->src.health : NULL;
 }
 
 static void snap_free(struct snap *sn)
@@ -180,9 +183,20 @@ static void status_json_rs(struct dd_ctlops *o, const struct snap *sn, struct dd
 		dd_json_str(j, v.admin_drain ? "drained" : "enabled");
 	else
 		dd_json_null(j);
-	/* health: not in this build */
+	struct dd_health_rs_status hs;
 	dd_json_key(j, "health");
-	dd_json_null(j);
+	if (sn->health && dd_health_get(sn->health, s->name, &rs->addr, rs->port, &hs)) {
+		dd_json_obj_begin(j);
+		dd_json_kbool(j, "up", hs.up);
+		dd_json_kstr(j, "reason", hs.reason);
+		dd_json_kuint(j, "in_state_ms", (uint64_t)(hs.in_state_s * 1000));
+		dd_json_kuint(j, "checks", hs.n_checks);
+		dd_json_kuint(j, "failed", hs.n_failed);
+		dd_json_kuint(j, "transitions", hs.n_transitions);
+		dd_json_obj_end(j);
+	} else {
+		dd_json_null(j);
+	}
 	const struct ipvs_service *ks;
 	const struct ipvs_dest *kd = ipvs_rs(sn, s, rs, &ks);
 	dd_json_key(j, "ipvs");
@@ -284,7 +298,7 @@ static void status_json(struct dd_ctlops *o, const struct snap *sn, const struct
 	dd_json_obj_begin(&j);
 	dd_json_kbool(&j, "failover", false);
 	dd_json_kbool(&j, "forwarding", sn->fwd != NULL);
-	dd_json_kbool(&j, "health", false);
+	dd_json_kbool(&j, "health", sn->health != NULL);
 	dd_json_obj_end(&j);
 	dd_json_key(&j, "peer");
 	dd_json_null(&j);
@@ -302,8 +316,12 @@ static void status_text_rs(const struct snap *sn, const struct dd_service *s,
 {
 	char a[DD_ADDR_STRLEN];
 	dd_buf_printf(out, "    %-22s", rs_str(rs, a, sizeof a));
+	struct dd_health_rs_status hs;
 	if (rs->check.type == DD_CHECK_NONE)
 		dd_buf_puts(out, " unchecked");
+	else if (sn->health && dd_health_get(sn->health, s->name, &rs->addr, rs->port, &hs))
+		dd_buf_printf(out, " %-4s (%s %s)", hs.up ? "UP" : "DOWN",
+			      dd_check_type_name(rs->check.type), hs.reason[0] ? hs.reason : "no result yet");
 	else
 		dd_buf_printf(out, " health unknown (%s)", dd_check_type_name(rs->check.type));
 	struct dd_fwd_rs_view v;
@@ -377,9 +395,14 @@ static void metrics_services(struct dd_ctlops *o, const struct snap *sn, struct 
 {
 	const struct dd_config *c = cfg_of(o);
 	char a[DD_ADDR_STRLEN];
-	enum { RS_DRAIN, W_CONF, W_KERN, ACT, INACT, CONNS, INP, OUTP, INB, OUTB, N_RS_FAM };
+	enum { RS_UP, RS_DRAIN, CHK_OK, CHK_FAIL, CHK_TRANS, W_CONF, W_KERN, ACT, INACT, CONNS,
+	       INP, OUTP, INB, OUTB, N_RS_FAM };
 	static const struct { const char *name, *type, *help; } fam[N_RS_FAM] = {
+		[RS_UP] = { "directord_real_server_up", "gauge", "1 if the health check says UP." },
 		[RS_DRAIN] = { "directord_real_server_maintenance", "gauge", "1 if drained by directorctl." },
+		[CHK_OK] = { "directord_checks_total", "counter", "Health checks run, by result." },
+		[CHK_FAIL] = { NULL, NULL, NULL },
+		[CHK_TRANS] = { "directord_check_transitions_total", "counter", "UP/DOWN changes." },
 		[W_CONF] = { "directord_real_server_config_weight", "gauge", "Weight in the configuration." },
 		[W_KERN] = { "directord_ipvs_real_server_weight", "gauge", "Weight in the kernel IPVS table." },
 		[ACT] = { "directord_ipvs_real_server_active_connections", "gauge", "IPVS ActiveConn." },
@@ -391,6 +414,10 @@ static void metrics_services(struct dd_ctlops *o, const struct snap *sn, struct 
 		[OUTB] = { "directord_ipvs_real_server_out_bytes_total", "counter", "Bytes out." },
 	};
 	for (int f = 0; f < N_RS_FAM; f++) {
+		if (!fam[f].name)
+			continue;
+		if ((f == RS_UP || f == CHK_OK || f == CHK_TRANS) && !sn->health)
+			continue;
 		if (f == RS_DRAIN && !sn->fwd)
 			continue;
 		if (f >= W_KERN && !sn->have_ipvs)
@@ -402,11 +429,29 @@ static void metrics_services(struct dd_ctlops *o, const struct snap *sn, struct 
 				for (size_t k = 0; k < s->n_rs; k++) {
 					const struct dd_real_server *rs = &s->rs[k];
 					const char *srv = rs_str(rs, a, sizeof a);
+					struct dd_health_rs_status hs;
 					struct dd_fwd_rs_view v;
 					const struct ipvs_service *ks;
 					const struct ipvs_dest *kd = NULL;
 					if (f >= W_KERN && !(kd = ipvs_rs(sn, s, rs, &ks)))
 						continue;
+					if (f == RS_UP || f == CHK_OK || f == CHK_TRANS) {
+						if (!dd_health_get(sn->health, s->name, &rs->addr, rs->port, &hs))
+							continue;
+						if (f == RS_UP)
+							dd_prom_sample(p, fam[f].name, hs.up, "service", s->name,
+								       "server", srv, NULL);
+						else if (f == CHK_TRANS)
+							dd_prom_sample_u64(p, fam[f].name, hs.n_transitions, "service",
+									   s->name, "server", srv, NULL);
+						else {
+							dd_prom_sample_u64(p, fam[f].name, hs.n_ok, "service", s->name,
+									   "server", srv, "result", "ok", NULL);
+							dd_prom_sample_u64(p, fam[f].name, hs.n_failed, "service", s->name,
+									   "server", srv, "result", "failed", NULL);
+						}
+						continue;
+					}
 					uint64_t v64;
 					switch (f) {
 					case RS_DRAIN:

@@ -320,13 +320,75 @@ def test_parts_not_running_say_so(daemon):
         assert r.returncode == EX_UNAVAIL, (args, r.stdout, r.stderr)
         assert why in r.stderr, r.stderr
     r, j = daemon.ctl_json("status")
-    assert j["available"] == {"failover": False, "forwarding": False, "health": False}
+    assert j["available"]["failover"] is False and j["available"]["forwarding"] is False
     assert j["peer"] is None and j["clusters"][0]["role"] is None
     for rs in j["clusters"][0]["services"][0]["real_servers"]:
-        assert rs["ipvs"] is None and rs["admin"] is None and rs["health"] is None
+        assert rs["ipvs"] is None and rs["admin"] is None
     r, j = daemon.ctl_json("plan")
     assert j["ipvs"] is None
     assert "ipvs: the forwarding plane is not running" in daemon.ctl("plan").stdout
+
+
+HEALTH_CONF = """
+node = "lb1";
+pid_file = "{dir}/directord.pid";
+control = {{ socket = "{dir}/ctl.sock"; }};
+heartbeat = {{ key_file = "{dir}/hb.key"; state_file = "{dir}/generation"; }};
+clusters = (
+  {{ name = "web";
+     services = (
+       {{ name = "http"; protocol = "tcp"; address = "203.0.113.10"; port = 80;
+          check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 100; rise = 1; fall = 1; }};
+          real_servers = ( {{ address = "198.51.100.21"; port = 80; }},
+                           {{ address = "198.51.100.22"; port = 80; }} ); }}
+     );
+  }}
+);
+"""
+
+LISTENER = """
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.21", 80))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.close()
+"""
+
+
+def test_health_in_status_and_metrics(confdir):
+    d = Daemon(confdir, write_conf(confdir, text=HEALTH_CONF.format(dir=confdir)))
+    listener = None
+    try:
+        if not d.ctl_json("status")[1]["available"]["health"]:
+            pytest.skip("this daemon does not run the health checker (daemon.c does not create it)")
+        ns = ["nsenter", "-t", str(d.p.pid), "-n"]
+        subprocess.run(ns + ["ip", "addr", "add", "198.51.100.21/32", "dev", "lo"], check=True)
+        listener = subprocess.Popen(ns + ["/usr/bin/python3", "-c", LISTENER])
+
+        def rs():
+            return {r["address"]: r for r in
+                    d.ctl_json("status")[1]["clusters"][0]["services"][0]["real_servers"]}
+        wait_for(lambda: (rs()["198.51.100.21"]["health"] or {}).get("up") is True and
+                 (rs()["198.51.100.22"]["health"] or {}).get("checks", 0) > 0, what="verdicts")
+        up, down = rs()["198.51.100.21"]["health"], rs()["198.51.100.22"]["health"]
+        assert up["reason"] == "ok" and up["checks"] >= 1
+        assert down["up"] is False and down["reason"] and down["failed"] >= 1
+        text = d.ctl("status").stdout
+        assert re.search(r"198\.51\.100\.21:80\s+UP\s+\(tcp ok\)", text), text
+        assert re.search(r"198\.51\.100\.22:80\s+DOWN\s+\(tcp .+\)", text), text
+        m = d.ctl("metrics").stdout
+        assert 'directord_real_server_up{service="http",server="198.51.100.21:80"} 1' in m
+        assert 'directord_real_server_up{service="http",server="198.51.100.22:80"} 0' in m
+        assert re.search(r'directord_checks_total\{service="http",server="198\.51\.100\.22:80",'
+                         r'result="failed"\} [1-9]', m), m
+    finally:
+        if listener:
+            listener.kill()
+            listener.wait()
+        assert d.stop() == 0, d.output()
 
 
 def test_reload_good_and_bad(daemon, confdir):
