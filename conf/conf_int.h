@@ -1,0 +1,42 @@
+/* conf/conf_int.h: what the loader, the printer and the tests of conf/ share
+ * and nobody else needs: the lists of valid keys and enum names. Keeping
+ * one list per group lets the tests prove that the printer and the man
+ * page mention every key the loader accepts. No state. */
+#ifndef DD_CONF_INT_H
+#define DD_CONF_INT_H
+
+#include "conf/model.h"
+
+/* NULL-terminated key lists, one per group, in canonical print order. */
+extern const char *const dd_keys_top[];
+extern const char *const dd_keys_logging[];
+extern const char *const dd_keys_control[];
+extern const char *const dd_keys_heartbeat[];
+extern const char *const dd_keys_peer[];
+extern const char *const dd_keys_link[];
+extern const char *const dd_keys_sync[];
+extern const char *const dd_keys_cluster[];
+extern const char *const dd_keys_garp[];
+extern const char *const dd_keys_vip[];
+extern const char *const dd_keys_service[];
+extern const char *const dd_keys_sorry[];
+extern const char *const dd_keys_check[];
+extern const char *const dd_keys_rs[];
+/* Every list above, for tests that walk them all. */
+extern const char *const *const dd_key_lists[];
+
+/* IPVS scheduler names, NULL-terminated. */
+extern const char *const dd_schedulers[];
+
+const char *dd_removal_name(enum dd_removal r);
+const char *dd_garp_mode_name(enum dd_garp_mode m);
+const char *dd_initial_name(enum dd_initial i);
+
+/* Which check types a type-specific check key applies to (bit per enum
+ * dd_check_type); 0 for keys every type has. */
+unsigned dd_check_key_types(const char *key);
+
+void dd_check_free(struct dd_check *c);
+void dd_check_copy(struct dd_check *dst, const struct dd_check *src);
+
+#endif

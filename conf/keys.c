@@ -1,0 +1,130 @@
+/* conf/keys.c: the key lists and enum names shared by the loader, the
+ * printer and the tests, and the deep copy/free of a check. No state. */
+#include "config.h"
+#include "conf/conf_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+const char *const dd_keys_top[] = { "node", "pid_file", "logging", "control",
+	"heartbeat", "sync", "clusters", NULL };
+const char *const dd_keys_logging[] = { "facility", "level", "notify",
+	"notify_timeout_ms", NULL };
+const char *const dd_keys_control[] = { "socket", "group", "mode",
+	"metrics_listen", NULL };
+const char *const dd_keys_heartbeat[] = { "key_file", "port", "interval_ms",
+	"dead_ms", "dscp", "state_file", "multicast_group", "peers", NULL };
+const char *const dd_keys_peer[] = { "name", "links", NULL };
+const char *const dd_keys_link[] = { "local", "remote", "interface", NULL };
+const char *const dd_keys_sync[] = { "enabled", "interface", "syncid",
+	"tcp_timeout_s", "tcpfin_timeout_s", "udp_timeout_s", "sloppy", NULL };
+const char *const dd_keys_cluster[] = { "name", "priority", "failback",
+	"failback_delay_ms", "track_interfaces", "ping_targets", "gateway",
+	"ping_interval_ms", "ping_timeout_ms", "ping_fall", "garp", "vips",
+	"services", NULL };
+const char *const dd_keys_garp[] = { "count", "interval_ms", "mode",
+	"refresh_ms", NULL };
+const char *const dd_keys_vip[] = { "address", "interface", "label", NULL };
+const char *const dd_keys_service[] = { "name", "protocol", "address", "port",
+	"fwmark", "family", "scheduler", "forward", "persistence_timeout_s",
+	"persistence_netmask", "ops", "sched_flags", "quorum",
+	"quorum_hysteresis", "sorry_server", "removal", "drain_ms", "check",
+	"real_servers", NULL };
+const char *const dd_keys_sorry[] = { "address", "port", NULL };
+const char *const dd_keys_check[] = { "type", "interval_ms", "timeout_ms",
+	"rise", "fall", "initial", "port", "method", "path", "host", "status",
+	"body_match", "sni", "verify_tls", "ca_file", "command", "send",
+	"expect", "dns_query", NULL };
+const char *const dd_keys_rs[] = { "address", "port", "weight",
+	"upper_threshold", "lower_threshold", "forward", "slow_start_ms",
+	"check", NULL };
+
+const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging,
+	dd_keys_control, dd_keys_heartbeat, dd_keys_peer, dd_keys_link,
+	dd_keys_sync, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
+	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, NULL };
+
+const char *const dd_schedulers[] = { "rr", "wrr", "lc", "wlc", "lblc",
+	"lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos", NULL };
+
+const char *dd_removal_name(enum dd_removal r)
+{
+	return r == DD_REMOVAL_REMOVE ? "remove" : "drain";
+}
+
+const char *dd_garp_mode_name(enum dd_garp_mode m)
+{
+	return m == DD_GARP_REPLY ? "reply" : "request";
+}
+
+const char *dd_initial_name(enum dd_initial i)
+{
+	return i == DD_INITIAL_UP ? "up" : "down";
+}
+
+#define T(x) (1u << (x))
+unsigned dd_check_key_types(const char *key)
+{
+	static const struct { const char *key; unsigned types; } tab[] = {
+		{ "method", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
+		{ "path", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
+		{ "host", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
+		{ "status", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
+		{ "body_match", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
+		{ "sni", T(DD_CHECK_HTTPS) },
+		{ "verify_tls", T(DD_CHECK_HTTPS) },
+		{ "ca_file", T(DD_CHECK_HTTPS) },
+		{ "command", T(DD_CHECK_EXEC) },
+		{ "send", T(DD_CHECK_UDP) },
+		{ "expect", T(DD_CHECK_UDP) },
+		{ "dns_query", T(DD_CHECK_DNS) },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(tab); i++)
+		if (strcmp(tab[i].key, key) == 0)
+			return tab[i].types;
+	return 0;
+}
+#undef T
+
+void dd_check_free(struct dd_check *c)
+{
+	free(c->method);
+	free(c->path);
+	free(c->host);
+	free(c->status);
+	free(c->body_match);
+	free(c->sni);
+	free(c->ca_file);
+	free(c->command);
+	free(c->send);
+	free(c->expect);
+	free(c->dns_query);
+	memset(c, 0, sizeof *c);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void dd_check_copy(struct dd_check *dst, const struct dd_check *src)
+{
+	*dst = *src;
+	dst->method = dup_or_null(src->method);
+	dst->path = dup_or_null(src->path);
+	dst->host = dup_or_null(src->host);
+	dst->body_match = dup_or_null(src->body_match);
+	dst->sni = dup_or_null(src->sni);
+	dst->ca_file = dup_or_null(src->ca_file);
+	dst->command = dup_or_null(src->command);
+	dst->send = dup_or_null(src->send);
+	dst->expect = dup_or_null(src->expect);
+	dst->dns_query = dup_or_null(src->dns_query);
+	dst->status = NULL;
+	if (src->n_status) {
+		dst->status = xcalloc(src->n_status, sizeof *dst->status);
+		memcpy(dst->status, src->status, src->n_status * sizeof *dst->status);
+	}
+}

@@ -1,0 +1,1386 @@
+/* conf/load.c: read a libconfig file into a struct dd_config and validate
+ * it, collecting every error as "FILE:LINE: message" instead of stopping at
+ * the first, so `directord -t` shows them all at once.
+ *
+ * Runs in whichever thread calls it (main at start-up and on reload); no
+ * state outside the loader context on the stack. The input is untrusted
+ * (fuzzed): every value is type- and range-checked before it is used.
+ */
+#include "config.h"
+#include "conf/conf_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+
+typedef const config_setting_t cs_t;
+
+struct ld {
+	struct dd_conf_errors *errs;
+	const char *file;       /* name used in messages */
+	char *dir;              /* where relative paths resolve; NULL: cwd */
+	struct dd_config *c;
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static void add_error(struct ld *ld, const char *file, int line, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void add_error(struct ld *ld, const char *file, int line, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	struct dd_conf_errors *e = ld->errs;
+	e->v = xrealloc(e->v, (e->n + 1) * sizeof *e->v);
+	e->v[e->n].file = xstrdup(file ? file : ld->file);
+	e->v[e->n].line = line;
+	e->v[e->n].msg = xstrdup(msg);
+	e->n++;
+}
+
+static void errl(struct ld *ld, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void errl(struct ld *ld, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add_error(ld, NULL, line, fmt, ap);
+	va_end(ap);
+}
+
+/* An error about setting `s`: its own file (includes) and line. */
+static void err(struct ld *ld, cs_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void err(struct ld *ld, cs_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add_error(ld, s ? config_setting_source_file(s) : NULL,
+		  s ? (int)config_setting_source_line(s) : 0, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- typed readers ----------------------------------------------------
+ * Each returns 0 when the key is absent (output untouched), 1 when it was
+ * read and is valid, -1 after reporting an error. */
+
+static cs_t *member(cs_t *g, const char *key)
+{
+	return g ? config_setting_get_member(g, key) : NULL;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+/* Report keys that `keys` does not list. `where` completes "in ..." */
+static void check_keys(struct ld *ld, cs_t *g, const char *where, const char *const *keys)
+{
+	if (!g)
+		return;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		cs_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		if (name && !in_list(keys, name))
+			err(ld, s, "unknown key '%s' %s", name, where);
+	}
+}
+
+static int rd_int(struct ld *ld, cs_t *g, const char *key, long long min,
+		  long long max, long long *out)
+{
+	cs_t *s = member(g, key);
+	if (!s)
+		return 0;
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+		err(ld, s, "%s must be an integer", key);
+		return -1;
+	}
+	long long v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		err(ld, s, "%s %lld is out of range (%lld..%lld)", key, v, min, max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+static int rd_u32(struct ld *ld, cs_t *g, const char *key, long long min,
+		  long long max, uint32_t *out)
+{
+	long long v;
+	int r = rd_int(ld, g, key, min, max, &v);
+	if (r == 1)
+		*out = (uint32_t)v;
+	return r;
+}
+
+static int rd_u16(struct ld *ld, cs_t *g, const char *key, long long min,
+		  long long max, uint16_t *out)
+{
+	long long v;
+	int r = rd_int(ld, g, key, min, max, &v);
+	if (r == 1)
+		*out = (uint16_t)v;
+	return r;
+}
+
+static int rd_bool(struct ld *ld, cs_t *g, const char *key, bool *out)
+{
+	cs_t *s = member(g, key);
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		err(ld, s, "%s must be true or false", key);
+		return -1;
+	}
+	*out = config_setting_get_bool(s) != 0;
+	return 1;
+}
+
+/* A string without control characters (they would break log lines, HTTP
+ * requests and the printed form). */
+static int rd_str(struct ld *ld, cs_t *g, const char *key, const char **out)
+{
+	cs_t *s = member(g, key);
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		err(ld, s, "%s must be a string", key);
+		return -1;
+	}
+	const char *v = config_setting_get_string(s);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			err(ld, s, "%s contains a control character", key);
+			return -1;
+		}
+	if (strlen(v) > 4096) {
+		err(ld, s, "%s is too long (at most 4096 characters)", key);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+/* A malloc'd string. An optional key treats "" as unset (the printer
+ * writes unset optional keys as ""); a required one rejects "". */
+static int rd_strdup(struct ld *ld, cs_t *g, const char *key, bool optional, char **out)
+{
+	const char *v;
+	int r = rd_str(ld, g, key, &v);
+	if (r != 1)
+		return r;
+	if (!*v && !optional) {
+		err(ld, member(g, key), "%s must not be empty", key);
+		return -1;
+	}
+	free(*out);
+	*out = *v ? xstrdup(v) : NULL;
+	return 1;
+}
+
+/* Names end up in logs, metrics labels and the control protocol: printable
+ * ASCII without blanks or quotes. */
+static int rd_name(struct ld *ld, cs_t *g, const char *key, char *buf, size_t sz)
+{
+	const char *v;
+	int r = rd_str(ld, g, key, &v);
+	if (r != 1)
+		return r;
+	cs_t *s = member(g, key);
+	if (!*v) {
+		err(ld, s, "%s must not be empty", key);
+		return -1;
+	}
+	if (strlen(v) >= sz) {
+		err(ld, s, "%s '%s' is too long (at most %zu characters)", key, v, sz - 1);
+		return -1;
+	}
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'' || *p == '\\') {
+			err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
+			return -1;
+		}
+	snprintf(buf, sz, "%s", v);
+	return 1;
+}
+
+static bool ifname_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == '/' || *p == ':')
+			return false;
+	return true;
+}
+
+static int rd_ifname(struct ld *ld, cs_t *g, const char *key, bool optional, char buf[16])
+{
+	const char *v;
+	int r = rd_str(ld, g, key, &v);
+	if (r != 1)
+		return r;
+	if (!*v && optional) {
+		buf[0] = '\0';
+		return 1;
+	}
+	if (!ifname_ok(v)) {
+		err(ld, member(g, key), "%s '%s' is not an interface name", key, v);
+		return -1;
+	}
+	snprintf(buf, 16, "%s", v);
+	return 1;
+}
+
+/* Report "KEY 'v' is not one of a, b, c" from a NULL-terminated list. */
+static void err_enum(struct ld *ld, cs_t *s, const char *key, const char *v,
+		     const char *const *names)
+{
+	char list[256] = "";
+	size_t len = 0;
+	for (const char *const *n = names; *n; n++) {
+		int w = snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", *n);
+		if (w < 0 || (size_t)w >= sizeof list - len)
+			break;
+		len += (size_t)w;
+	}
+	err(ld, s, "%s '%s' is not one of %s", key, v, list);
+}
+
+static int rd_enum(struct ld *ld, cs_t *g, const char *key,
+		   const char *const *names, int *out)
+{
+	const char *v;
+	int r = rd_str(ld, g, key, &v);
+	if (r != 1)
+		return r;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], v) == 0) {
+			*out = i;
+			return 1;
+		}
+	err_enum(ld, member(g, key), key, v, names);
+	return -1;
+}
+
+static int rd_addr(struct ld *ld, cs_t *g, const char *key, bool optional,
+		   struct dd_addr *out)
+{
+	const char *v;
+	int r = rd_str(ld, g, key, &v);
+	if (r != 1)
+		return r;
+	if (!*v && optional) {
+		memset(out, 0, sizeof *out);
+		return 1;
+	}
+	if (!dd_addr_parse(v, out)) {
+		err(ld, member(g, key), "%s '%s' is not an IP address", key, v);
+		return -1;
+	}
+	return 1;
+}
+
+static cs_t *rd_group(struct ld *ld, cs_t *g, const char *key)
+{
+	cs_t *s = member(g, key);
+	if (s && !config_setting_is_group(s)) {
+		err(ld, s, "%s must be a group { ... }", key);
+		return NULL;
+	}
+	return s;
+}
+
+/* Lists of groups: ( { ... }, { ... } ). An empty [] is accepted too. */
+static cs_t *rd_list(struct ld *ld, cs_t *g, const char *key)
+{
+	cs_t *s = member(g, key);
+	if (!s)
+		return NULL;
+	if (config_setting_is_list(s) ||
+	    (config_setting_is_array(s) && config_setting_length(s) == 0))
+		return s;
+	err(ld, s, "%s must be a list ( { ... }, ... )", key);
+	return NULL;
+}
+
+/* Lists of scalars: [ a, b ] or ( a, b ). */
+static cs_t *rd_scalars(struct ld *ld, cs_t *g, const char *key)
+{
+	cs_t *s = member(g, key);
+	if (!s)
+		return NULL;
+	if (config_setting_is_list(s) || config_setting_is_array(s))
+		return s;
+	err(ld, s, "%s must be a list [ ... ]", key);
+	return NULL;
+}
+
+static char *join_dir(const char *dir, const char *path)
+{
+	if (path[0] == '/' || !dir)
+		return xstrdup(path);
+	size_t n = strlen(dir) + strlen(path) + 2;
+	char *p = xmalloc(n);
+	snprintf(p, n, "%s/%s", dir, path);
+	return p;
+}
+
+/* Relative paths resolve against the config file's directory, so a config
+ * and its key can move together. */
+static int rd_path(struct ld *ld, cs_t *g, const char *key, bool optional, char **out)
+{
+	char *v = NULL;
+	int r = rd_strdup(ld, g, key, optional, &v);
+	if (r != 1)
+		return r;
+	free(*out);
+	*out = v ? join_dir(ld->dir, v) : NULL;
+	free(v);
+	return 1;
+}
+
+/* ---- logging, control ------------------------------------------------ */
+
+static void load_logging(struct ld *ld, cs_t *root)
+{
+	struct dd_alerting *a = &ld->c->alert;
+	a->syslog_facility = LOG_DAEMON;
+	a->log_level = LOG_INFO;
+	a->notify_timeout_ms = 10000;
+	cs_t *g = rd_group(ld, root, "logging");
+	if (!g)
+		return;
+	check_keys(ld, g, "in logging", dd_keys_logging);
+	const char *v;
+	if (rd_str(ld, g, "facility", &v) == 1) {
+		int f = dlog_facility_from_name(v);
+		if (f < 0 || strcmp(dlog_facility_name(f), v) != 0) {
+			static const char *const fac[] = { "daemon", "user", "local0",
+				"local1", "local2", "local3", "local4", "local5",
+				"local6", "local7", NULL };
+			err_enum(ld, member(g, "facility"), "facility", v, fac);
+		} else {
+			a->syslog_facility = f;
+		}
+	}
+	if (rd_str(ld, g, "level", &v) == 1) {
+		int l = dlog_level_from_name(v);
+		if (l < 0 || strcmp(dlog_level_name(l), v) != 0) {
+			static const char *const lev[] = { "emerg", "alert", "crit",
+				"err", "warning", "notice", "info", "debug", NULL };
+			err_enum(ld, member(g, "level"), "level", v, lev);
+		} else {
+			a->log_level = l;
+		}
+	}
+	rd_strdup(ld, g, "notify", true, &a->notify);
+	rd_u32(ld, g, "notify_timeout_ms", 100, 3600000, &a->notify_timeout_ms);
+}
+
+/* "IP:PORT" or "[IPv6]:PORT" */
+static bool hostport_ok(const char *v)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	if (v[0] == '[') {
+		const char *end = strchr(v, ']');
+		if (!end || end[1] != ':' || (size_t)(end - v - 1) >= sizeof host)
+			return false;
+		memcpy(host, v + 1, (size_t)(end - v - 1));
+		host[end - v - 1] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || (size_t)(colon - v) >= sizeof host)
+			return false;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+	}
+	struct dd_addr a;
+	if (!dd_addr_parse(host, &a) || (v[0] == '[') != (a.family == AF_INET6))
+		return false;
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	return colon[1] >= '0' && colon[1] <= '9' && !*end && !errno && p >= 1 && p <= 65535;
+}
+
+static void load_control(struct ld *ld, cs_t *root)
+{
+	struct dd_control *c = &ld->c->control;
+	c->socket_path = xstrdup(RUNSTATEDIR "/directord.sock");
+	c->mode = 0660;
+	cs_t *g = rd_group(ld, root, "control");
+	if (!g)
+		return;
+	check_keys(ld, g, "in control", dd_keys_control);
+	rd_path(ld, g, "socket", false, &c->socket_path);
+	if (rd_strdup(ld, g, "group", true, &c->group) == 1 && c->group) {
+		if (!getgrnam(c->group))
+			err(ld, member(g, "group"), "group '%s' does not exist", c->group);
+	}
+	cs_t *m = member(g, "mode");
+	const char *v;
+	if (m && config_setting_type(m) != CONFIG_TYPE_STRING) {
+		err(ld, m, "mode must be an octal string such as \"0660\"");
+	} else if (rd_str(ld, g, "mode", &v) == 1) {
+		char *end;
+		long mode = strtol(v, &end, 8);
+		if (!*v || *end || mode < 0 || mode > 0777 || v[0] == '-' || v[0] == '+')
+			err(ld, m, "mode '%s' is not an octal mode (0000..0777)", v);
+		else
+			c->mode = (uint32_t)mode;
+	}
+	if (rd_strdup(ld, g, "metrics_listen", true, &c->metrics_listen) == 1 &&
+	    c->metrics_listen && !hostport_ok(c->metrics_listen)) {
+		err(ld, member(g, "metrics_listen"),
+		    "metrics_listen '%s' is not IP:PORT or [IPv6]:PORT", c->metrics_listen);
+	}
+}
+
+/* ---- heartbeat ------------------------------------------------------- */
+
+/* The key authenticates failover: a copy readable by others lets anyone
+ * on the link take the VIPs, so the mode rule is strict. */
+static void check_key_file(struct ld *ld, cs_t *s, const char *path)
+{
+	struct stat st;
+	/* stat first: opening a device node can have side effects. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		err(ld, s, "key file %s is not a regular file", path);
+		return;
+	}
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			err(ld, s, "key file %s does not exist", path);
+		else if (errno == EACCES)
+			err(ld, s, "key file %s is not readable", path);
+		else
+			err(ld, s, "key file %s cannot be opened: %s", path, strerror(errno));
+		return;
+	}
+	char byte;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		err(ld, s, "key file %s is not a regular file", path);
+	else if (st.st_mode & 077)
+		err(ld, s, "key file %s is %s by group or others (mode %04o); chmod 600 it",
+		    path, (st.st_mode & 044) ? "readable" : "writable",
+		    (unsigned)(st.st_mode & 07777));
+	else if (st.st_size == 0 || read(fd, &byte, 1) != 1)
+		err(ld, s, "key file %s is empty", path);
+	close(fd);
+}
+
+static void load_link(struct ld *ld, cs_t *g, struct dd_link *l, bool mcast)
+{
+	l->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in link", dd_keys_link);
+	int ok_local = rd_addr(ld, g, "local", false, &l->local);
+	int ok_remote = rd_addr(ld, g, "remote", true, &l->remote);
+	rd_ifname(ld, g, "interface", true, l->ifname);
+	if (ok_local == 0)
+		err(ld, g, "link needs a local address");
+	if (ok_remote == 0 && !mcast)
+		err(ld, g, "link needs a remote address (or set heartbeat.multicast_group)");
+	if (ok_local == 1 && ok_remote == 1 && l->remote.family &&
+	    l->local.family != l->remote.family)
+		err(ld, member(g, "remote"), "remote address family differs from local");
+}
+
+static void load_peer(struct ld *ld, cs_t *g, struct dd_peer *p, bool mcast)
+{
+	p->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in peer", dd_keys_peer);
+	if (rd_name(ld, g, "name", p->name, sizeof p->name) == 0)
+		err(ld, g, "peer needs a name");
+	cs_t *links = rd_list(ld, g, "links");
+	if (!links) {
+		if (!member(g, "links"))
+			err(ld, g, "peer needs at least one link");
+		return;
+	}
+	int n = config_setting_length(links);
+	if (n == 0)
+		err(ld, links, "peer needs at least one link");
+	p->links = xcalloc((size_t)n, sizeof *p->links);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(links, (unsigned)i);
+		if (!config_setting_is_group(e)) {
+			err(ld, e, "link must be a group { ... }");
+			continue;
+		}
+		load_link(ld, e, &p->links[p->n_links++], mcast);
+	}
+}
+
+static void load_heartbeat(struct ld *ld, cs_t *root)
+{
+	struct dd_heartbeat *h = &ld->c->hb;
+	h->port = 7694;
+	h->interval_ms = 50;
+	h->dead_ms = 200;
+	h->dscp = 48;
+	h->state_file = xstrdup(LOCALSTATEDIR "/lib/directord/generation");
+	cs_t *g = rd_group(ld, root, "heartbeat");
+	if (!g)
+		return;
+	h->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in heartbeat", dd_keys_heartbeat);
+	if (rd_path(ld, g, "key_file", true, &h->key_file) == 1 && h->key_file)
+		check_key_file(ld, member(g, "key_file"), h->key_file);
+	rd_u16(ld, g, "port", 1, 65535, &h->port);
+	int iv = rd_u32(ld, g, "interval_ms", 10, 60000, &h->interval_ms);
+	int dd = rd_u32(ld, g, "dead_ms", 20, 600000, &h->dead_ms);
+	if (iv >= 0 && dd >= 0 && h->dead_ms <= h->interval_ms)
+		err(ld, member(g, "dead_ms") ? member(g, "dead_ms") : g,
+		    "dead_ms %u must be greater than interval_ms %u", h->dead_ms, h->interval_ms);
+	long long dscp;
+	if (rd_int(ld, g, "dscp", 0, 63, &dscp) == 1)
+		h->dscp = (uint8_t)dscp;
+	rd_path(ld, g, "state_file", false, &h->state_file);
+	if (rd_addr(ld, g, "multicast_group", true, &h->mcast_group) == 1 &&
+	    h->mcast_group.family) {
+		bool mc = h->mcast_group.family == AF_INET
+			? (ntohl(h->mcast_group.u.v4.s_addr) >> 28) == 14
+			: h->mcast_group.u.v6.s6_addr[0] == 0xff;
+		if (!mc) {
+			char b[INET6_ADDRSTRLEN];
+			err(ld, member(g, "multicast_group"),
+			    "multicast_group %s is not a multicast address",
+			    dd_addr_str(&h->mcast_group, b, sizeof b));
+		}
+	}
+	bool mcast = h->mcast_group.family != 0;
+	cs_t *peers = rd_list(ld, g, "peers");
+	if (!peers)
+		return;
+	int n = config_setting_length(peers);
+	h->peers = xcalloc((size_t)n, sizeof *h->peers);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(peers, (unsigned)i);
+		if (!config_setting_is_group(e)) {
+			err(ld, e, "peer must be a group { ... }");
+			continue;
+		}
+		struct dd_peer *p = &h->peers[h->n_peers];
+		load_peer(ld, e, p, mcast);
+		h->n_peers++;
+		if (!p->name[0])
+			continue;
+		if (strcmp(p->name, ld->c->node_name) == 0)
+			err(ld, member(e, "name"), "peer name '%s' is this node's name", p->name);
+		for (size_t j = 0; j + 1 < h->n_peers; j++)
+			if (strcmp(h->peers[j].name, p->name) == 0)
+				err(ld, member(e, "name"), "duplicate peer name '%s' (first at line %d)",
+				    p->name, h->peers[j].line);
+		for (size_t k = 0; k < p->n_links; k++)
+			if (mcast && p->links[k].local.family &&
+			    p->links[k].local.family != h->mcast_group.family)
+				errl(ld, p->links[k].line,
+				     "link address family differs from multicast_group");
+	}
+	if (h->n_peers && !h->key_file)
+		err(ld, g, "heartbeat needs key_file when peers are configured");
+}
+
+static void load_sync(struct ld *ld, cs_t *root)
+{
+	struct dd_sync *s = &ld->c->sync;
+	cs_t *g = rd_group(ld, root, "sync");
+	if (!g)
+		return;
+	s->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in sync", dd_keys_sync);
+	rd_bool(ld, g, "enabled", &s->enabled);
+	rd_ifname(ld, g, "interface", true, s->ifname);
+	rd_u32(ld, g, "syncid", 0, 255, &s->syncid);
+	rd_u32(ld, g, "tcp_timeout_s", 0, 86400 * 30, &s->tcp_timeout_s);
+	rd_u32(ld, g, "tcpfin_timeout_s", 0, 86400 * 30, &s->tcpfin_timeout_s);
+	rd_u32(ld, g, "udp_timeout_s", 0, 86400 * 30, &s->udp_timeout_s);
+	rd_bool(ld, g, "sloppy", &s->sloppy);
+	if (s->enabled && !s->ifname[0])
+		err(ld, g, "sync is enabled but has no interface");
+}
+
+/* ---- checks ---------------------------------------------------------- */
+
+static const char *const check_types[] = { "none", "tcp", "http", "https",
+	"exec", "udp", "dns", NULL };
+
+static void check_defaults(struct dd_check *c)
+{
+	memset(c, 0, sizeof *c);
+	c->type = DD_CHECK_TCP;
+	c->interval_ms = 2000;
+	c->timeout_ms = 1000;
+	c->rise = 2;
+	c->fall = 3;
+	c->initial = DD_INITIAL_DOWN;
+	c->method = xstrdup("GET");
+	c->path = xstrdup("/");
+	c->status = xcalloc(1, sizeof *c->status);
+	c->status[0] = 200;
+	c->n_status = 1;
+}
+
+static bool header_value_ok(const char *v)
+{
+	for (; *v; v++)
+		if (*v == ' ' || *v == '\t')
+			return false;
+	return true;
+}
+
+/* Apply the keys of check group `g` on top of `c` (defaults or the
+ * service's check), then validate the result. */
+static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
+{
+	check_keys(ld, g, "in check", dd_keys_check);
+	int t;
+	if (rd_enum(ld, g, "type", check_types, &t) == 1)
+		c->type = (enum dd_check_type)t;
+	int iv = rd_u32(ld, g, "interval_ms", 10, 3600000, &c->interval_ms);
+	int to = rd_u32(ld, g, "timeout_ms", 1, 3600000, &c->timeout_ms);
+	rd_u32(ld, g, "rise", 1, 1000, &c->rise);
+	rd_u32(ld, g, "fall", 1, 1000, &c->fall);
+	static const char *const initial[] = { "down", "up", NULL };
+	if (rd_enum(ld, g, "initial", initial, &t) == 1)
+		c->initial = (enum dd_initial)t;
+	rd_u16(ld, g, "port", 0, 65535, &c->port);
+
+	const char *v;
+	if (rd_str(ld, g, "method", &v) == 1) {
+		bool ok = *v && strlen(v) <= 16;
+		for (const char *p = v; *p; p++)
+			ok = ok && *p >= 'A' && *p <= 'Z';
+		if (ok)
+			rd_strdup(ld, g, "method", false, &c->method);
+		else
+			err(ld, member(g, "method"), "method '%s' is not an HTTP method (GET, HEAD, ...)", v);
+	}
+	if (rd_str(ld, g, "path", &v) == 1) {
+		if (v[0] != '/' || !header_value_ok(v))
+			err(ld, member(g, "path"), "path '%s' must start with / and contain no blanks", v);
+		else
+			rd_strdup(ld, g, "path", false, &c->path);
+	}
+	if (rd_str(ld, g, "host", &v) == 1) {
+		if (!header_value_ok(v))
+			err(ld, member(g, "host"), "host '%s' contains blanks", v);
+		else
+			rd_strdup(ld, g, "host", true, &c->host);
+	}
+	cs_t *st = rd_scalars(ld, g, "status");
+	if (st) {
+		int n = config_setting_length(st);
+		bool ok = n > 0 && n <= 32;
+		if (!ok)
+			err(ld, st, "status must list 1 to 32 HTTP status codes");
+		for (int i = 0; ok && i < n; i++) {
+			cs_t *e = config_setting_get_elem(st, (unsigned)i);
+			int et = config_setting_type(e);
+			long long code = (et == CONFIG_TYPE_INT || et == CONFIG_TYPE_INT64)
+				? config_setting_get_int64(e) : -1;
+			if (code < 100 || code > 599) {
+				err(ld, st, "status must list HTTP status codes (100..599)");
+				ok = false;
+			}
+		}
+		if (ok) {
+			free(c->status);
+			c->status = xcalloc((size_t)n, sizeof *c->status);
+			c->n_status = (size_t)n;
+			for (int i = 0; i < n; i++)
+				c->status[i] = (uint16_t)config_setting_get_int64(
+					config_setting_get_elem(st, (unsigned)i));
+		}
+	}
+	rd_strdup(ld, g, "body_match", true, &c->body_match);
+	if (rd_str(ld, g, "sni", &v) == 1) {
+		if (!header_value_ok(v))
+			err(ld, member(g, "sni"), "sni '%s' contains blanks", v);
+		else
+			rd_strdup(ld, g, "sni", true, &c->sni);
+	}
+	rd_bool(ld, g, "verify_tls", &c->verify_tls);
+	rd_path(ld, g, "ca_file", true, &c->ca_file);
+	rd_strdup(ld, g, "command", true, &c->command);
+	rd_strdup(ld, g, "send", true, &c->send);
+	rd_strdup(ld, g, "expect", true, &c->expect);
+	if (rd_str(ld, g, "dns_query", &v) == 1) {
+		if (!header_value_ok(v))
+			err(ld, member(g, "dns_query"), "dns_query '%s' contains blanks", v);
+		else
+			rd_strdup(ld, g, "dns_query", true, &c->dns_query);
+	}
+
+	/* Keys written in this group must fit the effective type; keys merged
+	 * from the service's check that do not apply are simply unused. */
+	for (int i = 0; i < config_setting_length(g); i++) {
+		cs_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		unsigned types = name ? dd_check_key_types(name) : 0;
+		if (types && !(types & (1u << c->type))) {
+			const char *need = (types & (1u << DD_CHECK_HTTP)) ? "http or https"
+				: dd_check_type_name((enum dd_check_type)__builtin_ctz(types));
+			err(ld, s, "%s applies to %s checks, not %s", name, need,
+			    dd_check_type_name(c->type));
+		}
+	}
+	if (iv >= 0 && to >= 0 && c->type != DD_CHECK_NONE && c->timeout_ms >= c->interval_ms)
+		err(ld, member(g, "timeout_ms") ? member(g, "timeout_ms") : g,
+		    "timeout_ms %u must be less than interval_ms %u", c->timeout_ms, c->interval_ms);
+	if (c->type == DD_CHECK_EXEC && !c->command)
+		err(ld, g, "exec check needs a command");
+	if (c->type == DD_CHECK_DNS && !c->dns_query)
+		err(ld, g, "dns check needs dns_query");
+}
+
+/* ---- clusters, services, real servers -------------------------------- */
+
+static const char *const fwd_names[] = { "nat", "dr", "tun", NULL };
+
+static void default_service_name(struct dd_service *s)
+{
+	char ap[DD_ADDR_STRLEN];
+	if (s->proto == DD_PROTO_FWMARK)
+		snprintf(s->name, sizeof s->name, "fwmark/%u%s", s->fwmark,
+			 s->af == AF_INET6 ? "/inet6" : "");
+	else
+		snprintf(s->name, sizeof s->name, "%s/%s", dd_proto_name(s->proto),
+			 dd_addr_port_str(&s->vip, s->port, ap, sizeof ap));
+}
+
+static int service_family(const struct dd_service *s)
+{
+	return s->proto == DD_PROTO_FWMARK ? s->af : s->vip.family;
+}
+
+static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
+		    struct dd_real_server *rs, bool svc_check_ok)
+{
+	rs->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in real server", dd_keys_rs);
+	rs->port = svc->port;
+	rs->weight = 1;
+	rs->fwd = svc->fwd;
+	int ok_addr = rd_addr(ld, g, "address", false, &rs->addr);
+	if (ok_addr == 0)
+		err(ld, g, "real server needs an address");
+	rd_u16(ld, g, "port", svc->proto == DD_PROTO_FWMARK ? 0 : 1, 65535, &rs->port);
+	rd_u32(ld, g, "weight", 0, 65535, &rs->weight);
+	rd_u32(ld, g, "upper_threshold", 0, UINT32_MAX, &rs->upper_threshold);
+	int lo = rd_u32(ld, g, "lower_threshold", 0, UINT32_MAX, &rs->lower_threshold);
+	if (lo == 1 && rs->upper_threshold && rs->lower_threshold >= rs->upper_threshold)
+		err(ld, member(g, "lower_threshold"),
+		    "lower_threshold %u must be less than upper_threshold %u",
+		    rs->lower_threshold, rs->upper_threshold);
+	int f;
+	if (rd_enum(ld, g, "forward", fwd_names, &f) == 1)
+		rs->fwd = (enum dd_fwd)f;
+	rd_u32(ld, g, "slow_start_ms", 0, 3600000, &rs->slow_start_ms);
+	dd_check_copy(&rs->check, &svc->check);
+	cs_t *cg = rd_group(ld, g, "check");
+	if (cg && svc_check_ok)
+		load_check(ld, cg, &rs->check);
+	/* A fwmark real server without a port keeps the client's port, so
+	 * its check has no port to connect to unless one is given. */
+	if (svc_check_ok && svc->proto == DD_PROTO_FWMARK && !rs->port && !rs->check.port &&
+	    rs->check.type != DD_CHECK_NONE && rs->check.type != DD_CHECK_EXEC)
+		err(ld, cg ? cg : g, "check needs a port: the real server has none (fwmark service)");
+	int fam = service_family(svc);
+	if (ok_addr == 1 && fam && rs->addr.family != fam && rs->fwd != DD_FWD_TUN)
+		err(ld, member(g, "address"),
+		    "real server address family differs from the service's (only forward = \"tun\" may mix)");
+}
+
+static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
+{
+	s->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in service", dd_keys_service);
+	snprintf(s->scheduler, sizeof s->scheduler, "wlc");
+	s->fwd = DD_FWD_DR;
+	s->quorum = 1;
+	s->drain_ms = 30000;
+	s->removal = DD_REMOVAL_DRAIN;
+
+	long long mark;
+	int has_fwmark = rd_int(ld, g, "fwmark", 1, UINT32_MAX, &mark);
+	static const char *const protos[] = { "tcp", "udp", "sctp", NULL };
+	int p;
+	int has_proto = rd_enum(ld, g, "protocol", protos, &p);
+	int has_addr = rd_addr(ld, g, "address", false, &s->vip);
+	int has_port = rd_u16(ld, g, "port", 1, 65535, &s->port);
+	static const char *const fams[] = { "inet", "inet6", NULL };
+	int fam = 0;
+	int has_family = rd_enum(ld, g, "family", fams, &fam);
+	if (member(g, "fwmark")) {
+		s->proto = DD_PROTO_FWMARK;
+		s->fwmark = has_fwmark == 1 ? (uint32_t)mark : 0;
+		s->af = fam ? AF_INET6 : AF_INET;
+		if (member(g, "protocol"))
+			err(ld, member(g, "protocol"), "protocol and fwmark are exclusive");
+		if (member(g, "address"))
+			err(ld, member(g, "address"), "fwmark service takes no address");
+		if (member(g, "port"))
+			err(ld, member(g, "port"), "fwmark service takes no port");
+		memset(&s->vip, 0, sizeof s->vip);
+		s->port = 0;
+	} else {
+		s->proto = has_proto == 1 ? (enum dd_proto)p : DD_PROTO_TCP;
+		if (has_proto == 0)
+			err(ld, g, "service needs a protocol (tcp, udp, sctp) or a fwmark");
+		if (has_addr == 0)
+			err(ld, g, "%s service needs an address", dd_proto_name(s->proto));
+		if (has_port == 0)
+			err(ld, g, "%s service needs a port", dd_proto_name(s->proto));
+		if (has_family != 0)
+			err(ld, member(g, "family"),
+			    "family applies to fwmark services only (the address gives it)");
+	}
+	if (rd_name(ld, g, "name", s->name, sizeof s->name) != 1)
+		default_service_name(s);
+
+	const char *v;
+	if (rd_str(ld, g, "scheduler", &v) == 1) {
+		if (in_list(dd_schedulers, v))
+			snprintf(s->scheduler, sizeof s->scheduler, "%s", v);
+		else
+			err(ld, member(g, "scheduler"),
+			    "scheduler '%s' is not an IPVS scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos)",
+			    v);
+	}
+	int f;
+	if (rd_enum(ld, g, "forward", fwd_names, &f) == 1)
+		s->fwd = (enum dd_fwd)f;
+	rd_u32(ld, g, "persistence_timeout_s", 0, 31536000, &s->persistence_timeout_s);
+
+	int family = service_family(s);
+	int maxp = family == AF_INET6 ? 128 : 32;
+	s->persistence_prefix = maxp;
+	cs_t *pm = member(g, "persistence_netmask");
+	if (pm && config_setting_type(pm) == CONFIG_TYPE_STRING) {
+		struct dd_addr m;
+		const char *mv;
+		if (rd_str(ld, g, "persistence_netmask", &mv) == 1) {
+			if (!dd_addr_parse(mv, &m) || m.family != AF_INET) {
+				err(ld, pm, "persistence_netmask '%s' is not an IPv4 netmask (use a prefix length for IPv6)", mv);
+			} else {
+				uint32_t bits = ntohl(m.u.v4.s_addr);
+				int plen = __builtin_popcount(bits);
+				if (plen && bits != (uint32_t)(0xffffffffu << (32 - plen)))
+					err(ld, pm, "persistence_netmask '%s' is not contiguous", mv);
+				else if (family == AF_INET6)
+					err(ld, pm, "persistence_netmask of an IPv6 service must be a prefix length");
+				else
+					s->persistence_prefix = plen;
+			}
+		}
+	} else if (pm) {
+		long long plen;
+		if (rd_int(ld, g, "persistence_netmask", 0, maxp, &plen) == 1)
+			s->persistence_prefix = (int)plen;
+	}
+	rd_bool(ld, g, "ops", &s->ops);
+	if (s->ops && s->proto != DD_PROTO_UDP && s->proto != DD_PROTO_FWMARK)
+		err(ld, member(g, "ops"), "ops (one-packet scheduling) needs protocol udp");
+	cs_t *sf = rd_scalars(ld, g, "sched_flags");
+	for (int i = 0; sf && i < config_setting_length(sf); i++) {
+		cs_t *e = config_setting_get_elem(sf, (unsigned)i);
+		const char *fv = config_setting_type(e) == CONFIG_TYPE_STRING
+			? config_setting_get_string(e) : NULL;
+		static const char *const flags[] = { "sh-fallback", "sh-port",
+			"mh-fallback", "mh-port", NULL };
+		if (!fv || !in_list(flags, fv)) {
+			err_enum(ld, sf, "sched_flags entry", fv ? fv : "?", flags);
+			break;
+		}
+		if (strncmp(fv, s->scheduler, 2) != 0 || strlen(s->scheduler) != 2) {
+			err(ld, sf, "sched_flags '%s' needs scheduler '%.2s'", fv, fv);
+			break;
+		}
+		if (strstr(fv, "fallback"))
+			s->sched_flags.fallback = true;
+		else
+			s->sched_flags.port = true;
+	}
+	rd_u32(ld, g, "quorum", 0, 65535, &s->quorum);
+	int hy = rd_u32(ld, g, "quorum_hysteresis", 0, 65535, &s->quorum_hysteresis);
+	if (hy == 1 && s->quorum_hysteresis > s->quorum)
+		err(ld, member(g, "quorum_hysteresis"),
+		    "quorum_hysteresis %u must not exceed quorum %u", s->quorum_hysteresis, s->quorum);
+
+	cs_t *sg = rd_group(ld, g, "sorry_server");
+	if (sg) {
+		check_keys(ld, sg, "in sorry_server", dd_keys_sorry);
+		int a = rd_addr(ld, sg, "address", false, &s->sorry_addr);
+		if (a == 0)
+			err(ld, sg, "sorry_server needs an address");
+		s->sorry_port = s->port;
+		rd_u16(ld, sg, "port", s->proto == DD_PROTO_FWMARK ? 0 : 1, 65535, &s->sorry_port);
+		if (a == 1 && family && s->sorry_addr.family != family)
+			err(ld, member(sg, "address"), "sorry_server address family differs from the service's");
+		s->has_sorry = a == 1;
+	}
+	static const char *const removals[] = { "drain", "remove", NULL };
+	if (rd_enum(ld, g, "removal", removals, &f) == 1)
+		s->removal = (enum dd_removal)f;
+	rd_u32(ld, g, "drain_ms", 0, 86400000, &s->drain_ms);
+
+	check_defaults(&s->check);
+	size_t errs_before = ld->errs->n;
+	cs_t *cg = rd_group(ld, g, "check");
+	if (cg)
+		load_check(ld, cg, &s->check);
+	bool check_ok = ld->errs->n == errs_before;
+
+	cs_t *rl = rd_list(ld, g, "real_servers");
+	int n = rl ? config_setting_length(rl) : 0;
+	s->rs = xcalloc((size_t)n, sizeof *s->rs);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(rl, (unsigned)i);
+		if (!config_setting_is_group(e)) {
+			err(ld, e, "real server must be a group { ... }");
+			continue;
+		}
+		struct dd_real_server *rs = &s->rs[s->n_rs++];
+		load_rs(ld, e, s, rs, check_ok);
+		for (size_t j = 0; j + 1 < s->n_rs; j++)
+			if (rs->addr.family && dd_addr_eq(&s->rs[j].addr, &rs->addr) &&
+			    s->rs[j].port == rs->port) {
+				char ap[DD_ADDR_STRLEN];
+				err(ld, e, "real server %s listed twice (first at line %d)",
+				    dd_addr_port_str(&rs->addr, rs->port, ap, sizeof ap), s->rs[j].line);
+				break;
+			}
+	}
+	if (s->quorum > s->n_rs && s->n_rs)
+		err(ld, member(g, "quorum") ? member(g, "quorum") : g,
+		    "quorum %u exceeds the number of real servers (%zu)", s->quorum, s->n_rs);
+}
+
+static void load_vip(struct ld *ld, cs_t *g, struct dd_vip *v)
+{
+	v->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in vip", dd_keys_vip);
+	const char *a;
+	int ra = rd_str(ld, g, "address", &a);
+	if (ra == 0)
+		err(ld, g, "vip needs an address");
+	else if (ra == 1 && !dd_prefix_parse(a, &v->addr, &v->prefix))
+		err(ld, member(g, "address"), "address '%s' is not an IP address or address/prefix", a);
+	if (rd_ifname(ld, g, "interface", false, v->ifname) == 0)
+		err(ld, g, "vip needs an interface");
+	if (rd_strdup(ld, g, "label", true, &v->label) == 1 && v->label) {
+		size_t n = strlen(v->ifname);
+		if (v->addr.family == AF_INET6)
+			err(ld, member(g, "label"), "label applies to IPv4 addresses only");
+		else if (strlen(v->label) > 15 || (n && strncmp(v->label, v->ifname, n) != 0))
+			err(ld, member(g, "label"),
+			    "label '%s' must start with the interface name and be at most 15 characters",
+			    v->label);
+	}
+}
+
+static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
+{
+	cl->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in cluster", dd_keys_cluster);
+	cl->priority = 100;
+	cl->ping_interval_ms = 1000;
+	cl->ping_timeout_ms = 1000;
+	cl->ping_fall = 3;
+	cl->garp.count = 5;
+	cl->garp.interval_ms = 200;
+	if (rd_name(ld, g, "name", cl->name, sizeof cl->name) == 0)
+		err(ld, g, "cluster needs a name");
+	rd_u32(ld, g, "priority", 1, 254, &cl->priority);
+	rd_bool(ld, g, "failback", &cl->failback);
+	rd_u32(ld, g, "failback_delay_ms", 0, 86400000, &cl->failback_delay_ms);
+
+	cs_t *ti = rd_scalars(ld, g, "track_interfaces");
+	int n = ti ? config_setting_length(ti) : 0;
+	cl->track_ifs = xcalloc((size_t)n, sizeof *cl->track_ifs);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(ti, (unsigned)i);
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+			? config_setting_get_string(e) : NULL;
+		if (!v || !ifname_ok(v)) {
+			err(ld, ti, "track_interfaces entry '%s' is not an interface name", v ? v : "?");
+			continue;
+		}
+		snprintf(cl->track_ifs[cl->n_track_ifs++], 16, "%s", v);
+	}
+	cs_t *pt = rd_scalars(ld, g, "ping_targets");
+	n = pt ? config_setting_length(pt) : 0;
+	cl->ping_targets = xcalloc((size_t)n, sizeof *cl->ping_targets);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(pt, (unsigned)i);
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+			? config_setting_get_string(e) : NULL;
+		if (!v || !dd_addr_parse(v, &cl->ping_targets[cl->n_ping_targets])) {
+			err(ld, pt, "ping_targets entry '%s' is not an IP address", v ? v : "?");
+			continue;
+		}
+		cl->n_ping_targets++;
+	}
+	rd_addr(ld, g, "gateway", true, &cl->gateway);
+	int pi = rd_u32(ld, g, "ping_interval_ms", 10, 3600000, &cl->ping_interval_ms);
+	int pto = rd_u32(ld, g, "ping_timeout_ms", 1, 3600000, &cl->ping_timeout_ms);
+	(void)pi;
+	(void)pto;
+	rd_u32(ld, g, "ping_fall", 1, 1000, &cl->ping_fall);
+
+	cs_t *ga = rd_group(ld, g, "garp");
+	if (ga) {
+		check_keys(ld, ga, "in garp", dd_keys_garp);
+		rd_u32(ld, ga, "count", 0, 1000, &cl->garp.count);
+		rd_u32(ld, ga, "interval_ms", 0, 60000, &cl->garp.interval_ms);
+		static const char *const modes[] = { "request", "reply", NULL };
+		int m;
+		if (rd_enum(ld, ga, "mode", modes, &m) == 1)
+			cl->garp.mode = (enum dd_garp_mode)m;
+		rd_u32(ld, ga, "refresh_ms", 0, 86400000, &cl->garp.refresh_ms);
+	}
+
+	cs_t *vl = rd_list(ld, g, "vips");
+	n = vl ? config_setting_length(vl) : 0;
+	cl->vips = xcalloc((size_t)n, sizeof *cl->vips);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(vl, (unsigned)i);
+		if (!config_setting_is_group(e)) {
+			err(ld, e, "vip must be a group { ... }");
+			continue;
+		}
+		struct dd_vip *v = &cl->vips[cl->n_vips++];
+		load_vip(ld, e, v);
+		if (!v->addr.family)
+			continue;
+		/* A VIP owned twice would flap between clusters. */
+		for (size_t ci = 0; ci <= (size_t)(cl - ld->c->clusters); ci++) {
+			const struct dd_cluster *o = &ld->c->clusters[ci];
+			size_t lim = o == cl ? cl->n_vips - 1 : o->n_vips;
+			for (size_t j = 0; j < lim; j++)
+				if (dd_addr_eq(&o->vips[j].addr, &v->addr)) {
+					char b[INET6_ADDRSTRLEN];
+					err(ld, e, "vip %s listed twice (first at line %d)",
+					    dd_addr_str(&v->addr, b, sizeof b), o->vips[j].line);
+					goto next_vip;
+				}
+		}
+next_vip:;
+	}
+
+	cs_t *sl = rd_list(ld, g, "services");
+	n = sl ? config_setting_length(sl) : 0;
+	cl->services = xcalloc((size_t)n, sizeof *cl->services);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(sl, (unsigned)i);
+		if (!config_setting_is_group(e)) {
+			err(ld, e, "service must be a group { ... }");
+			continue;
+		}
+		struct dd_service *s = &cl->services[cl->n_services++];
+		load_service(ld, e, s);
+		/* IPVS keys a service by proto/VIP/port or fwmark/family, and
+		 * directord names them: both must be unique in the file. */
+		bool dup_name = false, dup_key = false;
+		for (size_t ci = 0; ci <= (size_t)(cl - ld->c->clusters); ci++) {
+			const struct dd_cluster *o = &ld->c->clusters[ci];
+			size_t lim = o == cl ? cl->n_services - 1 : o->n_services;
+			for (size_t j = 0; j < lim; j++) {
+				const struct dd_service *t = &o->services[j];
+				if (!dup_name && strcmp(t->name, s->name) == 0) {
+					err(ld, member(e, "name") ? member(e, "name") : e,
+					    "duplicate service name '%s' (first at line %d)", s->name, t->line);
+					dup_name = true;
+				}
+				bool same = t->proto == s->proto &&
+					(s->proto == DD_PROTO_FWMARK
+					 ? t->fwmark == s->fwmark && t->af == s->af
+					 : t->port == s->port && dd_addr_eq(&t->vip, &s->vip));
+				if (!dup_key && same && (s->vip.family || s->fwmark)) {
+					err(ld, e, "duplicate service %s (first at line %d)", s->name, t->line);
+					dup_key = true;
+				}
+			}
+		}
+	}
+}
+
+static void load_clusters(struct ld *ld, cs_t *root)
+{
+	cs_t *l = rd_list(ld, root, "clusters");
+	int n = l ? config_setting_length(l) : 0;
+	struct dd_config *c = ld->c;
+	c->clusters = xcalloc((size_t)n, sizeof *c->clusters);
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(l, (unsigned)i);
+		if (!config_setting_is_group(e)) {
+			err(ld, e, "cluster must be a group { ... }");
+			continue;
+		}
+		struct dd_cluster *cl = &c->clusters[c->n_clusters++];
+		load_cluster(ld, e, cl);
+		for (size_t j = 0; j + 1 < c->n_clusters; j++)
+			if (cl->name[0] && strcmp(c->clusters[j].name, cl->name) == 0) {
+				err(ld, member(e, "name"), "duplicate cluster name '%s' (first at line %d)",
+				    cl->name, c->clusters[j].line);
+				break;
+			}
+	}
+}
+
+/* ---- integers libconfig would truncate ---------------------------------
+ * libconfig 1.5 silently wraps decimal and hex integers beyond 32 bits
+ * (port = 4294967376 reads as 80). Scan the text, skipping strings and
+ * comments, and refuse such literals before trusting any value. */
+static void scan_int_overflow(struct ld *ld, const char *t)
+{
+	int line = 1;
+	for (const char *p = t; *p;) {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if (*p == '\n')
+					line++;
+			}
+			if (*p)
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				if (*p == '\n')
+					line++;
+			if (*p)
+				p += 2;
+		} else if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || *p == '*' || *p == '_') {
+			while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			       (*p >= '0' && *p <= '9') || *p == '*' || *p == '_' || *p == '-')
+				p++;
+		} else if (*p >= '0' && *p <= '9') {
+			const char *s = p;
+			while ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+			       (*p >= 'a' && *p <= 'z') || *p == '.' ||
+			       ((*p == '+' || *p == '-') && (p[-1] == 'e' || p[-1] == 'E')))
+				p++;
+			size_t len = (size_t)(p - s);
+			bool hex = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+			if (memchr(s, 'L', len) || memchr(s, '.', len) ||
+			    (!hex && (memchr(s, 'e', len) || memchr(s, 'E', len))))
+				continue;
+			char num[64];
+			if (len >= sizeof num)
+				len = sizeof num - 1;
+			memcpy(num, s, len);
+			num[len] = '\0';
+			errno = 0;
+			char *end;
+			unsigned long long v = strtoull(num, &end, hex ? 16 : 10);
+			if (*end)
+				continue;       /* not a number: libconfig reports it */
+			if (errno == ERANGE || v > INT32_MAX)
+				errl(ld, line, "integer %s is too large for libconfig (at most 2147483647, or add L)", num);
+		} else {
+			p++;
+		}
+	}
+}
+
+/* ---- entry points ---------------------------------------------------- */
+
+static struct dd_config *load_text(const char *text, const char *name,
+				   char *dir, bool allow_include,
+				   struct dd_conf_errors *errs)
+{
+	struct ld ld = { .errs = errs, .file = name, .dir = dir };
+	size_t errs_before = errs->n;
+
+	if (!allow_include) {
+		/* Tests and fuzzers must not make the loader read files. */
+		for (const char *p = text; (p = strchr(p, '@')); p++)
+			if (strncasecmp(p, "@include", 8) == 0) {
+				int line = 1;
+				for (const char *q = text; q < p; q++)
+					line += *q == '\n';
+				errl(&ld, line, "@include is not allowed here");
+				free(dir);
+				return NULL;
+			}
+	}
+	scan_int_overflow(&ld, text);
+
+	config_t cfg;
+	config_init(&cfg);
+	if (dir)
+		config_set_include_dir(&cfg, dir);
+	if (!config_read_string(&cfg, text)) {
+		const char *f = config_error_file(&cfg);
+		const char *msg = config_error_text(&cfg);
+		struct dd_conf_errors *e = errs;
+		e->v = xrealloc(e->v, (e->n + 1) * sizeof *e->v);
+		e->v[e->n].file = xstrdup(f ? f : name);
+		e->v[e->n].line = config_error_line(&cfg);
+		e->v[e->n].msg = xstrdup(msg ? msg : "syntax error");
+		e->n++;
+		config_destroy(&cfg);
+		free(dir);
+		return NULL;
+	}
+	if (errs->n != errs_before) {
+		config_destroy(&cfg);
+		free(dir);
+		return NULL;
+	}
+
+	struct dd_config *c = xcalloc(1, sizeof *c);
+	ld.c = c;
+	c->path = xstrdup(name);
+	cs_t *root = config_root_setting(&cfg);
+	check_keys(&ld, root, "at top level", dd_keys_top);
+	if (rd_name(&ld, root, "node", c->node_name, sizeof c->node_name) == 0) {
+		char host[256] = "";
+		if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+			snprintf(host, sizeof host, "localhost");
+		snprintf(c->node_name, sizeof c->node_name, "%s", host);
+	}
+	c->pid_file = xstrdup(RUNSTATEDIR "/directord.pid");
+	rd_path(&ld, root, "pid_file", false, &c->pid_file);
+	load_logging(&ld, root);
+	load_control(&ld, root);
+	load_heartbeat(&ld, root);
+	load_sync(&ld, root);
+	load_clusters(&ld, root);
+	config_destroy(&cfg);
+	free(dir);
+	if (errs->n != errs_before) {
+		dd_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		char cwd[PATH_MAX];
+		return getcwd(cwd, sizeof cwd) ? xstrdup(cwd) : NULL;
+	}
+	if (slash == path)
+		return xstrdup("/");
+	size_t n = (size_t)(slash - path);
+	char *d = xmalloc(n + 1);
+	memcpy(d, path, n);
+	d[n] = '\0';
+	return d;
+}
+
+struct dd_config *dd_config_load(const char *path, struct dd_conf_errors *errs)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		struct ld ld = { .errs = errs, .file = path };
+		errl(&ld, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 16384;
+			text = xrealloc(text, cap);
+		}
+		size_t r = fread(text + len, 1, cap - len - 1, f);
+		len += r;
+		if (r == 0)
+			break;
+	}
+	bool ioerr = ferror(f);
+	fclose(f);
+	text[len] = '\0';
+	if (ioerr || memchr(text, '\0', len)) {
+		struct ld ld = { .errs = errs, .file = path };
+		errl(&ld, 0, ioerr ? "read error" : "file contains a NUL byte");
+		free(text);
+		return NULL;
+	}
+	struct dd_config *c = load_text(text, path, dir_of(path), true, errs);
+	free(text);
+	return c;
+}
+
+struct dd_config *dd_config_load_string(const char *text, const char *name,
+					struct dd_conf_errors *errs)
+{
+	return load_text(text, name, dir_of(name), false, errs);
+}
+
+void dd_config_free(struct dd_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_clusters; i++) {
+		struct dd_cluster *cl = &c->clusters[i];
+		for (size_t j = 0; j < cl->n_vips; j++)
+			free(cl->vips[j].label);
+		free(cl->vips);
+		free(cl->track_ifs);
+		free(cl->ping_targets);
+		for (size_t j = 0; j < cl->n_services; j++) {
+			struct dd_service *s = &cl->services[j];
+			for (size_t k = 0; k < s->n_rs; k++)
+				dd_check_free(&s->rs[k].check);
+			free(s->rs);
+			dd_check_free(&s->check);
+		}
+		free(cl->services);
+	}
+	free(c->clusters);
+	for (size_t i = 0; i < c->hb.n_peers; i++)
+		free(c->hb.peers[i].links);
+	free(c->hb.peers);
+	free(c->hb.key_file);
+	free(c->hb.state_file);
+	free(c->alert.notify);
+	free(c->control.socket_path);
+	free(c->control.group);
+	free(c->control.metrics_listen);
+	free(c->pid_file);
+	free(c->path);
+	free(c);
+}

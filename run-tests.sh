@@ -1,0 +1,33 @@
+#!/bin/sh
+# run-tests.sh: the whole test suite, from a fresh Debian 12 machine.
+# Installs what it needs, builds with -Werror, ASan and UBSan in build/check,
+# runs `make check` (unit tests, namespace tests on this kernel, and the IPVS
+# tests in a QEMU guest running Debian's kernel), builds the fuzz targets with
+# clang and replays their corpora, and ends with 'N passed, N failed'.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+if [ "$(id -u)" != 0 ]; then
+	echo "run-tests.sh: the tests create network namespaces and boot a VM; run as root (sudo)" >&2
+	exit 1
+fi
+tests/deps.sh || exit 1
+[ -x configure ] || autoreconf -fi || exit 1
+
+jobs=${DD_JOBS:-2}
+status=0
+mkdir -p build/check
+( cd build/check &&
+  { [ -f Makefile ] || ../../configure -q --enable-werror --enable-sanitizers; } &&
+  make -s -j"$jobs" ) || { echo "0 passed, 1 failed"; exit 1; }
+( cd build/check && make -s -j"$jobs" check ) || status=1
+
+# Fuzz targets: built with clang/libFuzzer, each replays its seed corpus and
+# then fuzzes for a bounded time, so a parser regression fails the run.
+mkdir -p build/fuzz
+( cd build/fuzz &&
+  { [ -f Makefile ] || ../../configure -q CC=clang --enable-fuzzer; } &&
+  make -s -j"$jobs" fuzz-check ) || status=1
+
+/usr/bin/python3 tests/summary.py build
+exit $status
