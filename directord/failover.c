@@ -163,10 +163,6 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 		memcpy(d->track_ifs, s->track_ifs, s->n_track_ifs * sizeof *d->track_ifs);
 		d->ping_targets = xcalloc(s->n_ping_targets, sizeof *d->ping_targets);
 		memcpy(d->ping_targets, s->ping_targets, s->n_ping_targets * sizeof *d->ping_targets);
-		if (!d->garp.count)
-			d->garp.count = 5;
-		if (!d->garp.interval_ms)
-			d->garp.interval_ms = 200;
 		if (!wire_name_ok(d->name) || d->priority < 1 || d->priority > 254) {
 			seterr(err, "cluster %s: name must be printable without spaces, priority 1..254",
 			       d->name);
@@ -580,9 +576,16 @@ static void on_refresh(struct ev_loop *loop, ev_timer *w, int revents)
 static void garp_burst(struct fo_cluster *c)
 {
 	struct ev_loop *loop = c->fo->loop;
-	announce(c);
-	c->garp_left = c->cfg->garp.count > 1 ? c->cfg->garp.count - 1 : 0;
 	ev_timer_stop(loop, &c->garp);
+	if (c->cfg->garp.count == 0)
+		return;
+	announce(c);
+	c->garp_left = c->cfg->garp.count - 1;
+	if (c->cfg->garp.interval_ms == 0) {
+		for (; c->garp_left; c->garp_left--)
+			announce(c);
+		return;
+	}
 	if (c->garp_left) {
 		ev_timer_set(&c->garp, c->cfg->garp.interval_ms / 1000.0, c->cfg->garp.interval_ms / 1000.0);
 		ev_timer_start(loop, &c->garp);
