@@ -255,6 +255,7 @@ struct dd_failover {
 	ev_timer stop_timer;
 	struct fo_conf *conf;
 	struct dd_vipctl *vipctl;
+	struct dd_garp *garp;
 	struct dd_monitor *mon;
 	struct fo_link links[DD_FO_MAX_LINKS];
 	size_t n_links;
@@ -426,6 +427,11 @@ static void on_peer_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	struct dd_failover *fo = w->data;
 	ev_timer_stop(loop, w);
 	fo->peer.timed_out = true;
+	/* The peer's last word is the newest on any link, so every link is at
+	 * least this silent: say so before the role change names the count. */
+	for (size_t i = 0; i < fo->n_links; i++)
+		if (fo->links[i].up)
+			on_link_silence(loop, &fo->links[i].silence, 0);
 	evaluate(fo);
 }
 
@@ -555,7 +561,7 @@ static void announce(struct fo_cluster *c)
 	char err[256];
 	for (size_t i = 0; i < c->cfg->n_vips; i++) {
 		const struct dd_vip *v = &c->cfg->vips[i];
-		if (dd_garp_send(&v->addr, v->ifname, c->cfg->garp.mode, err, sizeof err) < 0)
+		if (dd_garp_send(c->fo->garp, &v->addr, v->ifname, c->cfg->garp.mode, err, sizeof err) < 0)
 			log_err(SUB, "cluster %s: %s", c->cfg->name, err);
 	}
 }
@@ -728,7 +734,9 @@ static void evaluate(struct dd_failover *fo)
 	ev_timer_stop(fo->loop, &fo->fsm_timer);
 	if (deadline != UINT64_MAX) {
 		uint64_t now = mono_ms();
-		ev_timer_set(&fo->fsm_timer, deadline > now ? (deadline - now) / 1000.0 : 0., 0.);
+		/* Never 0: a deadline that changes nothing must not spin the
+		 * (real-time) heartbeat thread. */
+		ev_timer_set(&fo->fsm_timer, deadline > now ? (deadline - now) / 1000.0 : 0.001, 0.);
 		ev_timer_start(fo->loop, &fo->fsm_timer);
 	}
 	if (fo->stopping) {
@@ -953,7 +961,8 @@ static void finish_stop(struct dd_failover *fo)
 			post_event(fo, c->cfg->name, "active", "stopped",
 				   "directord is stopping and the peer did not take over");
 		}
-		vips_down(c, false);
+		if (c->vips_on)
+			vips_down(c, false);
 	}
 	ev_break(fo->loop, EVBREAK_ALL);
 }
@@ -1122,8 +1131,18 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 		conf_free(conf);
 		return NULL;
 	}
+	struct dd_garp *garp = dd_garp_open(e, sizeof e);
+	if (!garp) {
+		seterr(err, "%s", e);
+		dd_vipctl_free(vipctl);
+		for (size_t i = 0; i < socks.n; i++)
+			close(socks.fd[i]);
+		conf_free(conf);
+		return NULL;
+	}
 	struct dd_failover *fo = xcalloc(1, sizeof *fo);
 	fo->main_loop = main_loop;
+	fo->garp = garp;
 	if (hooks)
 		fo->hooks = *hooks;
 	pthread_mutex_init(&fo->mu, NULL);
@@ -1246,6 +1265,7 @@ void dd_failover_stop(struct dd_failover *fo, bool handover)
 	ev_async_stop(fo->main_loop, &fo->main_async);
 	deliver_events(fo);
 	dd_vipctl_free(fo->vipctl);
+	dd_garp_close(fo->garp);
 	free(fo->clusters);
 	conf_free(fo->conf);
 	pthread_mutex_destroy(&fo->mu);

@@ -251,7 +251,8 @@ int dd_fsm_takeover(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 uint64_t dd_fsm_deadline(const struct dd_fsm *f)
 {
 	uint64_t d = UINT64_MAX;
-	if (f->role == DD_ROLE_INIT)
+	/* INIT without a monitor verdict waits for the monitor, not the clock. */
+	if (f->role == DD_ROLE_INIT && f->fault_known)
 		d = f->start_ms + f->init_wait_ms;
 	if (f->releasing && f->release_ms + f->handover_wait_ms < d)
 		d = f->release_ms + f->handover_wait_ms;

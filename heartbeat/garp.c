@@ -13,6 +13,7 @@
 #include <net/if_arp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -65,22 +66,45 @@ struct na_pkt {
 	uint8_t opt_type, opt_len, opt_mac[6];
 } __attribute__((packed));
 
-int dd_garp_send(const struct dd_addr *vip, const char *ifname, enum dd_garp_mode mode,
-		 char *err, size_t errlen)
+struct dd_garp {
+	int fd;
+};
+
+struct dd_garp *dd_garp_open(char *err, size_t errlen)
+{
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "AF_PACKET socket: %s", strerror(errno));
+		return NULL;
+	}
+	struct dd_garp *g = malloc(sizeof *g);
+	if (!g) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->fd = fd;
+	return g;
+}
+
+void dd_garp_close(struct dd_garp *g)
+{
+	if (!g)
+		return;
+	close(g->fd);
+	free(g);
+}
+
+int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifname,
+		 enum dd_garp_mode mode, char *err, size_t errlen)
 {
 	bool v6 = vip->family == AF_INET6;
 	int proto = v6 ? ETH_P_IPV6 : ETH_P_ARP;
-	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(proto));
-	if (fd < 0) {
-		snprintf(err, errlen, "AF_PACKET socket: %s", strerror(errno));
-		return -1;
-	}
+	int fd = g->fd;
 	uint8_t mac[6];
 	int ifindex;
-	if (hwaddr(fd, ifname, mac, &ifindex, err, errlen) < 0) {
-		close(fd);
+	if (hwaddr(fd, ifname, mac, &ifindex, err, errlen) < 0)
 		return -1;
-	}
 	struct sockaddr_ll to;
 	memset(&to, 0, sizeof to);
 	to.sll_family = AF_PACKET;
@@ -137,9 +161,7 @@ int dd_garp_send(const struct dd_addr *vip, const char *ifname, enum dd_garp_mod
 	if (w < 0) {
 		snprintf(err, errlen, "%s on %s: %s", v6 ? "unsolicited NA" : "gratuitous ARP",
 			 ifname, strerror(errno));
-		close(fd);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }

@@ -10,8 +10,15 @@
 #include "conf/model.h"
 #include "lib/addr.h"
 
+/* One long-lived send-only AF_PACKET socket (protocol 0: it never
+ * receives). Opening and closing packet sockets costs an RCU grace period
+ * each (~10 ms), which a takeover must not pay. */
+struct dd_garp;
+struct dd_garp *dd_garp_open(char *err, size_t errlen);
+void dd_garp_close(struct dd_garp *g);
+
 /* Sends one announcement. Returns 0, or -1 with a message in err. */
-int dd_garp_send(const struct dd_addr *vip, const char *ifname, enum dd_garp_mode mode,
-		 char *err, size_t errlen);
+int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifname,
+		 enum dd_garp_mode mode, char *err, size_t errlen);
 
 #endif

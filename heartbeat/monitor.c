@@ -320,7 +320,7 @@ int dd_monitor_add(struct dd_monitor *m, const struct dd_cluster *cl)
 	c->known = false;
 	c->reason[0] = 0;
 	m->c = xrealloc(m->c, (m->n_c + 1) * sizeof *m->c);
-	m->c[m->n_c] = c;
+	m->c[m->n_c++] = c;
 	if (c->n_t) {
 		ev_timer_init(&c->probe, on_probe, 0., c->interval_ms / 1000.0);
 		c->probe.data = c;
@@ -328,7 +328,7 @@ int dd_monitor_add(struct dd_monitor *m, const struct dd_cluster *cl)
 		on_probe(m->loop, &c->probe, 0);
 	}
 	check_ifs(m);
-	return (int)m->n_c++;
+	return (int)m->n_c - 1;
 }
 
 bool dd_monitor_fault(const struct dd_monitor *m, int idx, bool *known, char *reason, size_t len)

@@ -44,6 +44,7 @@ START_TEST(init_waits_then_active)
 	struct dd_fsm_peer p = peer(false, DD_ROLE_INIT, 0, 0);
 	/* Monitors not settled: INIT holds even past the wait. */
 	ck_assert_int_eq(run(&f, &p, 1300, &o), 0);
+	ck_assert_uint_eq(dd_fsm_deadline(&f), UINT64_MAX);
 	dd_fsm_set_fault(&f, false, "");
 	ck_assert_int_eq(run(&f, &p, 1100, &o), 0);
 	ck_assert_uint_eq(dd_fsm_deadline(&f), 1200);
