@@ -160,9 +160,11 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 			d->vips[j].label = s->vips[j].label ? xstrdup(s->vips[j].label) : NULL;
 		}
 		d->track_ifs = xcalloc(s->n_track_ifs, sizeof *d->track_ifs);
-		memcpy(d->track_ifs, s->track_ifs, s->n_track_ifs * sizeof *d->track_ifs);
+		if (s->n_track_ifs)
+			memcpy(d->track_ifs, s->track_ifs, s->n_track_ifs * sizeof *d->track_ifs);
 		d->ping_targets = xcalloc(s->n_ping_targets, sizeof *d->ping_targets);
-		memcpy(d->ping_targets, s->ping_targets, s->n_ping_targets * sizeof *d->ping_targets);
+		if (s->n_ping_targets)
+			memcpy(d->ping_targets, s->ping_targets, s->n_ping_targets * sizeof *d->ping_targets);
 		if (!wire_name_ok(d->name) || d->priority < 1 || d->priority > 254) {
 			seterr(err, "cluster %s: name must be printable without spaces, priority 1..254",
 			       d->name);
@@ -655,9 +657,7 @@ static void role_changed(struct fo_cluster *c, const struct dd_fsm_out *o)
 	else if (c->vips_on)
 		vips_down(c, false);
 	/* VIPs first, then the alert: the line is the record that it happened. */
-	int level = o->new_role == DD_ROLE_FAULT || o->new_role == DD_ROLE_ACTIVE ||
-			    o->old_role == DD_ROLE_ACTIVE ? LOG_ALERT : LOG_CRIT;
-	dlog(level, SUB, "cluster %s: %s -> %s: %s", c->cfg->name, dd_role_name(o->old_role),
+	dlog(LOG_ALERT, SUB, "cluster %s: %s -> %s: %s", c->cfg->name, dd_role_name(o->old_role),
 	     dd_role_name(o->new_role), o->reason);
 	post_event(c->fo, c->cfg->name, dd_role_name(o->old_role), dd_role_name(o->new_role), o->reason);
 }

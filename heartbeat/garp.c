@@ -33,10 +33,8 @@ static int hwaddr(int fd, const char *ifname, uint8_t mac[6], int *ifindex, char
 		snprintf(err, errlen, "interface %s: no hardware address: %s", ifname, strerror(errno));
 		return -1;
 	}
-	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-		snprintf(err, errlen, "interface %s: not Ethernet, nothing to announce", ifname);
-		return -1;
-	}
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+		return 1; /* loopback, tunnels: no neighbours to tell */
 	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	return 0;
 }
@@ -103,8 +101,9 @@ int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifnam
 	int fd = g->fd;
 	uint8_t mac[6];
 	int ifindex;
-	if (hwaddr(fd, ifname, mac, &ifindex, err, errlen) < 0)
-		return -1;
+	int r = hwaddr(fd, ifname, mac, &ifindex, err, errlen);
+	if (r != 0)
+		return r;
 	struct sockaddr_ll to;
 	memset(&to, 0, sizeof to);
 	to.sll_family = AF_PACKET;

@@ -17,7 +17,8 @@ struct dd_garp;
 struct dd_garp *dd_garp_open(char *err, size_t errlen);
 void dd_garp_close(struct dd_garp *g);
 
-/* Sends one announcement. Returns 0, or -1 with a message in err. */
+/* Sends one announcement. Returns 0; 1 if the interface has no link-layer
+ * neighbours to tell (not Ethernet); -1 with a message in err. */
 int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifname,
 		 enum dd_garp_mode mode, char *err, size_t errlen);
 

@@ -300,7 +300,8 @@ int dd_monitor_add(struct dd_monitor *m, const struct dd_cluster *cl)
 	snprintf(c->name, sizeof c->name, "%s", cl->name);
 	c->n_ifs = cl->n_track_ifs;
 	c->ifs = xcalloc(c->n_ifs, sizeof *c->ifs);
-	memcpy(c->ifs, cl->track_ifs, c->n_ifs * sizeof *c->ifs);
+	if (c->n_ifs)
+		memcpy(c->ifs, cl->track_ifs, c->n_ifs * sizeof *c->ifs);
 	c->if_up = xcalloc(c->n_ifs, sizeof *c->if_up);
 	c->n_t = cl->n_ping_targets + (cl->gateway.family ? 1 : 0);
 	c->t = xcalloc(c->n_t, sizeof *c->t);
