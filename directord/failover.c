@@ -271,6 +271,7 @@ struct dd_failover {
 	struct {
 		bool heard;
 		bool timed_out;
+		bool grace;             /* the one extra interval after our own stall */
 		uint64_t last_rx;
 		uint32_t interval_ms, dead_ms;
 		struct dd_hb_replay replay;
@@ -281,6 +282,7 @@ struct dd_failover {
 	uint64_t rx, tx;
 	struct dlog_ratelimit drop_rl;
 	struct dlog_ratelimit tx_rl;
+	struct dlog_ratelimit stall_rl;
 };
 
 static void evaluate(struct dd_failover *fo);
@@ -390,11 +392,20 @@ static size_t links_up(const struct dd_failover *fo)
 	return n;
 }
 
+static void on_packet(struct ev_loop *loop, ev_io *w, int revents);
+
 static void on_link_silence(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fo_link *l = w->data;
 	struct dd_failover *fo = l->fo;
 	char s[160];
+	/* libev runs expired timers before pending reads: a packet already
+	 * queued on the socket is not silence. */
+	uint64_t rx = l->rx;
+	if (revents)
+		on_packet(loop, &l->w, EV_READ);
+	if (l->rx != rx)
+		return;
 	ev_timer_stop(loop, w);
 	if (!l->up)
 		return;
@@ -427,7 +438,35 @@ static void drop(struct dd_failover *fo, uint64_t *counter, size_t link, const s
 static void on_peer_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dd_failover *fo = w->data;
+	/* Read what arrived while this thread was not running first: libev
+	 * calls expired timers before pending reads. */
+	uint64_t rx = fo->rx;
+	for (size_t i = 0; i < fo->n_links; i++)
+		on_packet(loop, &fo->links[i].w, EV_READ);
+	if (fo->rx != rx)
+		return;
+	/* Expiring late means this thread itself did not run (the whole
+	 * machine stalled, as virtual machines do): the peer's silence during
+	 * our own stall proves nothing. Once per silence, give it one more
+	 * interval from now. A dead peer is still declared dead on time
+	 * whenever we were running. */
+	uint64_t now = mono_ms();
+	uint64_t due = fo->peer.last_rx + fo->peer.dead_ms;
+	uint64_t slack = fo->peer.interval_ms / 2 > 2 ? fo->peer.interval_ms / 2 : 2;
+	if (now > due + slack && !fo->peer.grace) {
+		unsigned suppressed;
+		fo->peer.grace = true;
+		if (dlog_ratelimit_ok(&fo->stall_rl, &suppressed))
+			log_notice(SUB, "heartbeat thread ran %" PRIu64 " ms late; waiting one more interval "
+				   "for peer %s before calling it silent (%u lines suppressed)",
+				   now - due, fo->conf->peer, suppressed);
+		ev_timer_stop(loop, w);
+		ev_timer_set(w, (fo->peer.interval_ms + slack) / 1000.0, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
 	ev_timer_stop(loop, w);
+	fo->peer.grace = false;
 	fo->peer.timed_out = true;
 	/* The peer's last word is the newest on any link, so every link is at
 	 * least this silent: say so before the role change names the count. */
@@ -487,11 +526,16 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		bool was_alive = fo->peer.heard && !fo->peer.timed_out;
 		fo->peer.heard = true;
 		fo->peer.timed_out = false;
+		fo->peer.grace = false;
 		fo->peer.last_rx = now;
 		fo->peer.interval_ms = m.interval_ms;
 		fo->peer.dead_ms = m.dead_ms > 60000 ? 60000 : m.dead_ms;
 		fo->peer.last = m;
-		/* The peer's own dead time: it says how late it may be. */
+		/* The peer's own dead time: it says how late it may be. Timers
+		 * count from the loop's cached clock, which is stale if this
+		 * thread was descheduled since the loop woke: refresh it, or the
+		 * timer would expire early. */
+		ev_now_update(loop);
 		double dead = fo->peer.dead_ms / 1000.0;
 		l->silence.repeat = dead;
 		ev_timer_again(loop, &l->silence);
@@ -1153,6 +1197,7 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	fo->generation = gen;
 	dlog_ratelimit_init(&fo->drop_rl, 5, 1.0);
 	dlog_ratelimit_init(&fo->tx_rl, 5, 1.0);
+	dlog_ratelimit_init(&fo->stall_rl, 5, 0.1);
 	fo->loop = ev_loop_new(EVFLAG_AUTO);
 	ev_async_init(&fo->main_async, on_main_async);
 	fo->main_async.data = fo;
