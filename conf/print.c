@@ -64,6 +64,24 @@ static void kv_addr(struct pr *p, const char *k, const struct dd_addr *a)
 	kv_str(p, k, a->family ? dd_addr_str(a, b, sizeof b) : "");
 }
 
+/* Arrays of scalars on one line: k = [ a, b ]; */
+static void arr_open(struct pr *p, const char *k)
+{
+	ind(p);
+	fprintf(p->f, "%s = [", k);
+}
+
+static void arr_str(struct pr *p, size_t i, const char *v)
+{
+	fputs(i ? ", " : " ", p->f);
+	put_qstr(p->f, v);
+}
+
+static void arr_close(struct pr *p)
+{
+	fputs(" ];\n", p->f);
+}
+
 static void open_group(struct pr *p, const char *k)
 {
 	ind(p);
@@ -89,15 +107,22 @@ static void close_elem(struct pr *p, bool last)
 	fputs(last ? "}\n" : "},\n", p->f);
 }
 
-static void open_list(struct pr *p, const char *k)
+/* An empty list prints whole, "k = ( );", and its close_list does nothing. */
+static void open_list(struct pr *p, const char *k, size_t n)
 {
 	ind(p);
+	if (!n) {
+		fprintf(p->f, "%s = ( );\n", k);
+		return;
+	}
 	fprintf(p->f, "%s = (\n", k);
 	p->depth++;
 }
 
-static void close_list(struct pr *p)
+static void close_list(struct pr *p, size_t n)
 {
+	if (!n)
+		return;
 	p->depth--;
 	ind(p);
 	fputs(");\n", p->f);
@@ -117,11 +142,10 @@ static void print_check(struct pr *p, const struct dd_check *c)
 		kv_str(p, "method", c->method);
 		kv_str(p, "path", c->path);
 		kv_str(p, "host", c->host);
-		ind(p);
-		fputs("status = [ ", p->f);
+		arr_open(p, "status");
 		for (size_t i = 0; i < c->n_status; i++)
-			fprintf(p->f, "%s%u", i ? ", " : "", c->status[i]);
-		fputs(" ];\n", p->f);
+			fprintf(p->f, "%s%u", i ? ", " : " ", c->status[i]);
+		arr_close(p);
 		kv_str(p, "body_match", c->body_match);
 	}
 	if (c->type == DD_CHECK_HTTPS) {
@@ -158,16 +182,18 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 	kv_u(p, "persistence_timeout_s", s->persistence_timeout_s);
 	kv_u(p, "persistence_netmask", (unsigned)s->persistence_prefix);
 	kv_bool(p, "ops", s->ops);
-	ind(p);
-	fputs("sched_flags = [", p->f);
-	const char *sep = " ";
+	char flag[16];
+	size_t nf = 0;
+	arr_open(p, "sched_flags");
 	if (s->sched_flags.fallback) {
-		fprintf(p->f, "%s\"%.2s-fallback\"", sep, s->scheduler);
-		sep = ", ";
+		snprintf(flag, sizeof flag, "%.2s-fallback", s->scheduler);
+		arr_str(p, nf++, flag);
 	}
-	if (s->sched_flags.port)
-		fprintf(p->f, "%s\"%.2s-port\"", sep, s->scheduler);
-	fputs(" ];\n", p->f);
+	if (s->sched_flags.port) {
+		snprintf(flag, sizeof flag, "%.2s-port", s->scheduler);
+		arr_str(p, nf++, flag);
+	}
+	arr_close(p);
 	kv_u(p, "quorum", s->quorum);
 	kv_u(p, "quorum_hysteresis", s->quorum_hysteresis);
 	if (s->has_sorry) {
@@ -179,7 +205,7 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 	kv_str(p, "removal", dd_removal_name(s->removal));
 	kv_u(p, "drain_ms", s->drain_ms);
 	print_check(p, &s->check);
-	open_list(p, "real_servers");
+	open_list(p, "real_servers", s->n_rs);
 	for (size_t i = 0; i < s->n_rs; i++) {
 		const struct dd_real_server *rs = &s->rs[i];
 		open_group(p, NULL);
@@ -193,7 +219,7 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 		print_check(p, &rs->check);
 		close_elem(p, i + 1 == s->n_rs);
 	}
-	close_list(p);
+	close_list(p, s->n_rs);
 	close_elem(p, last);
 }
 
@@ -205,17 +231,14 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	kv_u(p, "priority", cl->priority);
 	kv_bool(p, "failback", cl->failback);
 	kv_u(p, "failback_delay_ms", cl->failback_delay_ms);
-	ind(p);
-	fputs("track_interfaces = [", p->f);
+	arr_open(p, "track_interfaces");
 	for (size_t i = 0; i < cl->n_track_ifs; i++)
-		fprintf(p->f, "%s\"%s\"", i ? ", " : " ", cl->track_ifs[i]);
-	fputs(" ];\n", p->f);
-	ind(p);
-	fputs("ping_targets = [", p->f);
+		arr_str(p, i, cl->track_ifs[i]);
+	arr_close(p);
+	arr_open(p, "ping_targets");
 	for (size_t i = 0; i < cl->n_ping_targets; i++)
-		fprintf(p->f, "%s\"%s\"", i ? ", " : " ",
-			dd_addr_str(&cl->ping_targets[i], b, sizeof b));
-	fputs(" ];\n", p->f);
+		arr_str(p, i, dd_addr_str(&cl->ping_targets[i], b, sizeof b));
+	arr_close(p);
 	kv_addr(p, "gateway", &cl->gateway);
 	kv_u(p, "ping_interval_ms", cl->ping_interval_ms);
 	kv_u(p, "ping_timeout_ms", cl->ping_timeout_ms);
@@ -226,7 +249,7 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	kv_str(p, "mode", dd_garp_mode_name(cl->garp.mode));
 	kv_u(p, "refresh_ms", cl->garp.refresh_ms);
 	close_group(p);
-	open_list(p, "vips");
+	open_list(p, "vips", cl->n_vips);
 	for (size_t i = 0; i < cl->n_vips; i++) {
 		const struct dd_vip *v = &cl->vips[i];
 		char ap[INET6_ADDRSTRLEN + 8];
@@ -237,11 +260,11 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 		kv_str(p, "label", v->label);
 		close_elem(p, i + 1 == cl->n_vips);
 	}
-	close_list(p);
-	open_list(p, "services");
+	close_list(p, cl->n_vips);
+	open_list(p, "services", cl->n_services);
 	for (size_t i = 0; i < cl->n_services; i++)
 		print_service(p, &cl->services[i], i + 1 == cl->n_services);
-	close_list(p);
+	close_list(p, cl->n_services);
 	close_elem(p, last);
 }
 
@@ -255,12 +278,12 @@ static void print_heartbeat(struct pr *p, const struct dd_heartbeat *h)
 	kv_u(p, "dscp", h->dscp);
 	kv_str(p, "state_file", h->state_file);
 	kv_addr(p, "multicast_group", &h->mcast_group);
-	open_list(p, "peers");
+	open_list(p, "peers", h->n_peers);
 	for (size_t i = 0; i < h->n_peers; i++) {
 		const struct dd_peer *pe = &h->peers[i];
 		open_group(p, NULL);
 		kv_str(p, "name", pe->name);
-		open_list(p, "links");
+		open_list(p, "links", pe->n_links);
 		for (size_t j = 0; j < pe->n_links; j++) {
 			const struct dd_link *l = &pe->links[j];
 			open_group(p, NULL);
@@ -269,10 +292,10 @@ static void print_heartbeat(struct pr *p, const struct dd_heartbeat *h)
 			kv_str(p, "interface", l->ifname);
 			close_elem(p, j + 1 == pe->n_links);
 		}
-		close_list(p);
+		close_list(p, pe->n_links);
 		close_elem(p, i + 1 == h->n_peers);
 	}
-	close_list(p);
+	close_list(p, h->n_peers);
 	close_group(p);
 }
 
@@ -310,10 +333,10 @@ char *dd_config_print(const struct dd_config *c)
 	kv_u(p, "udp_timeout_s", c->sync.udp_timeout_s);
 	kv_bool(p, "sloppy", c->sync.sloppy);
 	close_group(p);
-	open_list(p, "clusters");
+	open_list(p, "clusters", c->n_clusters);
 	for (size_t i = 0; i < c->n_clusters; i++)
 		print_cluster(p, &c->clusters[i], i + 1 == c->n_clusters);
-	close_list(p);
+	close_list(p, c->n_clusters);
 	if (fclose(p->f) != 0) {
 		free(buf);
 		return NULL;
