@@ -240,7 +240,12 @@ def cmd_soak(args):
         base = {n: len(re.findall(r"cluster web: \w+ -> ", l.log("lb1") + l.log("lb2"))) for n, l in labs.items()}
         st = stress(args.seconds)
         t0 = time.monotonic()
-        st.wait()
+        try:
+            st.wait()
+        finally:
+            if st.poll() is None:
+                st.terminate()
+                st.wait()
         elapsed = time.monotonic() - t0
         out = {"seconds": round(elapsed), "stress": "stress-ng --cpu 2 --io 2"}
         for n, l in labs.items():
