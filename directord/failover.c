@@ -82,13 +82,7 @@ static void conf_free(struct fo_conf *c)
 
 static bool wire_name_ok(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n >= DD_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return true;
+	return dd_hb_name_ok(s, strlen(s));
 }
 
 static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
