@@ -234,9 +234,11 @@ def cmd_jitter(args):
 def cmd_soak(args):
     labs = {}
     try:
-        for name, params in (("defaults", dict(interval=50, dead=200)), ("tuned", dict(interval=10, dead=20))):
+        for prof in args.profiles.split(","):
+            interval, dead = (int(x) for x in prof.split("/"))
+            name = f"{interval}/{dead}"
             labs[name] = hbnet.Lab()
-            start_pair(labs[name], "directord", params)
+            start_pair(labs[name], "directord", dict(interval=interval, dead=dead))
         base = {n: len(re.findall(r"cluster web: \w+ -> ", l.log("lb1") + l.log("lb2"))) for n, l in labs.items()}
         st = stress(args.seconds)
         t0 = time.monotonic()
@@ -273,6 +275,7 @@ def main():
     j.add_argument("--out")
     s = sub.add_parser("soak")
     s.add_argument("--seconds", type=int, default=600)
+    s.add_argument("--profiles", default="50/200,10/20", help="interval/dead pairs, comma-separated")
     s.add_argument("--out")
     args = ap.parse_args()
     {"gap": cmd_gap, "jitter": cmd_jitter, "soak": cmd_soak}[args.cmd](args)
