@@ -155,6 +155,9 @@ def measure_gap(lab, kind, params, settle=1.0):
 
 
 def cmd_gap(args):
+    if args.extra:
+        interval, dead = (int(x) for x in args.extra.split("/"))
+        CONFIGS[f"directord-{interval}-{dead}"] = ("directord", dict(interval=interval, dead=dead))
     results = {name: [] for name in CONFIGS}
     announces = {name: [] for name in CONFIGS}
     for run in range(args.runs):
@@ -270,6 +273,7 @@ def main():
     g = sub.add_parser("gap")
     g.add_argument("--runs", type=int, default=5)
     g.add_argument("--out")
+    g.add_argument("--extra", help="one more directord profile, interval/dead")
     j = sub.add_parser("jitter")
     j.add_argument("--seconds", type=int, default=60)
     j.add_argument("--out")
