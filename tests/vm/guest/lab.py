@@ -1,0 +1,718 @@
+"""lab: small helpers for network tests in namespaces (in the QEMU guest or
+on the host) and a parser for ipvsadm's listings.
+
+Runs in the test process (pytest, one thread). Everything a Lab creates --
+namespaces, bridges, veths, processes, files -- carries the Lab's unique
+prefix and is removed by Lab.close(), even after a failed test, so that
+concurrent runs on one machine never collide and nothing leaks.
+
+Only the documentation ranges may be used as addresses: 192.0.2.0/24,
+198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32. Lab refuses others.
+
+See tests/vm/README.md for a walk-through.
+"""
+
+import dataclasses
+import ipaddress
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+__all__ = [
+    "Lab", "Netns", "Proc", "poll", "LabError", "in_guest", "build_dir", "src_dir",
+    "modprobe", "IpvsService", "IpvsDest", "IpvsStats", "IpvsConn",
+    "parse_ipvsadm", "parse_ipvsadm_stats", "parse_ipvsadm_conns",
+    "ipvs_services", "ipvs_service", "ipvs_conns", "DOC_NETS", "nat_site",
+]
+
+DOC_NETS = [ipaddress.ip_network(n) for n in
+            ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+IFNAMSIZ = 15
+
+
+class LabError(Exception):
+    """A lab command failed; the message has the command and its output."""
+
+
+def in_guest():
+    """True inside the QEMU guest started by tests/vm/run-in-guest."""
+    return os.environ.get("DD_VM_GUEST") == "1"
+
+
+def build_dir():
+    """Top build folder (DD_BUILDDIR, set by ipvs-suite.test), else cwd."""
+    return os.environ.get("DD_BUILDDIR") or os.getcwd()
+
+
+def src_dir():
+    """Top source folder (DD_SRCDIR, set by ipvs-suite.test)."""
+    if os.environ.get("DD_SRCDIR"):
+        return os.environ["DD_SRCDIR"]
+    return os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def _check_addr(addr):
+    """Refuse any address outside the documentation ranges."""
+    ip = ipaddress.ip_interface(addr).ip
+    if not any(ip in n for n in DOC_NETS):
+        raise LabError(f"{addr} is not in a documentation range (192.0.2.0/24, "
+                       "198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32)")
+
+
+def _run(argv, check=True, timeout=60, input=None):
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout, input=input)
+    if check and r.returncode != 0:
+        raise LabError(f"command failed (exit {r.returncode}): {shlex.join(argv)}\n"
+                       f"stdout: {r.stdout.strip()}\nstderr: {r.stderr.strip()}")
+    return r
+
+
+def _ip_batch(ns, lines):
+    """Run several `ip` commands (without the leading "ip") in one process."""
+    argv = ["ip"] + (["-n", ns.name] if ns else []) + ["-batch", "-"]
+    return _run(argv, input="".join(line + "\n" for line in lines))
+
+
+def modprobe(*modules):
+    """Load kernel modules (in the guest; the host kernel has no modules)."""
+    for m in modules:
+        _run(["modprobe", m])
+
+
+def poll(fn, timeout=10.0, interval=0.05, what=None, until=bool):
+    """Call fn() until until(value) is true, and return that value.
+
+    By default any truthy value ends the wait. Exceptions from fn count as
+    "not yet". Raises TimeoutError after `timeout` seconds, naming `what`
+    and fn's last value (or last exception). The guest is slow (TCG): give
+    generous deadlines; they cost nothing when the condition comes true.
+    """
+    deadline = time.monotonic() + timeout
+    last, last_exc = None, None
+    while True:
+        try:
+            last = fn()
+            last_exc = None
+            if until(last):
+                return last
+        except Exception as e:  # the condition may raise until ready
+            last_exc = e
+        if time.monotonic() >= deadline:
+            desc = what or getattr(fn, "__name__", "condition")
+            detail = f"last exception: {last_exc!r}" if last_exc else f"last value: {last!r}"
+            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {desc}; {detail}")
+        time.sleep(interval)
+
+
+class Proc:
+    """A background process started by Netns.spawn(); output goes to a log file."""
+
+    def __init__(self, popen, name, log_path):
+        self.popen = popen
+        self.name = name
+        self.log_path = log_path
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log(self):
+        """Everything the process wrote so far (stdout and stderr merged)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=20.0):
+        """Poll until regex `pattern` appears in the log; return the match."""
+        rx = re.compile(pattern)
+        return poll(lambda: rx.search(self.log()), timeout=timeout,
+                    what=f"{self.name} to log {pattern!r}")
+
+    def signal(self, sig):
+        if self.alive():
+            self.popen.send_signal(sig)
+
+    def stop(self, timeout=5.0):
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit status."""
+        if self.alive():
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+    def kill(self):
+        """SIGKILL (a crash, for failover tests); returns the exit status."""
+        if self.alive():
+            self.popen.kill()
+        return self.popen.wait()
+
+
+class Netns:
+    """One network namespace created by Lab.netns()."""
+
+    def __init__(self, lab, name):
+        self.lab = lab
+        self.name = name
+
+    def __repr__(self):
+        return f"Netns({self.name})"
+
+    def argv(self, argv):
+        """The argv that runs `argv` inside this namespace."""
+        return ["ip", "netns", "exec", self.name] + list(argv)
+
+    def run(self, *argv, check=True, timeout=60, input=None):
+        """Run a command in the namespace; returns CompletedProcess (text).
+
+        Raises LabError on a non-zero exit unless check=False.
+        """
+        return _run(self.argv(argv), check=check, timeout=timeout, input=input)
+
+    def sh(self, script, check=True, timeout=60):
+        """Run a shell snippet in the namespace; returns its stdout."""
+        return self.run("sh", "-c", script, check=check, timeout=timeout).stdout
+
+    def ip(self, *args, check=True):
+        return _run(["ip", "-n", self.name] + list(args), check=check)
+
+    def spawn(self, *argv, name=None, env=None, cwd=None):
+        """Start a long-running process in the namespace.
+
+        The Lab stops it (SIGTERM, then SIGKILL) at close(). Its output is in
+        proc.log(); a process that must not daemonise should be told so
+        (e.g. keepalived -n).
+        """
+        return self.lab._spawn(self.argv(argv), name or os.path.basename(argv[0]), env, cwd)
+
+    def addr_add(self, ifname, addr):
+        _check_addr(addr)
+        self.ip("addr", "add", addr, "dev", ifname)
+
+    def addr_del(self, ifname, addr):
+        self.ip("addr", "del", addr, "dev", ifname)
+
+    def addrs(self, ifname=None):
+        """Addresses (without prefix length) configured in the namespace."""
+        args = ["-o", "addr", "show"] + (["dev", ifname] if ifname else [])
+        out = self.ip(*args).stdout
+        return [m.group(1) for m in re.finditer(r"\binet6? ([0-9a-f.:]+)/", out)]
+
+    def route_add(self, dest, via):
+        _check_addr(via)
+        self.ip("route", "add", dest, "via", via)
+
+    def sysctl(self, key, value):
+        self.run("sysctl", "-qw", f"{key}={value}")
+
+    def forwarding(self, on=True):
+        """Enable IPv4 and IPv6 forwarding (a director or a router)."""
+        v = "1" if on else "0"
+        self.run("sysctl", "-qw", f"net.ipv4.ip_forward={v}", f"net.ipv6.conf.all.forwarding={v}")
+
+    def link_up(self, ifname, up=True):
+        self.ip("link", "set", ifname, "up" if up else "down")
+
+    def ipvsadm(self, *args, check=True):
+        """Run ipvsadm in this namespace (IPVS tables are per namespace)."""
+        return self.run("ipvsadm", *args, check=check)
+
+    def ipvs(self, stats=False):
+        """This namespace's IPVS table, parsed (see ipvs_services)."""
+        return ipvs_services(self, stats=stats)
+
+    def tcp_listening(self, port, addr=None):
+        """True when something listens on TCP `port` in the namespace."""
+        out = self.run("ss", "-Htln", check=False).stdout
+        for line in out.splitlines():
+            local = line.split()[3] if len(line.split()) > 3 else ""
+            host, _, p = local.rpartition(":")
+            if p == str(port) and (addr is None or host.strip("[]") in (addr, "*", "0.0.0.0", "::")):
+                return True
+        return False
+
+    def http_get(self, url, timeout=10):
+        """GET `url` with curl from this namespace; returns the body (str).
+
+        Raises LabError on a connection error or an HTTP status >= 400.
+        """
+        return self.run("curl", "-sS", "--fail", "--max-time", str(timeout), "--noproxy", "*",
+                        url, timeout=timeout + 10).stdout
+
+
+class Lab:
+    """Namespaces, bridges, veths and processes for one test, with cleanup.
+
+    lab = Lab()                       # or the `lab` pytest fixture
+    cli = lab.netns("cli")            # namespace "<prefix>-cli"
+    br = lab.bridge("front")          # bridge in the current namespace
+    lab.connect(cli, br, "192.0.2.10/24")   # veth: cli:eth0 <-> br
+    ...
+    lab.close()                       # kills processes, deletes everything
+    """
+
+    def __init__(self, prefix=None):
+        # 5 characters leave room for IFNAMSIZ: "<prefix><tag><n>" <= 15.
+        self.prefix = prefix or ("d" + secrets.token_hex(2))
+        self.dir = tempfile.mkdtemp(prefix=f"lab-{self.prefix}-")
+        self._netns = []
+        self._links = []      # (netns or None, ifname) deleted at close
+        self._procs = []
+        self._n = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _ifname(self, tag):
+        self._n += 1
+        name = f"{self.prefix}{tag}{self._n}"
+        if len(name) > IFNAMSIZ:
+            raise LabError(f"interface name {name} longer than {IFNAMSIZ}; use a shorter tag")
+        return name
+
+    def netns(self, tag):
+        """Create namespace "<prefix>-<tag>" with lo up; returns a Netns."""
+        name = f"{self.prefix}-{tag}"
+        _run(["ip", "netns", "add", name])
+        ns = Netns(self, name)
+        self._netns.append(ns)
+        ns.ip("link", "set", "lo", "up")
+        return ns
+
+    def bridge(self, tag, ns=None):
+        """Create an up bridge (in `ns`, else the current namespace); returns its name."""
+        name = self._ifname(tag[:6])
+        ipcmd = ["ip"] + (["-n", ns.name] if ns else [])
+        # No STP, no forwarding delay: ports forward at once.
+        _ip_batch(ns, [f"link add {name} type bridge forward_delay 0 stp_state 0",
+                       f"link set {name} up"])
+        self._links.append((ns, name))
+        return name
+
+    def veth(self, ns_a, ns_b, ifname_a="eth0", ifname_b="eth0", addr_a=None, addr_b=None):
+        """A veth pair between two namespaces (None = current one), both ends up.
+
+        Returns (ifname_a, ifname_b). Addresses such as "192.0.2.1/24" (a
+        string or a list) are optional.
+        """
+        tmp_a, tmp_b = self._ifname("a"), self._ifname("b")
+        _run(["ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b])
+        self._links.append((None, tmp_a))
+        for ns, tmp, final, addr in ((ns_a, tmp_a, ifname_a, addr_a), (ns_b, tmp_b, ifname_b, addr_b)):
+            if ns is not None:
+                _run(["ip", "link", "set", tmp, "netns", ns.name])
+            ipcmd = ["ip"] + (["-n", ns.name] if ns else [])
+            if final != tmp:
+                _run(ipcmd + ["link", "set", tmp, "name", final])
+            if tmp == tmp_a:
+                self._links[-1] = (ns, final)
+            for a in ([addr] if isinstance(addr, str) else (addr or [])):
+                _check_addr(a)
+                _run(ipcmd + ["addr", "add", a, "dev", final] + (["nodad"] if ":" in a else []))
+            _run(ipcmd + ["link", "set", final, "up"])
+        return ifname_a, ifname_b
+
+    def connect(self, ns, bridge, addr=None, ifname="eth0", bridge_ns=None):
+        """Plug namespace `ns` into `bridge` with a veth named `ifname` in ns.
+
+        `addr` ("192.0.2.10/24", or a list) is added to ifname. Returns the
+        bridge-side port name.
+        """
+        addrs = [addr] if isinstance(addr, str) else list(addr or [])
+        for a in addrs:
+            _check_addr(a)
+        port = self._ifname("p")
+        # Two `ip -batch` runs instead of one process per step: every exec
+        # costs a lot under TCG.
+        _ip_batch(bridge_ns, [
+            f"link add {port} type veth peer name {ifname} netns {ns.name}",
+            f"link set {port} master {bridge}",
+            f"link set {port} up",
+        ])
+        self._links.append((bridge_ns, port))
+        _ip_batch(ns, [f"addr add {a} dev {ifname}" + (" nodad" if ":" in a else "") for a in addrs]
+                  + [f"link set {ifname} up"])
+        return port
+
+    def _spawn(self, argv, name, env, cwd):
+        log_path = os.path.join(self.dir, f"{name}-{len(self._procs)}.log")
+        logf = open(log_path, "wb")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env=full_env, cwd=cwd, start_new_session=True)
+        logf.close()
+        proc = Proc(p, name, log_path)
+        self._procs.append(proc)
+        return proc
+
+    def spawn(self, *argv, name=None, env=None, cwd=None):
+        """Start a process in the current namespace (see Netns.spawn)."""
+        return self._spawn(list(argv), name or os.path.basename(argv[0]), env, cwd)
+
+    def http_server(self, ns, addr, port=80, body=None):
+        """Start a tiny HTTP server in `ns` that answers every GET with `body`.
+
+        It listens on addr:port, logs each request as "GET <path> from
+        <client>" and is ready when this returns. Returns the Proc.
+        """
+        _check_addr(addr)
+        body = body if body is not None else f"{ns.name} {addr}:{port}\n"
+        script = os.path.join(self.dir, f"httpd-{secrets.token_hex(3)}.py")
+        with open(script, "w") as f:
+            f.write(_HTTPD)
+        family = "6" if ":" in addr else "4"
+        proc = ns.spawn("/usr/bin/python3", "-u", script, family, addr, str(port), body,
+                        name=f"httpd-{ns.name}-{port}")
+        poll(lambda: "listening" in proc.log() or not proc.alive(), timeout=30,
+             what=f"http server {addr}:{port} in {ns.name}")
+        if not proc.alive():
+            raise LabError(f"http server {addr}:{port} in {ns.name} died:\n{proc.log()}")
+        return proc
+
+    def close(self):
+        """Stop processes and delete links and namespaces. Safe to call twice."""
+        errors = []
+        for p in reversed(self._procs):
+            try:
+                if p.alive():
+                    os.killpg(p.pid, signal.SIGTERM)
+                    try:
+                        p.popen.wait(5)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        p.popen.wait()
+            except ProcessLookupError:
+                pass
+            except Exception as e:
+                errors.append(f"stop {p.name}: {e}")
+        self._procs.clear()
+        by_ns = {}
+        for ns, name in reversed(self._links):
+            by_ns.setdefault(ns.name if ns else None, []).append(f"link del {name}")
+        for nsname, lines in by_ns.items():
+            # -force: go on past links already gone with their peer.
+            argv = ["ip"] + (["-n", nsname] if nsname else []) + ["-force", "-batch", "-"]
+            _run(argv, check=False, input="".join(line + "\n" for line in lines))
+        self._links.clear()
+        for ns in reversed(self._netns):
+            # Kill anything left in the namespace (e.g. a daemon that forked).
+            r = _run(["ip", "netns", "pids", ns.name], check=False)
+            for pid in r.stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            r = _run(["ip", "netns", "del", ns.name], check=False)
+            if r.returncode != 0:
+                errors.append(f"ip netns del {ns.name}: {r.stderr.strip()}")
+        self._netns.clear()
+        if os.environ.get("DD_LAB_KEEP_DIR") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if errors:
+            raise LabError("lab cleanup: " + "; ".join(errors))
+
+
+def nat_site(lab):
+    """A ready NAT site: returns (cli, dir, [rs1, rs2]) namespaces.
+
+    cli 192.0.2.10/24 --[front bridge]-- dir eth0 192.0.2.1/24 + VIP
+    192.0.2.100/24; dir eth1 198.51.100.1/24 --[back bridge]-- rs1
+    198.51.100.11/24, rs2 198.51.100.12/24 (default route via the
+    director, forwarding on). Nothing listens and IPVS is empty: the test
+    adds servers (lab.http_server) and services.
+    """
+    front, back = lab.bridge("fr"), lab.bridge("bk")
+    cli, d = lab.netns("cli"), lab.netns("dir")
+    rs = [lab.netns("rs1"), lab.netns("rs2")]
+    lab.connect(cli, front, "192.0.2.10/24")
+    lab.connect(d, front, ["192.0.2.1/24", "192.0.2.100/24"])
+    lab.connect(d, back, "198.51.100.1/24", ifname="eth1")
+    d.forwarding()
+    for i, r in enumerate(rs):
+        lab.connect(r, back, f"198.51.100.{11 + i}/24")
+        r.route_add("default", "198.51.100.1")
+    return cli, d, rs
+
+
+_HTTPD = r'''
+import http.server, socket, sys
+family, addr, port, body = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].encode()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def do_GET(self):
+        print(f"GET {self.path} from {self.client_address[0]}", flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(http.server.HTTPServer):
+    address_family = socket.AF_INET6 if family == "6" else socket.AF_INET
+    allow_reuse_address = True
+s = S((addr, port), H)
+print("listening", flush=True)
+s.serve_forever()
+'''
+
+
+# ---------------------------------------------------------------- ipvsadm --
+
+@dataclasses.dataclass
+class IpvsStats:
+    """Counters of `ipvsadm -Ln --stats --exact` (totals since creation)."""
+    conns: int
+    inpkts: int
+    outpkts: int
+    inbytes: int
+    outbytes: int
+
+
+@dataclasses.dataclass
+class IpvsDest:
+    """A real server: forward is "Masq", "Route", "Tunnel" or "Local"."""
+    addr: str
+    port: int
+    forward: str = ""
+    weight: int = 0
+    active: int = 0
+    inactive: int = 0
+    stats: IpvsStats = None
+
+    @property
+    def key(self):
+        return _hostport(self.addr, self.port)
+
+
+@dataclasses.dataclass
+class IpvsService:
+    """A virtual service. proto is "TCP", "UDP", "SCTP" or "FWM".
+
+    For FWM services addr is "" and port is the firewall mark. flags holds
+    the scheduler flags ("sh-port", ...) and options ("ops", ...);
+    persistent is the timeout in seconds or None; netmask the persistence
+    mask or None.
+    """
+    proto: str
+    addr: str
+    port: int
+    scheduler: str = ""
+    flags: list = dataclasses.field(default_factory=list)
+    persistent: int = None
+    netmask: str = None
+    dests: list = dataclasses.field(default_factory=list)
+    stats: IpvsStats = None
+
+    @property
+    def key(self):
+        """"TCP 192.0.2.1:80", "UDP [2001:db8::1]:53" or "FWM 7"."""
+        if self.proto == "FWM":
+            return f"FWM {self.port}"
+        return f"{self.proto} {_hostport(self.addr, self.port)}"
+
+    def dest(self, addr, port):
+        """The real server addr:port, or None."""
+        for d in self.dests:
+            if d.addr == addr and d.port == int(port):
+                return d
+        return None
+
+
+def _hostport(addr, port):
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def _split_hostport(s):
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\]:(\d+)|([0-9.]+):(\d+)", s)
+    if not m:
+        raise ValueError(f"bad address:port {s!r}")
+    if m.group(1):
+        return m.group(1), int(m.group(2))
+    return m.group(3), int(m.group(4))
+
+
+_PROTOS = ("TCP", "UDP", "SCTP", "FWM")
+
+
+def parse_ipvsadm(text):
+    """Parse `ipvsadm -Ln` output into a list of IpvsService (in listed order).
+
+    Raises ValueError on a line it does not understand, so a format change
+    fails the test instead of silently hiding services.
+    """
+    services = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("IP Virtual Server", "Prot ")) or \
+                line.lstrip().startswith("-> RemoteAddress"):
+            continue
+        tok = line.split()
+        if tok[0] == "->":
+            if not services:
+                raise ValueError(f"real server before any service: {line!r}")
+            addr, port = _split_hostport(tok[1])
+            if len(tok) != 6:
+                raise ValueError(f"bad real server line: {line!r}")
+            services[-1].dests.append(IpvsDest(addr, port, tok[2], int(tok[3]), int(tok[4]), int(tok[5])))
+            continue
+        if tok[0] not in _PROTOS:
+            raise ValueError(f"unexpected ipvsadm line: {line!r}")
+        if tok[0] == "FWM":
+            svc = IpvsService("FWM", "", int(tok[1]))
+        else:
+            addr, port = _split_hostport(tok[1])
+            svc = IpvsService(tok[0], addr, port)
+        rest = tok[2:]
+        if rest and rest[0] == "IPv6":  # FWM services of family inet6
+            svc.flags.append("IPv6")
+            rest = rest[1:]
+        if rest:
+            svc.scheduler = rest[0]
+            rest = rest[1:]
+        i = 0
+        while i < len(rest):
+            t = rest[i]
+            if t.startswith("(") and t.endswith(")"):
+                svc.flags.extend(f for f in t[1:-1].split(",") if f)
+            elif t == "persistent" and i + 1 < len(rest):
+                svc.persistent = int(rest[i + 1])
+                i += 1
+            elif t == "mask" and i + 1 < len(rest):
+                svc.netmask = rest[i + 1]
+                i += 1
+            elif t == "pe" and i + 1 < len(rest):
+                svc.flags.append(f"pe={rest[i + 1]}")
+                i += 1
+            else:
+                svc.flags.append(t)
+            i += 1
+        services.append(svc)
+    return services
+
+
+def parse_ipvsadm_stats(text):
+    """Parse `ipvsadm -Ln --stats --exact` into a list of IpvsService.
+
+    Each service and real server carries .stats (IpvsStats); scheduler and
+    weights are not in this listing (merge with parse_ipvsadm if needed).
+    """
+    services = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("IP Virtual Server", "Prot ")) or \
+                line.strip() == "-> RemoteAddress:Port":
+            continue
+        tok = line.split()
+        if tok[0] == "->":
+            addr, port = _split_hostport(tok[1])
+            nums = tok[2:]
+            target = IpvsDest(addr, port)
+        elif tok[0] in _PROTOS:
+            if tok[0] == "FWM":
+                target = IpvsService("FWM", "", int(tok[1]))
+            else:
+                addr, port = _split_hostport(tok[1])
+                target = IpvsService(tok[0], addr, port)
+            nums = [t for t in tok[2:] if t != "IPv6"]
+        else:
+            raise ValueError(f"unexpected ipvsadm --stats line: {line!r}")
+        if len(nums) != 5 or not all(n.isdigit() for n in nums):
+            raise ValueError(f"bad counters (use --exact): {line!r}")
+        target.stats = IpvsStats(*map(int, nums))
+        if isinstance(target, IpvsDest):
+            if not services:
+                raise ValueError(f"real server before any service: {line!r}")
+            services[-1].dests.append(target)
+        else:
+            services.append(target)
+    return services
+
+
+@dataclasses.dataclass
+class IpvsConn:
+    """One entry of `ipvsadm -Lnc`."""
+    proto: str
+    expire: str
+    state: str
+    source: str
+    virtual: str
+    dest: str
+
+
+def parse_ipvsadm_conns(text):
+    """Parse `ipvsadm -Lnc` (connection table) into a list of IpvsConn."""
+    conns = []
+    for line in text.splitlines():
+        tok = line.split()
+        if not tok or tok[0] in ("IPVS", "pro"):
+            continue
+        if len(tok) != 6:
+            raise ValueError(f"bad ipvsadm -Lnc line: {line!r}")
+        conns.append(IpvsConn(*tok))
+    return conns
+
+
+def _ipvsadm(ns, *args):
+    argv = ["ipvsadm"] + list(args)
+    return (ns.run(*argv) if ns else _run(argv)).stdout
+
+
+def ipvs_services(ns=None, stats=False):
+    """The IPVS table of `ns` (a Netns; None = current namespace).
+
+    Returns a list of IpvsService with their dests. With stats=True every
+    service and dest also has .stats, read right after the listing (two
+    ipvsadm calls, so not one atomic snapshot).
+    """
+    services = parse_ipvsadm(_ipvsadm(ns, "-Ln"))
+    if stats:
+        counted = {s.key: s for s in parse_ipvsadm_stats(_ipvsadm(ns, "-Ln", "--stats", "--exact"))}
+        for s in services:
+            c = counted.get(s.key)
+            if c is None:
+                continue
+            s.stats = c.stats
+            for d in s.dests:
+                cd = c.dest(d.addr, d.port)
+                d.stats = cd.stats if cd else None
+    return services
+
+
+def ipvs_service(ns, key):
+    """The service whose key is e.g. "TCP 192.0.2.100:80", or None."""
+    for s in ipvs_services(ns):
+        if s.key == key:
+            return s
+    return None
+
+
+def ipvs_conns(ns=None):
+    """The IPVS connection table of `ns` (list of IpvsConn)."""
+    return parse_ipvsadm_conns(_ipvsadm(ns, "-Lnc"))
+
+
+def wait_tcp(ns, addr, port, timeout=20.0):
+    """Poll until a TCP connect to addr:port from `ns` succeeds."""
+    _check_addr(addr)
+    prog = ("import socket,sys;s=socket.create_connection((sys.argv[1],int(sys.argv[2])),2);s.close()")
+    poll(lambda: ns.run("/usr/bin/python3", "-c", prog, addr, str(port), check=False).returncode == 0,
+         timeout=timeout, interval=0.2, what=f"TCP {addr}:{port} from {ns.name}")
+
+
+__all__.append("wait_tcp")
