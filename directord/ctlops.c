@@ -6,6 +6,7 @@
 #include "config.h"
 #include "directord/ctlops.h"
 #include "directord/ctl.h"
+#include "directord/failover.h"
 #include "directord/fwd.h"
 #include "health/health.h"
 #include "directord/json.h"
@@ -44,6 +45,8 @@ static const struct dd_config *cfg_of(const struct dd_ctlops *o)
 
 /* One consistent view of the parts for one answer. */
 struct snap {
+	bool have_fo;
+	struct dd_failover_status fo;
 	struct dd_fwdplane *fwd;        /* NULL: no forwarding plane */
 	bool have_ipvs;                 /* the dump below worked */
 	struct ipvs_table ipvs;         /* services directord owns, with counters */
@@ -53,6 +56,8 @@ struct snap {
 static void snap_take(struct dd_ctlops *o, struct snap *sn)
 {
 	memset(sn, 0, sizeof *sn);
+	if (o->src.fo && *o->src.fo)
+		sn->have_fo = dd_failover_status(*o->src.fo, &sn->fo) == 0;
 	sn->fwd = o->src.fwd ? *o->src.fwd : NULL;
 	if (sn->fwd) {
 		char *err = NULL;
@@ -114,6 +119,21 @@ static void json_ipvs_stats(struct dd_json *j, const struct ipvs_stats *st)
 	dd_json_kuint(j, "outpps", st->outpps);
 	dd_json_kuint(j, "inbps", st->inbps);
 	dd_json_kuint(j, "outbps", st->outbps);
+}
+
+static const struct dd_failover_cluster_status *fo_cluster(const struct snap *sn, const char *name)
+{
+	if (!sn->have_fo)
+		return NULL;
+	for (size_t i = 0; i < sn->fo.n_clusters; i++)
+		if (strcmp(sn->fo.clusters[i].name, name) == 0)
+			return &sn->fo.clusters[i];
+	return NULL;
+}
+
+static void json_age(struct dd_json *j, const char *key, int64_t ms)
+{
+	dd_json_kint(j, key, ms < 0 ? -1 : ms);
 }
 
 static const char *duration(uint64_t ms, char *buf, size_t len)
@@ -254,15 +274,23 @@ static void status_json_service(struct dd_ctlops *o, const struct snap *sn, stru
 static void status_json_cluster(struct dd_ctlops *o, const struct snap *sn, struct dd_json *j,
 				const struct dd_cluster *cl)
 {
+	const struct dd_failover_cluster_status *fc = fo_cluster(sn, cl->name);
 	dd_json_obj_begin(j);
 	dd_json_kstr(j, "name", cl->name);
 	dd_json_kuint(j, "priority", cl->priority);
-	/* failover: not in this build */
-	static const char *const unknown[] = { "role", "in_role_ms", "peer_role",
-					       "peer_priority", "vips_up" };
-	for (size_t i = 0; i < ARRAY_SIZE(unknown); i++) {
-		dd_json_key(j, unknown[i]);
-		dd_json_null(j);
+	if (fc) {
+		dd_json_kstr(j, "role", fc->role);
+		dd_json_kuint(j, "in_role_ms", fc->in_role_ms);
+		dd_json_kstr(j, "peer_role", fc->peer_role);
+		dd_json_kuint(j, "peer_priority", fc->peer_priority);
+		dd_json_kbool(j, "vips_up", fc->vips_up);
+	} else {
+		static const char *const unknown[] = { "role", "in_role_ms", "peer_role",
+						       "peer_priority", "vips_up" };
+		for (size_t i = 0; i < ARRAY_SIZE(unknown); i++) {
+			dd_json_key(j, unknown[i]);
+			dd_json_null(j);
+		}
 	}
 	dd_json_key(j, "vips");
 	dd_json_arr_begin(j);
@@ -273,6 +301,51 @@ static void status_json_cluster(struct dd_ctlops *o, const struct snap *sn, stru
 	dd_json_arr_begin(j);
 	for (size_t i = 0; i < cl->n_services; i++)
 		status_json_service(o, sn, j, &cl->services[i]);
+	dd_json_arr_end(j);
+	dd_json_obj_end(j);
+}
+
+static void status_json_peer(const struct snap *sn, struct dd_json *j)
+{
+	dd_json_key(j, "peer");
+	if (!sn->have_fo) {
+		dd_json_null(j);
+		return;
+	}
+	const struct dd_failover_status *f = &sn->fo;
+	dd_json_obj_begin(j);
+	dd_json_kstr(j, "name", f->peer);
+	dd_json_kbool(j, "alive", f->peer_alive);
+	json_age(j, "last_heartbeat_age_ms", f->last_heartbeat_age_ms);
+	dd_json_kuint(j, "generation", f->generation);
+	dd_json_kuint(j, "peer_generation", f->peer_generation);
+	dd_json_kuint(j, "interval_ms", f->interval_ms);
+	dd_json_kuint(j, "dead_ms", f->dead_ms);
+	dd_json_kuint(j, "rx", f->rx);
+	dd_json_kuint(j, "tx", f->tx);
+	dd_json_key(j, "dropped");
+	dd_json_obj_begin(j);
+	dd_json_kuint(j, "malformed", f->drops.malformed);
+	dd_json_kuint(j, "bad_version", f->drops.bad_version);
+	dd_json_kuint(j, "bad_auth", f->drops.bad_auth);
+	dd_json_kuint(j, "replayed", f->drops.replayed);
+	dd_json_kuint(j, "unknown_sender", f->drops.unknown_sender);
+	dd_json_obj_end(j);
+	dd_json_key(j, "links");
+	dd_json_arr_begin(j);
+	for (size_t i = 0; i < f->n_links; i++) {
+		const struct dd_failover_link_status *l = &f->links[i];
+		dd_json_obj_begin(j);
+		dd_json_kstr(j, "local", l->local);
+		dd_json_kstr(j, "remote", l->remote);
+		dd_json_kstr(j, "interface", l->ifname[0] ? l->ifname : NULL);
+		dd_json_kbool(j, "up", l->up);
+		json_age(j, "last_rx_age_ms", l->last_rx_age_ms);
+		dd_json_kuint(j, "rx", l->rx);
+		dd_json_kuint(j, "tx", l->tx);
+		dd_json_kuint(j, "tx_errors", l->tx_errors);
+		dd_json_obj_end(j);
+	}
 	dd_json_arr_end(j);
 	dd_json_obj_end(j);
 }
@@ -296,12 +369,11 @@ static void status_json(struct dd_ctlops *o, const struct snap *sn, const struct
 	dd_json_obj_end(&j);
 	dd_json_key(&j, "available");
 	dd_json_obj_begin(&j);
-	dd_json_kbool(&j, "failover", false);
+	dd_json_kbool(&j, "failover", sn->have_fo);
 	dd_json_kbool(&j, "forwarding", sn->fwd != NULL);
 	dd_json_kbool(&j, "health", sn->health != NULL);
 	dd_json_obj_end(&j);
-	dd_json_key(&j, "peer");
-	dd_json_null(&j);
+	status_json_peer(sn, &j);
 	dd_json_key(&j, "clusters");
 	dd_json_arr_begin(&j);
 	for (size_t i = 0; i < c->n_clusters; i++)
@@ -309,6 +381,34 @@ static void status_json(struct dd_ctlops *o, const struct snap *sn, const struct
 			status_json_cluster(o, sn, &j, &c->clusters[i]);
 	dd_json_arr_end(&j);
 	dd_json_obj_end(&j);
+}
+
+static void status_text_peer(const struct snap *sn, struct dd_buf *out)
+{
+	char d[32];
+	if (!sn->have_fo) {
+		dd_buf_puts(out, "failover: not running (no peer configured, or not in this build)\n");
+		return;
+	}
+	const struct dd_failover_status *f = &sn->fo;
+	if (f->last_heartbeat_age_ms < 0)
+		dd_buf_printf(out, "peer %s: %s, never heard\n", f->peer, f->peer_alive ? "alive" : "dead");
+	else
+		dd_buf_printf(out, "peer %s: %s, last heartbeat %s ago\n", f->peer,
+			      f->peer_alive ? "alive" : "dead",
+			      duration((uint64_t)f->last_heartbeat_age_ms, d, sizeof d));
+	for (size_t i = 0; i < f->n_links; i++) {
+		const struct dd_failover_link_status *l = &f->links[i];
+		dd_buf_printf(out, "  link %zu %s -> %s%s%s: %s, ", i, l->local, l->remote,
+			      l->ifname[0] ? " on " : "", l->ifname, l->up ? "up" : "DOWN");
+		if (l->last_rx_age_ms < 0)
+			dd_buf_puts(out, "never heard");
+		else
+			dd_buf_printf(out, "last heard %s ago",
+				      duration((uint64_t)l->last_rx_age_ms, d, sizeof d));
+		dd_buf_printf(out, ", rx %" PRIu64 " tx %" PRIu64 " errors %" PRIu64 "\n",
+			      l->rx, l->tx, l->tx_errors);
+	}
 }
 
 static void status_text_rs(const struct snap *sn, const struct dd_service *s,
@@ -348,13 +448,19 @@ static void status_text(struct dd_ctlops *o, const struct snap *sn, const struct
 		      (long)getpid(), duration((uint64_t)((mono_now() - o->started) * 1000), d, sizeof d));
 	dd_buf_printf(out, "config %s: %u reload%s, %u rejected\n", o->src.conf_path,
 		      *o->src.reloads, *o->src.reloads == 1 ? "" : "s", *o->src.reload_failures);
-	dd_buf_puts(out, "failover: not available in this build\n");
+	status_text_peer(sn, out);
 	for (size_t i = 0; i < c->n_clusters; i++) {
 		const struct dd_cluster *cl = &c->clusters[i];
 		if (only && only != cl)
 			continue;
-		dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
-			      cl->priority);
+		const struct dd_failover_cluster_status *fc = fo_cluster(sn, cl->name);
+		if (fc)
+			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %" PRIu32 "; peer %s, priority %u\n",
+				      cl->name, fc->role, duration(fc->in_role_ms, d, sizeof d), cl->priority,
+				      fc->peer_role, (unsigned)fc->peer_priority);
+		else
+			dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
+				      cl->priority);
 		for (size_t v = 0; v < cl->n_vips; v++)
 			dd_buf_printf(out, "  vip %s/%d on %s\n", dd_addr_str(&cl->vips[v].addr, a, sizeof a),
 				      cl->vips[v].prefix, cl->vips[v].ifname);
@@ -388,6 +494,78 @@ static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 }
 
 /* ---- metrics ----------------------------------------------------------- */
+
+static void metrics_failover(const struct snap *sn, struct dd_prom *p)
+{
+	static const char *const roles[] = { "init", "standby", "active", "fault" };
+	if (!sn->have_fo)
+		return;
+	const struct dd_failover_status *f = &sn->fo;
+	dd_prom_family(p, "directord_cluster_role", "gauge",
+		       "1 for the role this director has for a cluster, 0 for the others.");
+	for (size_t i = 0; i < f->n_clusters; i++)
+		for (size_t r = 0; r < ARRAY_SIZE(roles); r++)
+			dd_prom_sample(p, "directord_cluster_role",
+				       strcmp(f->clusters[i].role, roles[r]) == 0, "cluster",
+				       f->clusters[i].name, "role", roles[r], NULL);
+	dd_prom_family(p, "directord_cluster_role_seconds", "gauge", "Seconds in the current role.");
+	for (size_t i = 0; i < f->n_clusters; i++)
+		dd_prom_sample(p, "directord_cluster_role_seconds", (double)f->clusters[i].in_role_ms / 1000,
+			       "cluster", f->clusters[i].name, NULL);
+	dd_prom_family(p, "directord_cluster_vips_up", "gauge", "1 if this director holds the cluster's VIPs.");
+	for (size_t i = 0; i < f->n_clusters; i++)
+		dd_prom_sample(p, "directord_cluster_vips_up", f->clusters[i].vips_up,
+			       "cluster", f->clusters[i].name, NULL);
+	dd_prom_family(p, "directord_peer_up", "gauge", "1 if the peer was heard within its dead time.");
+	dd_prom_sample(p, "directord_peer_up", f->peer_alive, "peer", f->peer, NULL);
+	dd_prom_family(p, "directord_heartbeat_last_seconds", "gauge",
+		       "Seconds since the last valid heartbeat from the peer (absent: never).");
+	if (f->last_heartbeat_age_ms >= 0)
+		dd_prom_sample(p, "directord_heartbeat_last_seconds",
+			       (double)f->last_heartbeat_age_ms / 1000, "peer", f->peer, NULL);
+	dd_prom_family(p, "directord_heartbeat_dropped_total", "counter",
+		       "Heartbeat packets dropped, by reason.");
+	const struct { const char *why; uint64_t n; } drops[] = {
+		{ "malformed", f->drops.malformed }, { "bad_version", f->drops.bad_version },
+		{ "bad_auth", f->drops.bad_auth }, { "replayed", f->drops.replayed },
+		{ "unknown_sender", f->drops.unknown_sender },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(drops); i++)
+		dd_prom_sample_u64(p, "directord_heartbeat_dropped_total", drops[i].n,
+				   "reason", drops[i].why, NULL);
+
+	/* Per link; "link" is its index in the config, stable across reloads
+	 * that keep the list. */
+	static const struct { const char *name, *type, *help; } lf[] = {
+		{ "directord_link_up", "gauge", "1 if the peer was heard on this link within its dead time." },
+		{ "directord_link_last_rx_seconds", "gauge", "Seconds since the last heartbeat on this link (absent: never)." },
+		{ "directord_link_rx_total", "counter", "Valid heartbeats received on this link." },
+		{ "directord_link_tx_total", "counter", "Heartbeats sent on this link." },
+		{ "directord_link_tx_errors_total", "counter", "Heartbeats that could not be sent on this link." },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(lf); k++) {
+		dd_prom_family(p, lf[k].name, lf[k].type, lf[k].help);
+		for (size_t i = 0; i < f->n_links; i++) {
+			const struct dd_failover_link_status *l = &f->links[i];
+			char idx[24];
+			snprintf(idx, sizeof idx, "%zu", i);
+			double v;
+			switch (k) {
+			case 0: v = l->up; break;
+			case 1:
+				if (l->last_rx_age_ms < 0)
+					continue;
+				v = (double)l->last_rx_age_ms / 1000;
+				break;
+			case 2: v = (double)l->rx; break;
+			case 3: v = (double)l->tx; break;
+			default: v = (double)l->tx_errors; break;
+			}
+			dd_prom_sample(p, lf[k].name, v, "peer", f->peer, "link", idx, "local", l->local,
+				       "remote", l->remote, NULL);
+		}
+	}
+}
 
 /* Real-server and service series, labelled by config names; a server
  * with no kernel entry has no IPVS series (absent, not zero). */
@@ -530,6 +708,7 @@ static void build_metrics(void *ctx, struct dd_buf *out)
 				   "cluster", o->roles[i].cluster, NULL);
 
 	struct snap *sn = snap_new(o);
+	metrics_failover(sn, &p);
 	metrics_services(o, sn, &p);
 	snap_free(sn);
 
@@ -551,6 +730,50 @@ static void build_metrics(void *ctx, struct dd_buf *out)
 static void op_metrics(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
 {
 	build_metrics(ctx, &r->body);
+}
+
+/* ---- takeover, release --------------------------------------------------- */
+
+static void handover(struct dd_ctlops *o, const struct dd_ctl_req *req, struct dd_ctl_resp *r,
+		     bool takeover)
+{
+	const char *what = takeover ? "takeover" : "release";
+	struct dd_failover *fo = o->src.fo ? *o->src.fo : NULL;
+	if (!fo) {
+		dd_ctl_error(r, DD_CTL_UNAVAILABLE, "%s: failover is not running (no peer configured)", what);
+		return;
+	}
+	const char *cl = req->argv[0];
+	char *err = NULL;
+	int rc = takeover ? dd_failover_takeover(fo, cl, &err) : dd_failover_release(fo, cl, &err);
+	if (rc < 0) {
+		log_warn("ctl", "%s %s refused: %s", what, cl, err ? err : "?");
+		dd_ctl_error(r, DD_CTL_FAILED, "%s %s: %s", what, cl, err ? err : "refused");
+		free(err);
+		return;
+	}
+	free(err);
+	if (req->json) {
+		struct dd_json j;
+		dd_json_init(&j, &r->body, true);
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "cluster", cl);
+		dd_json_kstr(&j, "requested", what);
+		dd_json_obj_end(&j);
+	} else {
+		dd_buf_printf(&r->body, "%s of cluster %s requested; the role change follows (see status)\n",
+			      what, cl);
+	}
+}
+
+static void op_takeover(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	handover(ctx, req, r, true);
+}
+
+static void op_release(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	handover(ctx, req, r, false);
 }
 
 /* ---- drain, enable --------------------------------------------------------- */
@@ -888,8 +1111,12 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 			dd_json_kstr(&j, "address", dd_addr_str(&vc[i].vip->addr, a, sizeof a));
 			dd_json_kint(&j, "prefix", vc[i].vip->prefix);
 			dd_json_kstr(&j, "interface", vc[i].vip->ifname);
+			const struct dd_failover_cluster_status *fc = fo_cluster(sn, vc[i].cluster);
 			dd_json_key(&j, "now");
-			dd_json_null(&j); /* the role: failover not in this build */
+			if (fc)
+				dd_json_bool(&j, strcmp(fc->role, "active") == 0);
+			else
+				dd_json_null(&j);
 			dd_json_obj_end(&j);
 		}
 		dd_json_arr_end(&j);
@@ -901,11 +1128,15 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 		dd_json_obj_end(&j);
 	} else {
 		dd_buf_printf(&r->body, "plan for %s:\n", path);
-		for (size_t i = 0; i < n; i++)
-			dd_buf_printf(&r->body, "  vip %s %s/%d on %s (cluster %s)\n",
+		for (size_t i = 0; i < n; i++) {
+			const struct dd_failover_cluster_status *fc = fo_cluster(sn, vc[i].cluster);
+			dd_buf_printf(&r->body, "  vip %s %s/%d on %s (cluster %s%s)\n",
 				      vc[i].add ? "add" : "remove",
 				      dd_addr_str(&vc[i].vip->addr, a, sizeof a), vc[i].vip->prefix,
-				      vc[i].vip->ifname, vc[i].cluster);
+				      vc[i].vip->ifname, vc[i].cluster,
+				      !fc ? "" : strcmp(fc->role, "active") == 0 ? ", active: now" :
+				      ", not active: at takeover");
+		}
 		if (n == 0)
 			dd_buf_puts(&r->body, "  no VIP changes\n");
 		if (have_ops)
@@ -948,6 +1179,8 @@ struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_s
 		.ctx = o,
 		.status = op_status,
 		.metrics = op_metrics,
+		.takeover = op_takeover,
+		.release = op_release,
 		.drain = op_drain,
 		.enable = op_enable,
 		.reload = op_reload,

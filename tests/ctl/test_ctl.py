@@ -311,8 +311,8 @@ def test_many_idle_clients_do_not_block(daemon):
 def test_parts_not_running_say_so(daemon):
     """Commands whose part is not in this build or not running (no IPVS on
     the host kernel) answer 'unavailable' with the reason, never fake data."""
-    for args, why in ((["takeover", "web"], "takeover: not available in this build"),
-                      (["release", "web"], "release: not available in this build"),
+    for args, why in ((["takeover", "web"], "takeover: failover is not running (no peer configured)"),
+                      (["release", "web"], "release: failover is not running (no peer configured)"),
                       (["drain", "198.51.100.21"], "drain: the IPVS forwarding plane is not running"),
                       (["enable", "http", "198.51.100.21:80"],
                        "enable: the IPVS forwarding plane is not running")):
