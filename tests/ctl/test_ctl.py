@@ -13,9 +13,13 @@ import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net"))
+from hbnet import wait_for  # noqa: E402  (the shared polling helper)
 
 BUILD = os.environ.get("DD_BUILDDIR", ".")
 DIRECTORD = os.environ.get("DIRECTORD", os.path.join(BUILD, "directord/directord"))
@@ -44,16 +48,6 @@ clusters = (
 """
 
 EX_OK, EX_FAILED, EX_USAGE, EX_NOCONN, EX_DENIED, EX_UNAVAIL = 0, 1, 2, 3, 4, 5
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def write_conf(d, prio=100, extra_vip="", text=None, name="directord.conf"):
