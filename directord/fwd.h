@@ -1,0 +1,75 @@
+/* directord/fwd.h: the forwarding plane. Owns the IPVS genl socket, the
+ * runtime state of every real server (health, admin drain, slow start), the
+ * reconciler's memory and the sync daemon.
+ *
+ * Everything runs on the libev loop passed to dd_fwd_new (the daemon's main
+ * loop). Changes are coalesced: a burst of health verdicts becomes one
+ * reconcile pass, one batch of netlink messages.
+ */
+#ifndef DD_DIRECTORD_FWD_H
+#define DD_DIRECTORD_FWD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/model.h"
+#include "directord/ipvs.h"
+#include "lib/addr.h"
+
+struct ev_loop;
+/* Not `struct dd_fwd`: conf/model.h has `enum dd_fwd` (the forwarding
+ * method), and C puts struct and enum tags in one namespace. */
+struct dd_fwdplane;
+
+/* Checks IPVS, dumps the kernel table, adopts matching entries, programs the
+ * config. `cfg` must stay alive until the next dd_fwd_apply_config or
+ * dd_fwd_free. Returns NULL with *err (malloc'd) when IPVS is missing or
+ * netlink fails. Operations the kernel refuses (each logged) do not stop
+ * the start; they are retried with backoff, and counted in
+ * dd_fwd_get_stats().ops_failed. */
+struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg, char **err);
+
+/* Applies a new config as a minimal diff (reload). Same lifetime rule for
+ * `cfg`; the previous config must still be alive during this call (runtime
+ * state is carried over from it by service name and server address). 0, or -1 with *err (malloc'd) when some operation failed; those are
+ * retried in the background. */
+int dd_fwd_apply_config(struct dd_fwdplane *f, const struct dd_config *cfg, char **err);
+
+/* Health verdict for one real server of one service (by service name).
+ * Triggers a coalesced reconcile. Unknown service or server: ignored. */
+void dd_fwd_set_rs_health(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs,
+			  uint16_t port, bool up);
+
+/* Administrative drain on/off; survives reloads. -1 if no such server. */
+int dd_fwd_set_rs_admin_drain(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs,
+			      uint16_t port, bool drain);
+
+/* Role of a cluster: the sync daemon runs as master while any cluster is
+ * active and as backup while any is standby; with sync.sloppy the
+ * sloppy_tcp/sloppy_sctp sysctls are set. */
+void dd_fwd_set_cluster_role(struct dd_fwdplane *f, const char *cluster, bool active);
+
+/* A fresh dump of the services directord owns, with their config names,
+ * real servers, weights, connection counts and rates. Free the table with
+ * ipvs_table_free. 0, or -1 with *err (malloc'd). */
+int dd_fwd_dump(struct dd_fwdplane *f, struct ipvs_table *out, char **err);
+
+/* Counters of the reconciler, for metrics and benchmarks. */
+struct dd_fwd_stats {
+	uint64_t passes;        /* reconcile passes run */
+	uint64_t ops;           /* netlink operations sent, all passes */
+	uint64_t ops_failed;
+	uint64_t last_ops;      /* operations of the last pass */
+	uint64_t last_pass_us;  /* duration of the last pass */
+	size_t n_owned;         /* services directord owns */
+	size_t n_draining;      /* real servers draining after leaving the config */
+};
+void dd_fwd_get_stats(const struct dd_fwdplane *f, struct dd_fwd_stats *out);
+
+/* Runs a reconcile pass now (tests, tools); 0 or -1 if ops failed. */
+int dd_fwd_reconcile_now(struct dd_fwdplane *f);
+
+/* Leaves the kernel table as it is: a restart must not disrupt. */
+void dd_fwd_free(struct dd_fwdplane *f);
+
+#endif
