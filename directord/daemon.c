@@ -5,6 +5,8 @@
 #include "config.h"
 #include "directord/daemon.h"
 #include "conf/model.h"
+#include "directord/failover.h"
+#include "directord/notify.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -29,6 +31,8 @@ struct dd_daemon {
 	int pid_fd;
 	ev_signal sig_term, sig_int, sig_hup;
 	unsigned reloads, reload_failures;
+	struct dd_failover *fo;  /* NULL without peers: nothing to fail over to */
+	struct dd_notify *notify;
 };
 
 static void print_errors(const struct dd_conf_errors *errs, FILE *out)
@@ -142,6 +146,21 @@ static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg
 	dlog_set_level(d->opts->log_level >= 0 ? d->opts->log_level : cfg->alert.log_level);
 }
 
+/* Failover hook, in the main loop: the alert itself was logged by the
+ * heartbeat thread; here the operator's notify command runs. */
+static void on_role_changed(void *ctx, const char *cluster, const char *old_role,
+			    const char *new_role, const char *reason)
+{
+	struct dd_daemon *d = ctx;
+	struct dd_notify_event ev = { .cluster = cluster, .role = new_role, .old_role = old_role,
+				      .reason = reason, .node = d->cfg->node_name };
+	char err[256];
+	if (d->cfg->alert.notify &&
+	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ev,
+			  err, sizeof err) < 0)
+		log_err("notify", "cluster %s: %s", cluster, err);
+}
+
 static void reload(struct dd_daemon *d)
 {
 	struct dd_conf_errors errs = { 0 };
@@ -152,6 +171,15 @@ static void reload(struct dd_daemon *d)
 		log_err("config", "reload rejected: %zu error%s in %s; keeping the running configuration",
 			errs.n, errs.n == 1 ? "" : "s", d->opts->conf_path);
 		dd_conf_errors_free(&errs);
+		d->reload_failures++;
+		return;
+	}
+	char *ferr = NULL;
+	if (d->fo && dd_failover_reload(d->fo, next, &ferr) < 0) {
+		log_err("config", "reload rejected: %s; keeping the running configuration",
+			ferr ? ferr : "failover");
+		free(ferr);
+		dd_config_free(next);
 		d->reload_failures++;
 		return;
 	}
@@ -245,6 +273,22 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_signal_start(loop, &d.sig_int);
 	ev_signal_start(loop, &d.sig_hup);
 
+	d.notify = dd_notify_new(loop);
+	if (d.cfg->hb.n_peers) {
+		char *ferr = NULL;
+		struct dd_failover_hooks hooks = { .ctx = &d, .role_changed = on_role_changed };
+		d.fo = dd_failover_new(loop, d.cfg, &hooks, &ferr);
+		if (!d.fo) {
+			log_crit("core", "not starting: %s", ferr ? ferr : "failover");
+			free(ferr);
+			dd_notify_free(d.notify);
+			pidfile_release(&d);
+			free(d.pid_path);
+			dd_config_free(d.cfg);
+			return 1;
+		}
+	}
+
 	log_notice("core", "%s started as node %s with %zu cluster%s from %s",
 		   PACKAGE_STRING, d.cfg->node_name, d.cfg->n_clusters,
 		   d.cfg->n_clusters == 1 ? "" : "s", opts->conf_path);
@@ -253,6 +297,13 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_run(loop, 0);
 
 	sd_notify_send("STOPPING=1");
+	/* Hand the VIPs to the peer before going away; then let the notify
+	 * commands of that last role change finish (each is bounded by its
+	 * timeout). */
+	dd_failover_stop(d.fo, true);
+	while (dd_notify_running(d.notify))
+		ev_run(loop, EVRUN_ONCE);
+	dd_notify_free(d.notify);
 	log_notice("core", "stopped");
 	pidfile_release(&d);
 	free(d.pid_path);

@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""bench/failover/bench.py: client-visible failover gap, directord against
+keepalived, same machine, same run, same namespace lab (tests/net/hbnet.py).
+
+A client in its own namespace pings the VIP every 1 ms (ping -i 0.001);
+the active director is SIGKILLed and its switch ports are set down (a dead
+machine: its kernel no longer answers for the VIP); the gap is the time from
+the last reply from the old owner's MAC to the first from the new owner's,
+as captured on the client.
+
+    bench.py gap [--runs 5] [--out results.json]
+        (a) directord defaults       vs keepalived defaults (VRRPv2, advert_int 1)
+        (b) directord tuned (10/20)  vs keepalived VRRPv3 advert_int 0.01
+    bench.py jitter [--seconds 60]
+        heartbeat send intervals (kernel capture timestamps) idle and under
+        stress-ng CPU+I/O load: p50, p99, max deviation from the interval
+    bench.py soak [--seconds 600]
+        a default pair and a tuned pair under stress-ng CPU+I/O: role changes
+
+Run as root. Uses $DIRECTORD (build without sanitizers for figures).
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "net"))
+import hbnet  # noqa: E402
+from hbnet import VIP4, wait_for  # noqa: E402
+
+KA_CONF = """
+global_defs {{
+  router_id {node}
+  enable_script_security
+}}
+vrrp_instance web {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority {prio}
+  {version}
+  advert_int {advert}
+  virtual_ipaddress {{
+    {vip}/24 dev eth0
+  }}
+}}
+"""
+
+CONFIGS = {
+    "directord-defaults": ("directord", dict(interval=50, dead=200)),
+    "keepalived-defaults": ("keepalived", dict(advert="1", version="")),
+    "directord-tuned": ("directord", dict(interval=10, dead=20)),
+    "keepalived-v3-0.01": ("keepalived", dict(advert="0.01", version="version 3")),
+}
+
+
+def start_keepalived(lab, node, prio, advert, version):
+    conf = os.path.join(lab.dir, f"ka-{node}.conf")
+    with open(conf, "w") as f:
+        f.write(KA_CONF.format(node=node, prio=prio, advert=advert, version=version, vip=VIP4))
+    logf = open(os.path.join(lab.dir, f"{node}.log"), "a")
+    p = subprocess.Popen(["ip", "netns", "exec", lab.ns[node], "keepalived", "-n", "-l", "-P", "-f", conf,
+                          "-p", os.path.join(lab.dir, f"ka-{node}.pid"),
+                          "-r", os.path.join(lab.dir, f"ka-{node}-vrrp.pid")],
+                         stdout=logf, stderr=subprocess.STDOUT)
+    logf.close()
+    lab.procs[node] = p
+
+
+def start_pair(lab, kind, params):
+    if kind == "directord":
+        lab.start("lb1", 150, **params)
+        wait_for(lambda: lab.has_vip("lb1"), 15, "lb1 active")
+        lab.start("lb2", 100, **params)
+        wait_for(lambda: "-> standby" in lab.log("lb2"), 15, "lb2 standby")
+    else:
+        start_keepalived(lab, "lb1", 150, **params)
+        wait_for(lambda: lab.has_vip("lb1"), 30, "lb1 master")
+        start_keepalived(lab, "lb2", 100, **params)
+        wait_for(lambda: "Entering BACKUP STATE" in lab.log("lb2"), 30, "lb2 backup")
+
+
+def kill_active(lab, node="lb1"):
+    """A dead machine: both of its switch ports go down in one ip -batch
+    (from then on it neither hears nor answers anything), then every
+    process in its namespace gets SIGKILL (keepalived forks a VRRP child)."""
+    subprocess.run(["ip", "-n", lab.ns["sw"], "-batch", "-"], input="link set a0 down\nlink set a1 down\n",
+                   text=True, check=True)
+    for pid in hbnet.sh("ip", "netns", "pids", lab.ns[node]).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def measure_gap(lab, kind, params, settle=1.0):
+    """The client-visible gap: from the last echo reply sent by the old
+    owner's MAC to the first one from the new owner's MAC, both stamped by
+    the kernel on the client (tcpdump -tt), so a stall of any user-space
+    process after the failover does not count."""
+    start_pair(lab, kind, params)
+    mac1, mac2 = lab.mac("lb1"), lab.mac("lb2")
+    cap = os.path.join(lab.dir, "gap.pcap.txt")
+    f = open(cap, "w")
+    dump = subprocess.Popen(["ip", "netns", "exec", lab.ns["client"], "tcpdump", "-i", "eth0", "-n", "-e", "-tt",
+                             "-l", "-U", f"(icmp[icmptype] == icmp-echoreply and src host {VIP4}) or arp"],
+                            stdout=f, stderr=subprocess.PIPE, text=True)
+    f.close()
+    lab.bg.append(dump)
+    wait_for(lambda: "listening" in (dump.stderr.readline() or ""), 10, "tcpdump to start")
+    # The prober runs at real-time priority so that its own scheduling
+    # delays on this shared machine do not count as failover time.
+    ping = subprocess.Popen(["ip", "netns", "exec", lab.ns["client"], "chrt", "-f", "50",
+                             "ping", "-q", "-n", "-i", "0.001",
+                             "-W", "1", VIP4], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lab.bg.append(ping)
+    time.sleep(settle)  # steady probing before the kill (not a wait for a condition)
+    t_kill = time.time()
+    kill_active(lab)
+    wait_for(lambda: lab.has_vip("lb2"), 30, "lb2 to take over")
+
+    def replies():
+        out = []
+        for line in open(cap):
+            m = re.match(r"(\d+\.\d+) ([0-9a-f:]{17}) >", line)
+            if m and "ICMP echo reply" in line:
+                out.append((float(m.group(1)), m.group(2)))
+        return out
+    wait_for(lambda: any(mac == mac2 for _, mac in replies()), 30, "replies from the new owner")
+    ping.send_signal(signal.SIGINT)
+    ping.wait(timeout=10)
+    r = replies()
+    # Replies from the standby before the kill: the pair flapped on its own
+    # (no failure yet); the run measures nothing and is reported as such.
+    if any(mac == mac2 for t, mac in r if t < t_kill):
+        return None, None
+    last_old = max(t for t, mac in r if mac == mac1)
+    first_new = min(t for t, mac in r if mac == mac2)
+    # The director's own part: from the old owner's last reply to the new
+    # owner's first gratuitous ARP on the client's wire.
+    garps = []
+    for line in open(cap):
+        m = re.match(rf"(\d+\.\d+) {mac2} > ff:ff:ff:ff:ff:ff.*Request who-has {re.escape(VIP4)} (?:\(\S+\) )?tell {re.escape(VIP4)}",
+                     line)
+        if m and float(m.group(1)) > last_old:
+            garps.append(float(m.group(1)))
+    announce = round((min(garps) - last_old) * 1000.0, 1) if garps else None
+    return round((first_new - last_old) * 1000.0, 1), announce
+
+
+def cmd_gap(args):
+    results = {name: [] for name in CONFIGS}
+    announces = {name: [] for name in CONFIGS}
+    for run in range(args.runs):
+        # Interleave the configurations so drift in machine load hits all alike.
+        for name, (kind, params) in CONFIGS.items():
+            lab = hbnet.Lab()
+            try:
+                g, a = measure_gap(lab, kind, params)
+            finally:
+                lab.close()
+            results[name].append(g)
+            announces[name].append(a)
+            print(f"run {run + 1}/{args.runs} {name}: gap {g} ms, first GARP after {a} ms", flush=True)
+    summary = {n: {"runs_ms": v, "median_ms": statistics.median([x for x in v if x is not None] or [0]),
+                   "flapped_before_kill": sum(1 for x in v if x is None),
+                   "garp_runs_ms": announces[n],
+                   "garp_median_ms": statistics.median([x for x in announces[n] if x is not None] or [0])}
+               for n, v in results.items()}
+    s = summary
+    summary["ratio_defaults"] = round(s["keepalived-defaults"]["median_ms"] / s["directord-defaults"]["median_ms"], 1)
+    summary["ratio_tuned"] = round(s["keepalived-v3-0.01"]["median_ms"] / s["directord-tuned"]["median_ms"], 2)
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(summary, f, indent=1)
+
+
+def stress(seconds):
+    return subprocess.Popen(["stress-ng", "--cpu", "2", "--io", "2", "--timeout", f"{int(seconds)}s", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def send_intervals(lab, seconds, interval):
+    """Kernel timestamps of lb1's heartbeats on link 1, captured in lb1."""
+    p = subprocess.Popen(["ip", "netns", "exec", lab.ns["lb1"], "tcpdump", "-i", "eth1", "-n", "-tt", "-l",
+                          "-U", "udp and dst port 7694 and src host 198.51.100.1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(0.5)
+    end = time.monotonic() + seconds
+    ts = []
+    while time.monotonic() < end:
+        line = p.stdout.readline()
+        m = re.match(r"(\d+\.\d+) IP", line)
+        if m:
+            ts.append(float(m.group(1)))
+    p.terminate()
+    p.wait()
+    dev = sorted(abs((b - a) * 1000.0 - interval) for a, b in zip(ts, ts[1:]))
+    q = lambda f: round(dev[min(len(dev) - 1, int(f * len(dev)))], 3)
+    return {"samples": len(dev), "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": round(dev[-1], 3)}
+
+
+def cmd_jitter(args):
+    out = {}
+    for name, params in (("defaults", dict(interval=50, dead=200)), ("tuned", dict(interval=10, dead=20))):
+        lab = hbnet.Lab()
+        try:
+            start_pair(lab, "directord", params)
+            out[f"{name}-idle"] = send_intervals(lab, args.seconds, params["interval"])
+            st = stress(args.seconds + 5)
+            try:
+                time.sleep(1)
+                out[f"{name}-stress"] = send_intervals(lab, args.seconds, params["interval"])
+            finally:
+                st.terminate()
+                st.wait()
+            out[f"{name}-role-changes"] = len(re.findall(r"cluster web: \w+ -> ", lab.log("lb1") + lab.log("lb2"))) - 2
+        finally:
+            lab.close()
+        print(name, json.dumps({k: v for k, v in out.items() if k.startswith(name)}), flush=True)
+    print(json.dumps(out, indent=1))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+def cmd_soak(args):
+    labs = {}
+    try:
+        for name, params in (("defaults", dict(interval=50, dead=200)), ("tuned", dict(interval=10, dead=20))):
+            labs[name] = hbnet.Lab()
+            start_pair(labs[name], "directord", params)
+        base = {n: len(re.findall(r"cluster web: \w+ -> ", l.log("lb1") + l.log("lb2"))) for n, l in labs.items()}
+        st = stress(args.seconds)
+        t0 = time.monotonic()
+        st.wait()
+        elapsed = time.monotonic() - t0
+        out = {"seconds": round(elapsed), "stress": "stress-ng --cpu 2 --io 2"}
+        for n, l in labs.items():
+            text = l.log("lb1") + l.log("lb2")
+            out[f"{n}-role-changes"] = len(re.findall(r"cluster web: \w+ -> ", text)) - base[n]
+            out[f"{n}-link-down-warnings"] = len(re.findall(r"heartbeat link \d .* down", text))
+            out[f"{n}-still-lb1-active"] = l.has_vip("lb1") and not l.has_vip("lb2")
+    finally:
+        for l in labs.values():
+            l.close()
+    print(json.dumps(out, indent=1))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gap")
+    g.add_argument("--runs", type=int, default=5)
+    g.add_argument("--out")
+    j = sub.add_parser("jitter")
+    j.add_argument("--seconds", type=int, default=60)
+    j.add_argument("--out")
+    s = sub.add_parser("soak")
+    s.add_argument("--seconds", type=int, default=600)
+    s.add_argument("--out")
+    args = ap.parse_args()
+    {"gap": cmd_gap, "jitter": cmd_jitter, "soak": cmd_soak}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+/* directord/notify.c: notify command runner. Everything here runs in the
+ * loop passed to dd_notify_new() (the main loop). posix_spawn is used
+ * rather than fork so that the multi-threaded daemon never runs code in a
+ * child between fork and exec; the exit is watched via a pidfd, which works
+ * on any libev loop and does not depend on SIGCHLD handling. */
+#include "config.h"
+#include "directord/notify.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct child {
+	struct dd_notify *n;
+	struct child *next;
+	pid_t pid;
+	int pidfd;
+	ev_io io;
+	ev_timer timeout;
+	bool killed;
+	uint64_t start_ms;
+	char cluster[64];
+	char role[16];
+};
+
+struct dd_notify {
+	struct ev_loop *loop;
+	struct child *children;
+	unsigned running;
+};
+
+struct dd_notify *dd_notify_new(struct ev_loop *loop)
+{
+	struct dd_notify *n = xcalloc(1, sizeof *n);
+	n->loop = loop;
+	return n;
+}
+
+unsigned dd_notify_running(const struct dd_notify *n)
+{
+	return n->running;
+}
+
+static void child_done(struct child *c)
+{
+	struct dd_notify *n = c->n;
+	ev_io_stop(n->loop, &c->io);
+	ev_timer_stop(n->loop, &c->timeout);
+	close(c->pidfd);
+	for (struct child **pp = &n->children; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	n->running--;
+	free(c);
+}
+
+static void reap(struct child *c)
+{
+	int st = 0;
+	pid_t r;
+	do
+		r = waitpid(c->pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	uint64_t ms = mono_ms() - c->start_ms;
+	if (r < 0)
+		/* Someone else (a SIGCHLD handler) reaped it first. */
+		log_info("notify", "notify command for cluster %s (%s) finished after %llu ms, status unknown",
+			 c->cluster, c->role, (unsigned long long)ms);
+	else if (c->killed)
+		log_warn("notify", "notify command for cluster %s (%s) killed after %llu ms: timeout",
+			 c->cluster, c->role, (unsigned long long)ms);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		log_info("notify", "notify command for cluster %s (%s) succeeded in %llu ms",
+			 c->cluster, c->role, (unsigned long long)ms);
+	else if (WIFEXITED(st))
+		log_warn("notify", "notify command for cluster %s (%s) failed: exit status %d",
+			 c->cluster, c->role, WEXITSTATUS(st));
+	else
+		log_warn("notify", "notify command for cluster %s (%s) failed: killed by signal %d",
+			 c->cluster, c->role, WTERMSIG(st));
+	child_done(c);
+}
+
+static void on_exit_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	reap(w->data);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct child *c = w->data;
+	/* The shell may have started children of its own: kill the group. */
+	kill(-c->pid, SIGKILL);
+	c->killed = true;
+}
+
+static char *envvar(const char *name, const char *val)
+{
+	char *s;
+	if (asprintf(&s, "%s=%s", name, val ? val : "") < 0)
+		return NULL;
+	return s;
+}
+
+int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
+		  const struct dd_notify_event *ev, char *err, size_t errlen)
+{
+	if (!command || !*command)
+		return 0;
+	static const char *const ours[] = { "DIRECTORD_CLUSTER=", "DIRECTORD_ROLE=", "DIRECTORD_OLD_ROLE=",
+					    "DIRECTORD_REASON=", "DIRECTORD_NODE=" };
+	size_t nenv = 0;
+	while (environ && environ[nenv])
+		nenv++;
+	char **envp = xcalloc(nenv + 6, sizeof *envp);
+	size_t k = 0;
+	for (size_t i = 0; i < nenv; i++) {
+		bool skip = false;
+		for (size_t j = 0; j < ARRAY_SIZE(ours); j++)
+			if (strncmp(environ[i], ours[j], strlen(ours[j])) == 0)
+				skip = true;
+		if (!skip)
+			envp[k++] = environ[i];
+	}
+	char *mine[5] = {
+		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
+		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
+		envvar("DIRECTORD_NODE", ev->node),
+	};
+	for (size_t j = 0; j < 5; j++)
+		if (mine[j])
+			envp[k++] = mine[j];
+	envp[k] = NULL;
+
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_init(&fa);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					 POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	char *argv[] = { "/bin/sh", "-c", (char *)command, NULL };
+	pid_t pid;
+	int r = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	for (size_t j = 0; j < 5; j++)
+		free(mine[j]);
+	free(envp);
+	if (r != 0) {
+		snprintf(err, errlen, "notify command: spawn /bin/sh: %s", strerror(r));
+		return -1;
+	}
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		snprintf(err, errlen, "notify command: pidfd_open: %s", strerror(errno));
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	struct child *c = xcalloc(1, sizeof *c);
+	c->n = n;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->start_ms = mono_ms();
+	snprintf(c->cluster, sizeof c->cluster, "%s", ev->cluster ? ev->cluster : "");
+	snprintf(c->role, sizeof c->role, "%s", ev->role ? ev->role : "");
+	ev_io_init(&c->io, on_exit_cb, pidfd, EV_READ);
+	c->io.data = c;
+	ev_io_start(n->loop, &c->io);
+	ev_timer_init(&c->timeout, on_timeout, timeout_ms / 1000.0, 0.);
+	c->timeout.data = c;
+	if (timeout_ms)
+		ev_timer_start(n->loop, &c->timeout);
+	c->next = n->children;
+	n->children = c;
+	n->running++;
+	return 0;
+}
+
+void dd_notify_free(struct dd_notify *n)
+{
+	if (!n)
+		return;
+	while (n->children) {
+		struct child *c = n->children;
+		kill(-c->pid, SIGKILL);
+		c->killed = true;
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		child_done(c);
+	}
+	free(n);
+}

@@ -1,0 +1,92 @@
+/* heartbeat/fsm.h: the role state machine of one cluster, as a pure module.
+ *
+ * Inputs: what the peer last said about this cluster (or that it is
+ * silent), the local fault state, operator requests and the clock. Output:
+ * at most one role change per step, with the reason in words. No sockets,
+ * no timers, no clock reads: the heartbeat thread drives it and the unit
+ * tests drive it the same way. The rules are in doc/heartbeat-protocol.md.
+ */
+#ifndef DD_HB_FSM_H
+#define DD_HB_FSM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/model.h"
+#include "heartbeat/proto.h"
+
+#define DD_FSM_REASON_MAX 256
+
+/* What the peer last told us about this cluster. */
+struct dd_fsm_peer {
+	const char *name;
+	bool alive;             /* a valid heartbeat within its dead time */
+	bool has_cluster;       /* its last heartbeat listed this cluster */
+	enum dd_role role;
+	uint8_t priority;
+	uint8_t flags;          /* DD_HB_CF_* */
+	const char *silence;    /* when !alive: "silent for 312 ms on 2/2 links" */
+};
+
+struct dd_fsm {
+	char cluster[DD_NAME_MAX];
+	char self[DD_NAME_MAX];
+	uint8_t priority;
+	bool failback;
+	uint32_t failback_delay_ms;
+	uint32_t init_wait_ms;      /* how long INIT waits to hear the peer */
+	uint32_t handover_wait_ms;  /* how long a release waits for the peer */
+
+	enum dd_role role;
+	uint64_t since_ms;          /* entered the current role */
+	uint64_t start_ms;
+	bool fault_known;           /* monitors have an answer (first probe done) */
+	bool fault;
+	char fault_reason[DD_FSM_REASON_MAX];
+	bool releasing;             /* active, announcing that it stands down */
+	uint64_t release_ms;
+	char release_reason[DD_FSM_REASON_MAX];
+	bool want_takeover;         /* standby asked the active to stand down */
+	uint64_t want_ms;
+	uint64_t failback_since;    /* 0: no failback pending */
+	bool split_brain;           /* peer claims active too (episode not over) */
+};
+
+struct dd_fsm_out {
+	bool changed;
+	enum dd_role old_role, new_role;
+	char reason[DD_FSM_REASON_MAX];
+	bool reannounce;        /* stay active but announce the VIPs again */
+	bool note;              /* something worth a log line without a role change */
+	char note_text[DD_FSM_REASON_MAX];
+};
+
+void dd_fsm_init(struct dd_fsm *f, const char *cluster, const char *self, uint8_t priority,
+		 bool failback, uint32_t failback_delay_ms, uint32_t init_wait_ms,
+		 uint32_t handover_wait_ms, uint64_t now_ms);
+
+/* Local fault from the monitors (tracked interfaces, ping targets, gateway). */
+void dd_fsm_set_fault(struct dd_fsm *f, bool fault, const char *reason);
+
+/* One evaluation. Call after every input change and at dd_fsm_deadline().
+ * Makes at most one role change; call again while out->changed. */
+void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *peer, uint64_t now_ms,
+		 struct dd_fsm_out *out);
+
+/* Operator requests. Return 0, or -1 with a reason in `why`. */
+int dd_fsm_release(struct dd_fsm *f, const struct dd_fsm_peer *peer, uint64_t now_ms,
+		   const char *reason, char *why, size_t whylen);
+int dd_fsm_takeover(struct dd_fsm *f, const struct dd_fsm_peer *peer, uint64_t now_ms,
+		    char *why, size_t whylen);
+
+/* Flags to put in our own heartbeat for this cluster. */
+uint8_t dd_fsm_flags(const struct dd_fsm *f);
+
+/* Earliest time (ms) at which a step may change something without any new
+ * input; UINT64_MAX if none. */
+uint64_t dd_fsm_deadline(const struct dd_fsm *f);
+
+/* Who wins an election: higher priority, then the smaller node name. */
+bool dd_fsm_wins(uint8_t prio_a, const char *name_a, uint8_t prio_b, const char *name_b);
+
+#endif

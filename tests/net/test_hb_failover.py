@@ -1,0 +1,263 @@
+"""Failover between two real directord processes in network namespaces on
+the host kernel, seen from a client on the same segment.
+
+Covers: kill -9 of the active (VIP moves, client's neighbour entry follows,
+GARP and unsolicited NA on the wire, alert in a real rsyslogd, notify
+command), planned handover on SIGTERM, one of two heartbeat links cut (no
+failover), both cut (both active) and restored (one yields, the survivor
+announces again), forged/replayed/wrong-key/unknown packets (no effect,
+counted), and a standby that cannot reach its gateway (no takeover).
+
+Needs root. Timing figures are not asserted here (see bench/failover/).
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hbnet  # noqa: E402
+from hbnet import VIP4, VIP6, hold, wait_for  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
+
+ROLE_LINE = re.compile(r"cluster web: (\w+) -> (\w+): (.*)")
+
+
+@pytest.fixture
+def lab():
+    lab = hbnet.Lab()
+    yield lab
+    lab.close()
+
+
+def roles(text):
+    return [m.groups() for m in ROLE_LINE.finditer(text)]
+
+
+def start_pair(lab, **kw):
+    lab.start("lb1", 150, **kw)
+    wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 to become active")
+    lab.start("lb2", 100)
+    wait_for(lambda: ("init", "standby", "peer lb1 is active") in roles(lab.log("lb2")), 10,
+             "lb2 to become standby")
+    assert not lab.has_vip("lb2")
+    assert not lab.has_vip("lb2", VIP6)
+
+
+def notify_records(lab, node):
+    try:
+        text = open(os.path.join(lab.dir, f"{node}.notify")).read()
+    except FileNotFoundError:
+        return []
+    recs = []
+    for block in text.split("---\n"):
+        kv = dict(l.split("=", 1) for l in block.splitlines() if "=" in l)
+        if kv:
+            recs.append(kv)
+    return recs
+
+
+def test_kill9_standby_takes_over(lab):
+    sock, messages = lab.start_rsyslog()
+    lab.start("lb1", 150)
+    wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 to become active")
+    lab.start("lb2", 100, syslog_sock=sock)
+    wait_for(lambda: os.path.exists(messages) and "init -> standby" in open(messages).read(), 10,
+             "lb2 standby in syslog")
+    # The client knows the VIPs at lb1's MAC.
+    assert lab.client_ping(VIP4) and lab.client_ping(VIP6)
+    assert lab.client_neigh(VIP4) == lab.mac("lb1")
+    assert lab.client_neigh(VIP6) == lab.mac("lb1")
+    cap = lab.tcpdump("client", "arp or (icmp6 and ip6[40] == 136)")
+
+    lab.procs["lb1"].kill()  # SIGKILL: no goodbye, the VIP even stays on lb1's eth0
+    wait_for(lambda: lab.has_vip("lb2") and lab.has_vip("lb2", VIP6), 10, "lb2 to add the VIPs")
+    mac2 = lab.mac("lb2")
+    wait_for(lambda: lab.client_neigh(VIP4) == mac2, 10, "client's ARP entry to point at lb2")
+    wait_for(lambda: lab.client_neigh(VIP6) == mac2, 10, "client's ND entry to point at lb2")
+
+    def garp_seen():
+        text = open(cap).read()
+        arp = re.search(rf"^\S+ {mac2} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}", text, re.M)
+        na = re.search(rf"^\S+ {mac2} > 33:33:00:00:00:01.*{VIP6} > ff02::1.*neighbor advertisement.*tgt is {VIP6}",
+                       text, re.M)
+        return arp and na
+    wait_for(garp_seen, 10, "gratuitous ARP and unsolicited NA from lb2")
+
+    # The alert went through a real syslog daemon at LOG_ALERT.
+    def alert_line():
+        text = open(messages).read()
+        return re.search(r"directord\[\d+\]: failover: cluster web: standby -> active: "
+                         r"peer lb1 silent for \d+ ms on 2/2 links", text)
+    wait_for(alert_line, 10, "alert line in syslog")
+    # The notify command ran with the documented environment.
+    wait_for(lambda: any(r.get("DIRECTORD_ROLE") == "active" for r in notify_records(lab, "lb2")), 10,
+             "notify command for the takeover")
+    rec = [r for r in notify_records(lab, "lb2") if r.get("DIRECTORD_ROLE") == "active"][0]
+    assert rec["DIRECTORD_CLUSTER"] == "web"
+    assert rec["DIRECTORD_OLD_ROLE"] == "standby"
+    assert rec["DIRECTORD_NODE"] == "lb2"
+    assert rec["DIRECTORD_REASON"].startswith("peer lb1 silent for ")
+    assert lab.stop("lb2") == 0
+
+
+def test_alert_is_at_log_alert_priority(lab):
+    """The syslog priority itself, not just the text: rsyslog writes it."""
+    sock, messages = lab.start_rsyslog()
+    conf = os.path.join(lab.dir, "rsyslog.conf")
+    # A second output that only takes alert and above.
+    with open(conf, "a") as f:
+        f.write(f'*.alert action(type="omfile" file="{messages}.alert")\n')
+    # rsyslog reads the file at start: restart it with the added rule.
+    lab.bg[-1].kill()
+    lab.bg[-1].wait()
+    os.unlink(sock)
+    p = subprocess.Popen(["rsyslogd", "-n", "-f", conf, "-i", os.path.join(lab.dir, "rsyslog2.pid")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lab.bg.append(p)
+    wait_for(lambda: os.path.exists(sock), 10, "rsyslogd socket")
+    lab.start("lb1", 150, syslog_sock=sock)
+    wait_for(lambda: os.path.exists(messages + ".alert") and
+             "cluster web: init -> active" in open(messages + ".alert").read(), 10,
+             "the role change in the alert-only file")
+    assert "heartbeat to peer" not in open(messages + ".alert").read()  # notice stays out
+    assert lab.stop("lb1") == 0
+
+
+def test_sigterm_hands_over(lab):
+    start_pair(lab)
+    assert lab.stop("lb1", signal.SIGTERM) == 0
+    # By the time lb1 has exited, lb2 holds the VIPs: a handover, not a timeout.
+    assert lab.has_vip("lb2") and lab.has_vip("lb2", VIP6)
+    assert not lab.has_vip("lb1") and not lab.has_vip("lb1", VIP6)
+    r2 = roles(lab.log("lb2"))
+    assert ("standby", "active", "peer lb1 is standing down") in r2, r2
+    r1 = roles(lab.log("lb1"))
+    assert ("active", "standby", "directord is stopping; peer lb2 took over") in r1, r1
+    wait_for(lambda: lab.client_neigh(VIP4) == lab.mac("lb2") or lab.client_ping(VIP4), 10, "client reaches VIP")
+    assert lab.client_neigh(VIP4) == lab.mac("lb2")
+
+
+def test_one_link_cut_no_failover(lab):
+    start_pair(lab)
+    lab.link("b1", False)  # lb2's heartbeat link 1 (hb2 segment)
+    wait_for(lambda: "heartbeat link 1 (198.51.100.2 -> 198.51.100.1 dev eth1) down" in lab.log("lb2"), 10,
+             "lb2 to notice link 1 down")
+    n1, n2 = len(roles(lab.log("lb1"))), len(roles(lab.log("lb2")))
+    # Ten dead times on one link: no role change anywhere.
+    hold(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 2.0, "lb1 active, lb2 standby")
+    assert len(roles(lab.log("lb1"))) == n1 and len(roles(lab.log("lb2"))) == n2
+    lab.link("b1", True)
+    wait_for(lambda: "heartbeat link 1 (198.51.100.2 -> 198.51.100.1 dev eth1) up" in
+             lab.log("lb2").split("link 1 (198.51.100.2 -> 198.51.100.1 dev eth1) down")[-1], 10, "link 1 back")
+
+
+def test_both_links_cut_then_restored(lab):
+    start_pair(lab)
+    lab.link("b0", False)
+    lab.link("b1", False)
+    wait_for(lambda: ("standby", "active") in [r[:2] for r in roles(lab.log("lb2"))], 10, "lb2 active")
+    assert any(r[2].endswith("on 2/2 links") for r in roles(lab.log("lb2")))
+    assert lab.has_vip("lb1") and lab.has_vip("lb2")  # split brain, as designed
+    cap = lab.tcpdump("client", "arp")
+    mac1 = lab.mac("lb1")
+    # Say the client followed lb2 while the segment was split: only a fresh
+    # announcement from the survivor brings it back.
+    hbnet.sh("ip", "-n", lab.ns["client"], "neigh", "replace", VIP4, "lladdr", lab.mac("lb2"),
+             "dev", "eth0", "nud", "stale")
+    lab.link("b0", True)
+    lab.link("b1", True)
+    # Priority decides: lb2 (100) yields, lb1 (150) keeps it and announces again.
+    wait_for(lambda: any(r[:2] == ("active", "standby") and r[2].startswith("split brain: peer lb1 is active too")
+                         for r in roles(lab.log("lb2"))), 10, "lb2 to yield")
+    wait_for(lambda: not lab.has_vip("lb2"), 10, "lb2 to drop the VIP")
+    assert lab.has_vip("lb1")
+    wait_for(lambda: "split brain: peer lb2 is active too; we have precedence" in lab.log("lb1"), 10,
+             "lb1 to note the split brain")
+    wait_for(lambda: re.search(rf"^\S+ {mac1} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}",
+                               open(cap).read(), re.M), 10, "lb1's GARP after the links came back")
+    wait_for(lambda: lab.client_neigh(VIP4) == mac1, 10, "client back on lb1")
+    # And it stays settled.
+    hold(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 1.0, "settled roles")
+
+
+def send_from_client(lab, payload, src, dst="192.0.2.2", sport=7694):
+    """Spoofed UDP datagram from the client namespace (same segment)."""
+    code = ("import sys\nfrom scapy.all import IP, UDP, Raw, send, conf\nconf.verb = 0\n"
+            f"send(IP(src='{src}', dst='{dst}')/UDP(sport={sport}, dport=7694)/Raw(bytes.fromhex(sys.argv[1])), iface='eth0')\n")
+    hbnet.sh("ip", "netns", "exec", lab.ns["client"], "/usr/bin/python3", "-c", code, payload.hex())
+
+
+def capture_heartbeat(lab):
+    """One real heartbeat from lb1, as received in lb2's namespace."""
+    code = ("from scapy.all import sniff, UDP, IP, conf\nconf.verb = 0\n"
+            "p = sniff(iface='eth0', filter='udp and src host 192.0.2.1 and dst port 7694', count=1, timeout=10)\n"
+            "print(bytes(p[0][UDP].payload).hex())\n")
+    r = hbnet.sh("ip", "netns", "exec", lab.ns["lb2"], "/usr/bin/python3", "-c", code)
+    return bytes.fromhex(r.stdout.strip())
+
+
+def drops(log):
+    m = re.findall(r"dropped so far: (\d+) malformed, (\d+) version, (\d+) auth, (\d+) replay, (\d+) unknown sender",
+                   log)
+    return tuple(map(int, m[-1])) if m else (0, 0, 0, 0, 0)
+
+
+def test_forged_replayed_wrong_key_change_nothing(lab):
+    start_pair(lab)
+    real = capture_heartbeat(lab)
+    assert real[:4] == b"DDHB"
+    n2 = len(roles(lab.log("lb2")))
+    standing_down = [("web", "active", 150, 1)]
+    # 1. Wrong key, claiming lb1 stands down (would make lb2 take over).
+    send_from_client(lab, hbnet.hb_packet("lb1", standing_down, key=b"not-the-key-0123456789",
+                                          generation=2**62, seq=1), "192.0.2.1")
+    wait_for(lambda: drops(lab.log("lb2"))[2] == 1, 10, "auth drop counted")
+    # 2. Replay of a real packet from lb1.
+    send_from_client(lab, real, "192.0.2.1")
+    wait_for(lambda: drops(lab.log("lb2"))[3] == 1, 10, "replay drop counted")
+    # 3. Right key, unknown node name.
+    send_from_client(lab, hbnet.hb_packet("lb9", standing_down, generation=2**62), "192.0.2.1")
+    wait_for(lambda: drops(lab.log("lb2"))[4] == 1, 10, "unknown node counted")
+    # 4. Right key, but from an address that is not lb1's link address.
+    send_from_client(lab, hbnet.hb_packet("lb1", standing_down, generation=2**62), "192.0.2.66")
+    wait_for(lambda: drops(lab.log("lb2"))[4] == 2, 10, "unknown address counted")
+    # 5. Garbage, and 6. another protocol version.
+    send_from_client(lab, b"DDHB" + os.urandom(40), "192.0.2.1")
+    wait_for(lambda: drops(lab.log("lb2"))[0] == 1, 10, "malformed counted")
+    send_from_client(lab, hbnet.hb_packet("lb1", standing_down, version=9), "192.0.2.1")
+    wait_for(lambda: drops(lab.log("lb2"))[1] == 1, 10, "version counted")
+    assert drops(lab.log("lb2")) == (1, 1, 1, 1, 2)
+    # Nothing changed hands.
+    hold(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 0.5, "roles unchanged")
+    assert len(roles(lab.log("lb2"))) == n2
+    assert "peer lb1 restarted" not in lab.log("lb2")
+
+
+def test_standby_without_gateway_does_not_take_over(lab):
+    extra = 'gateway = "192.0.2.50"; ping_interval_ms = 100; ping_timeout_ms = 100; ping_fall = 3;'
+    lab.start("lb1", 150, extra=extra)
+    wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 active")
+    lab.start("lb2", 100, extra=extra)
+    wait_for(lambda: ("init", "standby", "peer lb1 is active") in roles(lab.log("lb2")), 10, "lb2 standby")
+    # lb2 loses its way to the gateway (and only lb2).
+    hbnet.sh("ip", "-n", lab.ns["lb2"], "route", "add", "blackhole", "192.0.2.50/32")
+    wait_for(lambda: ("standby", "fault", "gateway 192.0.2.50 unreachable (3 probes lost)") in roles(lab.log("lb2")),
+             10, "lb2 in fault")
+    lab.procs["lb1"].kill()
+    lab.link("a0", False)
+    lab.link("a1", False)
+    wait_for(lambda: "peer lb1" in lab.log("lb2") and "0/2 links up" in lab.log("lb2"), 10, "lb2 to lose lb1")
+    hold(lambda: not lab.has_vip("lb2"), 1.0, "lb2 without the VIP")
+    # Gateway back: fault clears, and with lb1 gone lb2 now takes over.
+    hbnet.sh("ip", "-n", lab.ns["lb2"], "route", "del", "blackhole", "192.0.2.50/32")
+    wait_for(lambda: lab.has_vip("lb2"), 10, "lb2 active once the gateway answers")
+    r = roles(lab.log("lb2"))
+    assert ("fault", "standby", "fault cleared") in r, r
+    assert r[-1][:2] == ("standby", "active"), r

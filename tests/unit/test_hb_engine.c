@@ -1,0 +1,303 @@
+/* tests/unit/test_hb_engine.c: two complete failover engines (each with its
+ * heartbeat thread) in one process, talking UDP over loopback inside a
+ * private network namespace that the test creates. Drives the public API
+ * the daemon uses: new, status, release, takeover, reload, stop. Needs root
+ * (unshare(CLONE_NEWNET)). The test's own loop stands in for the daemon's
+ * main loop. */
+#include "config.h"
+#include "directord/failover.h"
+#include "lib/util.h"
+
+#include <check.h>
+#include <ifaddrs.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_EV 32
+
+struct rec {
+	int n;
+	char ev[MAX_EV][320];
+};
+
+static void on_role(void *ctx, const char *cluster, const char *old_role, const char *new_role,
+		    const char *reason)
+{
+	struct rec *r = ctx;
+	if (r->n < MAX_EV)
+		snprintf(r->ev[r->n++], sizeof r->ev[0], "%s: %s -> %s: %s", cluster, old_role, new_role,
+			 reason);
+}
+
+static bool has(const struct rec *r, const char *line)
+{
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->ev[i], line) == 0)
+			return true;
+	return false;
+}
+
+static char dir[64];
+static struct ev_loop *loop;
+
+/* Runs the main loop until `line` was reported, or fails after 10 s. */
+static void wait_event(const struct rec *r, const char *line)
+{
+	double end = mono_now() + 10;
+	while (!has(r, line) && mono_now() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	if (!has(r, line)) {
+		for (int i = 0; i < r->n; i++)
+			fprintf(stderr, "  seen: %s\n", r->ev[i]);
+		ck_abort_msg("no event \"%s\"", line);
+	}
+}
+
+static bool has_prefix(const struct rec *r, const char *prefix)
+{
+	for (int i = 0; i < r->n; i++)
+		if (strncmp(r->ev[i], prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
+static void wait_prefix(const struct rec *r, const char *prefix)
+{
+	double end = mono_now() + 10;
+	while (!has_prefix(r, prefix) && mono_now() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	ck_assert_msg(has_prefix(r, prefix), "no event starting \"%s\"", prefix);
+}
+
+static bool addr_present(const char *ip)
+{
+	struct ifaddrs *ifa, *p;
+	bool found = false;
+	ck_assert_int_eq(getifaddrs(&ifa), 0);
+	for (p = ifa; p; p = p->ifa_next) {
+		struct dd_addr a;
+		char s[DD_ADDR_STRLEN];
+		if (p->ifa_addr && dd_addr_from_sockaddr(p->ifa_addr, &a, NULL) &&
+		    strcmp(dd_addr_str(&a, s, sizeof s), ip) == 0)
+			found = true;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+struct node {
+	struct dd_config cfg;
+	struct dd_peer peer;
+	struct dd_link link;
+	struct dd_cluster cl[2];
+	struct dd_vip vip;
+	char key[128], state[128];
+};
+
+static void mknode(struct node *n, const char *self, const char *other, const char *local,
+		   const char *remote, const char *vip, uint32_t prio)
+{
+	memset(n, 0, sizeof *n);
+	snprintf(n->cfg.node_name, sizeof n->cfg.node_name, "%s", self);
+	snprintf(n->key, sizeof n->key, "%s/key", dir);
+	snprintf(n->state, sizeof n->state, "%s/%s.gen", dir, self);
+	n->cfg.hb.key_file = n->key;
+	n->cfg.hb.state_file = n->state;
+	n->cfg.hb.port = 7694;
+	n->cfg.hb.interval_ms = 20;
+	n->cfg.hb.dead_ms = 100;
+	snprintf(n->peer.name, sizeof n->peer.name, "%s", other);
+	ck_assert(dd_addr_parse(local, &n->link.local));
+	ck_assert(dd_addr_parse(remote, &n->link.remote));
+	n->peer.links = &n->link;
+	n->peer.n_links = 1;
+	n->cfg.hb.peers = &n->peer;
+	n->cfg.hb.n_peers = 1;
+	ck_assert(dd_addr_parse(vip, &n->vip.addr));
+	n->vip.prefix = 32;
+	strcpy(n->vip.ifname, "lo");
+	strcpy(n->cl[0].name, "web");
+	n->cl[0].priority = prio;
+	n->cl[0].vips = &n->vip;
+	n->cl[0].n_vips = 1;
+	n->cl[0].garp.count = 1;
+	n->cfg.clusters = n->cl;
+	n->cfg.n_clusters = 1;
+}
+
+static void setup(void)
+{
+	/* A network of our own: lo with the documentation addresses on it. */
+	ck_assert_msg(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET) needs root");
+	ck_assert_int_eq(system("ip link set lo up && ip addr add 192.0.2.1/32 dev lo && "
+				"ip addr add 192.0.2.2/32 dev lo"), 0);
+	strcpy(dir, "/tmp/test_hb_engine.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/key", dir);
+	FILE *f = fopen(path, "w");
+	fputs("engine-test-key-0123456789\n", f);
+	fclose(f);
+	chmod(path, 0600);
+	loop = ev_loop_new(EVFLAG_AUTO);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ev_loop_destroy(loop);
+}
+
+START_TEST(pair_lifecycle)
+{
+	static struct node na, nb;
+	struct rec ra = { 0 }, rb = { 0 };
+	char *err = NULL;
+	mknode(&na, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 150);
+	mknode(&nb, "b", "a", "192.0.2.2", "192.0.2.1", "203.0.113.2", 100);
+	struct dd_failover_hooks ha = { .ctx = &ra, .role_changed = on_role };
+	struct dd_failover_hooks hb = { .ctx = &rb, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &na.cfg, &ha, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	/* Alone, a waits one dead time for its peer, then takes the cluster. */
+	wait_prefix(&ra, "web: init -> active: peer b not heard for ");
+	struct dd_failover *b = dd_failover_new(loop, &nb.cfg, &hb, &err);
+	ck_assert_msg(b, "%s", err ? err : "");
+	wait_event(&rb, "web: init -> standby: peer a is active");
+	ck_assert(addr_present("203.0.113.1"));
+	ck_assert(!addr_present("203.0.113.2"));
+
+	struct dd_failover_status st;
+	ck_assert_int_eq(dd_failover_status(b, &st), 0);
+	ck_assert_str_eq(st.node, "b");
+	ck_assert_str_eq(st.peer, "a");
+	ck_assert(st.peer_alive);
+	ck_assert_int_ge(st.last_heartbeat_age_ms, 0);
+	ck_assert_int_lt(st.last_heartbeat_age_ms, 100);
+	ck_assert_uint_eq(st.n_links, 1);
+	ck_assert(st.links[0].up);
+	ck_assert_str_eq(st.links[0].remote, "192.0.2.1");
+	ck_assert_uint_gt(st.links[0].rx, 0);
+	ck_assert_uint_eq(st.n_clusters, 1);
+	ck_assert_str_eq(st.clusters[0].role, "standby");
+	ck_assert_str_eq(st.clusters[0].peer_role, "active");
+	ck_assert_uint_eq(st.clusters[0].peer_priority, 150);
+	ck_assert(!st.clusters[0].vips_up);
+	ck_assert_uint_eq(st.drops.bad_auth + st.drops.malformed + st.drops.replayed +
+			  st.drops.unknown_sender + st.drops.bad_version, 0);
+	ck_assert_uint_gt(st.generation, 0);
+
+	/* Operator requests that cannot work say why. */
+	ck_assert_int_eq(dd_failover_release(a, "nope", &err), -1);
+	ck_assert_str_eq(err, "no cluster named nope");
+	free(err);
+	ck_assert_int_eq(dd_failover_takeover(a, "web", &err), -1);
+	ck_assert_str_eq(err, "cluster web is already active");
+	free(err);
+	ck_assert_int_eq(dd_failover_release(b, "web", &err), -1);
+	ck_assert_str_eq(err, "cluster web is standby, not active");
+	free(err);
+
+	/* Planned handover both ways. */
+	ck_assert_int_eq(dd_failover_release(a, "web", &err), 0);
+	wait_event(&rb, "web: standby -> active: peer a is standing down");
+	wait_event(&ra, "web: active -> standby: operator requested handover; peer b took over");
+	ck_assert(!addr_present("203.0.113.1"));
+	ck_assert(addr_present("203.0.113.2"));
+	ck_assert_int_eq(dd_failover_takeover(a, "web", &err), 0);
+	wait_event(&ra, "web: standby -> active: peer b is standing down");
+	wait_event(&rb, "web: active -> standby: peer a requested takeover; peer a took over");
+	ck_assert(addr_present("203.0.113.1"));
+	ck_assert(!addr_present("203.0.113.2"));
+
+	/* Reload: web keeps its role (no event), a new cluster starts. */
+	int before = ra.n;
+	na.cl[0].priority = 200;
+	strcpy(na.cl[1].name, "dns");
+	na.cl[1].priority = 100;
+	na.cfg.n_clusters = 2;
+	ck_assert_int_eq(dd_failover_reload(a, &na.cfg, &err), 0);
+	wait_event(&ra, "dns: init -> active: peer b does not run this cluster since start");
+	for (int i = before; i < ra.n; i++)
+		ck_assert_msg(strncmp(ra.ev[i], "web:", 4) != 0, "web changed on reload: %s", ra.ev[i]);
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_uint_eq(st.n_clusters, 2);
+	ck_assert_str_eq(st.clusters[0].role, "active");
+	ck_assert_uint_eq(st.clusters[0].priority, 200);
+	ck_assert_str_eq(st.clusters[1].role, "active");
+	ck_assert_str_eq(st.clusters[1].peer_role, "unknown");
+	ck_assert(addr_present("203.0.113.1"));
+
+	/* A bad config is refused and changes nothing. */
+	na.peer.n_links = 0;
+	ck_assert_int_eq(dd_failover_reload(a, &na.cfg, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "needs 1..8 links"));
+	free(err);
+	na.peer.n_links = 1;
+
+	/* SIGTERM path: web is handed over before stop returns. */
+	dd_failover_stop(a, true);
+	ck_assert(has(&ra, "web: active -> standby: directord is stopping; peer b took over"));
+	ck_assert(has(&ra, "dns: active -> stopped: directord is stopping and the peer did not take over"));
+	ck_assert(!addr_present("203.0.113.1"));
+	wait_event(&rb, "web: standby -> active: peer a is standing down");
+	ck_assert(addr_present("203.0.113.2"));
+	dd_failover_stop(b, false);
+	ck_assert(has(&rb, "web: active -> stopped: directord is stopping and the peer did not take over"));
+	ck_assert(!addr_present("203.0.113.2"));
+}
+END_TEST
+
+START_TEST(bad_configs_refused)
+{
+	static struct node n;
+	char *err = NULL;
+	mknode(&n, "a", "a", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
+	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
+	ck_assert_str_eq(err, "heartbeat: peer has this director's own name a");
+	free(err);
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
+	n.cfg.hb.n_peers = 0;
+	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
+	ck_assert_str_eq(err, "heartbeat: exactly one peer is needed, 0 configured");
+	free(err);
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
+	char kp[128];
+	snprintf(kp, sizeof kp, "%s/key", dir);
+	chmod(kp, 0644);
+	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
+	ck_assert_ptr_nonnull(strstr(err, "must be 0600 or 0400"));
+	free(err);
+	chmod(kp, 0600);
+	snprintf(n.state, sizeof n.state, "%s/missing-dir/gen", dir);
+	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
+	free(err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hb_engine");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, pair_lifecycle);
+	tcase_add_test(tc, bad_configs_refused);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

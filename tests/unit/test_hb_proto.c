@@ -1,0 +1,231 @@
+/* tests/unit/test_hb_proto.c: heartbeat wire format, HMAC, anti-replay,
+ * key and generation files. Single-threaded Check suite. */
+#include "config.h"
+#include "heartbeat/proto.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct dd_hb_key key(const char *s)
+{
+	struct dd_hb_key k;
+	k.len = strlen(s);
+	memcpy(k.bytes, s, k.len);
+	return k;
+}
+
+static struct dd_hb_msg sample(void)
+{
+	struct dd_hb_msg m;
+	memset(&m, 0, sizeof m);
+	m.version = DD_HB_VERSION;
+	m.type = DD_HB_TYPE_KEEPALIVE;
+	m.generation = 1700000000123ull;
+	m.seq = 42;
+	m.interval_ms = 50;
+	m.dead_ms = 200;
+	m.link = 1;
+	strcpy(m.node, "lb1");
+	m.n_clusters = 2;
+	strcpy(m.clusters[0].name, "web");
+	m.clusters[0].role = DD_ROLE_ACTIVE;
+	m.clusters[0].priority = 150;
+	m.clusters[0].flags = DD_HB_CF_STANDING_DOWN;
+	strcpy(m.clusters[1].name, "dns");
+	m.clusters[1].role = DD_ROLE_STANDBY;
+	m.clusters[1].priority = 100;
+	return m;
+}
+
+START_TEST(roundtrip)
+{
+	struct dd_hb_key k = key("0123456789abcdef-secret");
+	struct dd_hb_msg m = sample(), d;
+	uint8_t buf[DD_HB_MAX_PKT];
+	int n = dd_hb_encode(&m, &k, buf, sizeof buf);
+	ck_assert_int_eq(n, DD_HB_HDR_LEN + 3 + (1 + 3 + 4) * 2 + DD_HB_MAC_LEN);
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_OK);
+	ck_assert_str_eq(d.node, "lb1");
+	ck_assert_uint_eq(d.generation, m.generation);
+	ck_assert_uint_eq(d.seq, 42);
+	ck_assert_uint_eq(d.interval_ms, 50);
+	ck_assert_uint_eq(d.dead_ms, 200);
+	ck_assert_uint_eq(d.link, 1);
+	ck_assert_uint_eq(d.n_clusters, 2);
+	ck_assert_str_eq(d.clusters[0].name, "web");
+	ck_assert_uint_eq(d.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert_uint_eq(d.clusters[0].priority, 150);
+	ck_assert_uint_eq(d.clusters[0].flags, DD_HB_CF_STANDING_DOWN);
+	ck_assert_str_eq(d.clusters[1].name, "dns");
+	ck_assert_uint_eq(d.clusters[1].role, DD_ROLE_STANDBY);
+}
+END_TEST
+
+START_TEST(wrong_key_and_tamper)
+{
+	struct dd_hb_key k = key("0123456789abcdef-secret"), k2 = key("0123456789abcdef-other!");
+	struct dd_hb_msg m = sample(), d;
+	uint8_t buf[DD_HB_MAX_PKT];
+	int n = dd_hb_encode(&m, &k, buf, sizeof buf);
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k2, &d), DD_HB_BAD_AUTH);
+	/* Every single-bit flip outside the length field must be caught. */
+	for (int i = 0; i < n; i++) {
+		if (i == 6 || i == 7)
+			continue;
+		buf[i] ^= 0x10;
+		ck_assert_int_ne(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_OK);
+		buf[i] ^= 0x10;
+	}
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_OK);
+}
+END_TEST
+
+START_TEST(malformed)
+{
+	struct dd_hb_key k = key("0123456789abcdef-secret");
+	struct dd_hb_msg m = sample(), d;
+	uint8_t buf[DD_HB_MAX_PKT];
+	int n = dd_hb_encode(&m, &k, buf, sizeof buf);
+	for (int len = 0; len < n; len++)
+		ck_assert_int_eq(dd_hb_decode(buf, (size_t)len, &k, &d), DD_HB_MALFORMED);
+	buf[4] = 2;
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_BAD_VERSION);
+	buf[4] = DD_HB_VERSION;
+	buf[0] = 'X';
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_MALFORMED);
+
+	/* Authenticated but inconsistent content is still refused. */
+	m.clusters[1].role = 9;
+	n = dd_hb_encode(&m, &k, buf, sizeof buf);
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_MALFORMED);
+	m = sample();
+	strcpy(m.clusters[1].name, "web");
+	n = dd_hb_encode(&m, &k, buf, sizeof buf);
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_MALFORMED);
+	m = sample();
+	m.dead_ms = m.interval_ms;
+	n = dd_hb_encode(&m, &k, buf, sizeof buf);
+	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_MALFORMED);
+	/* Names with spaces or control bytes cannot even be encoded. */
+	m = sample();
+	strcpy(m.node, "lb 1");
+	ck_assert_int_eq(dd_hb_encode(&m, &k, buf, sizeof buf), -1);
+	m = sample();
+	ck_assert_int_eq(dd_hb_encode(&m, &k, buf, 20), -1);
+}
+END_TEST
+
+START_TEST(replay_window)
+{
+	struct dd_hb_replay r;
+	memset(&r, 0, sizeof r);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 100), DD_HB_FRESH);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 100), DD_HB_REPLAYED);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 102), DD_HB_FRESH);
+	/* Reordered across links: 101 arrives late, once. */
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 101), DD_HB_FRESH);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 101), DD_HB_REPLAYED);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 102 + 63), DD_HB_FRESH);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 102), DD_HB_REPLAYED);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 101), DD_HB_REPLAYED); /* left the window */
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 1000), DD_HB_FRESH);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 9, 5000), DD_HB_OLD_GENERATION);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 11, 1), DD_HB_NEW_GENERATION);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 10, 2000), DD_HB_OLD_GENERATION);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 11, 1), DD_HB_REPLAYED);
+	ck_assert_int_eq(dd_hb_replay_check(&r, 11, 2), DD_HB_FRESH);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static void mk_tmp(void)
+{
+	strcpy(tmpdir, "/tmp/test_hb_proto.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void write_file(const char *path, const char *s, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(s, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+START_TEST(key_file)
+{
+	mk_tmp();
+	char path[128];
+	snprintf(path, sizeof path, "%s/key", tmpdir);
+	struct dd_hb_key k;
+	char *err = NULL;
+	write_file(path, "0123456789abcdefXYZ\n", 0600);
+	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), 0);
+	ck_assert_uint_eq(k.len, 19);
+	ck_assert_int_eq(memcmp(k.bytes, "0123456789abcdefXYZ", 19), 0);
+	chmod(path, 0644);
+	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "mode 644"));
+	free(err);
+	write_file(path, "short\n", 0400);
+	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "need at least 16"));
+	free(err);
+	unlink(path);
+	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+	free(err);
+	rmdir(tmpdir);
+}
+END_TEST
+
+START_TEST(generation)
+{
+	mk_tmp();
+	char path[128];
+	snprintf(path, sizeof path, "%s/generation", tmpdir);
+	uint64_t g1, g2, g3;
+	char *err = NULL;
+	ck_assert_int_eq(dd_hb_generation_next(path, &g1, &err), 0);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g2, &err), 0);
+	ck_assert_uint_gt(g2, g1);
+	/* A stored value ahead of the clock still grows by one. */
+	write_file(path, "99999999999\n", 0600);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g3, &err), 0);
+	ck_assert_uint_eq(g3, 100000000000ull);
+	write_file(path, "garbage\n", 0600);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g3, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a generation number"));
+	free(err);
+	unlink(path);
+	rmdir(tmpdir);
+	snprintf(path, sizeof path, "%s/nodir/generation", tmpdir);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g3, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
+	free(err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("hb_proto");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, roundtrip);
+	tcase_add_test(tc, wrong_key_and_tamper);
+	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, replay_window);
+	tcase_add_test(tc, key_file);
+	tcase_add_test(tc, generation);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
