@@ -1,0 +1,625 @@
+/* health/health.c: which checks run, when, and what their results mean.
+ * Runs on the loop given to dd_health_new() (the daemon's main loop).
+ *
+ * Real servers with identical checks share one probe (struct hc); each
+ * service using it is a subscriber and hears every verdict. Probes are
+ * scheduled on a fixed grid (start + k * interval) so that a slow loop
+ * shows up as measurable slip instead of silently stretching the interval,
+ * and each probe's place on the grid comes from a hash of its key, which
+ * spreads thousands of checks over the interval and keeps the phase stable
+ * across reloads.
+ */
+#include "config.h"
+#include "health/health.h"
+#include "health/probe.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_S 0.004 /* start times are multiples of this apart */
+#define SLIP_BUCKET_MS 0.1
+#define SLIP_BUCKETS 20001 /* 0..2 s in 0.1 ms steps, the last one open */
+
+struct sub {
+	char service[DD_NAME_MAX];
+	struct dd_addr addr;
+	uint16_t port;
+	enum dd_initial initial;
+};
+
+struct hc {
+	struct dd_health *h;
+	struct dd_check chk;     /* deep copy: the config is not kept */
+	struct dd_addr addr;
+	uint16_t port;           /* port probed */
+	uint64_t key;            /* hash of addr, port, check */
+	struct sub *subs;
+	size_t n_subs;
+	bool taken;              /* reload: moved into the new set */
+
+	bool up;
+	uint32_t streak;
+	bool last_ok;
+	char reason[DD_PROBE_REASON_MAX];
+	double since;
+	uint64_t n_checks, n_ok, n_failed, n_transitions;
+
+	double due;              /* monotonic seconds */
+	ev_timer tick;
+	struct dd_probe probe;
+};
+
+struct dd_health {
+	struct ev_loop *loop;
+	struct dd_health_hooks hooks;
+	struct dd_probe_ctx pctx;
+	struct hc **v;
+	size_t n;
+	uint64_t started, skipped;
+	uint64_t slip_n;
+	double slip_max;
+	uint32_t *slip_hist;
+};
+
+/* ---- keys -------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "\xff", 1);
+}
+
+static uint64_t check_key(const struct dd_addr *a, uint16_t port, const struct dd_check *c)
+{
+	uint64_t h = 14695981039346656037ULL;
+	h = fnv(h, &a->family, sizeof a->family);
+	h = fnv(h, &a->u, dd_addr_len(a));
+	h = fnv(h, &port, sizeof port);
+	uint32_t nums[] = { c->type, c->interval_ms, c->timeout_ms, c->rise, c->fall,
+			    c->initial, c->verify_tls };
+	h = fnv(h, nums, sizeof nums);
+	h = fnv_str(h, c->method);
+	h = fnv_str(h, c->path);
+	h = fnv_str(h, c->host);
+	h = fnv(h, c->status, c->n_status * sizeof *c->status);
+	h = fnv(h, &c->n_status, sizeof c->n_status);
+	h = fnv_str(h, c->body_match);
+	h = fnv_str(h, c->sni);
+	h = fnv_str(h, c->ca_file);
+	h = fnv_str(h, c->command);
+	h = fnv_str(h, c->send);
+	h = fnv_str(h, c->expect);
+	h = fnv_str(h, c->dns_query);
+	return h;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool check_eq(const struct dd_check *a, const struct dd_check *b)
+{
+	return a->type == b->type && a->interval_ms == b->interval_ms &&
+	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall &&
+	       a->initial == b->initial && a->port == b->port &&
+	       a->verify_tls == b->verify_tls && a->n_status == b->n_status &&
+	       (a->n_status == 0 || memcmp(a->status, b->status, a->n_status * sizeof *a->status) == 0) &&
+	       str_eq(a->method, b->method) && str_eq(a->path, b->path) &&
+	       str_eq(a->host, b->host) && str_eq(a->body_match, b->body_match) &&
+	       str_eq(a->sni, b->sni) && str_eq(a->ca_file, b->ca_file) &&
+	       str_eq(a->command, b->command) && str_eq(a->send, b->send) &&
+	       str_eq(a->expect, b->expect) && str_eq(a->dns_query, b->dns_query);
+}
+
+static bool hc_matches(const struct hc *c, uint64_t key, const struct dd_addr *a,
+		       uint16_t port, const struct dd_check *chk)
+{
+	return c->key == key && c->port == port && dd_addr_eq(&c->addr, a) &&
+	       check_eq(&c->chk, chk);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void check_copy(struct dd_check *d, const struct dd_check *s)
+{
+	*d = *s;
+	d->method = dup_or_null(s->method);
+	d->path = dup_or_null(s->path);
+	d->host = dup_or_null(s->host);
+	d->body_match = dup_or_null(s->body_match);
+	d->sni = dup_or_null(s->sni);
+	d->ca_file = dup_or_null(s->ca_file);
+	d->command = dup_or_null(s->command);
+	d->send = dup_or_null(s->send);
+	d->expect = dup_or_null(s->expect);
+	d->dns_query = dup_or_null(s->dns_query);
+	d->status = NULL;
+	if (s->n_status) {
+		d->status = xcalloc(s->n_status, sizeof *d->status);
+		memcpy(d->status, s->status, s->n_status * sizeof *d->status);
+	}
+	/* A zero would spin the loop or never fail; the loader's defaults. */
+	if (!d->interval_ms)
+		d->interval_ms = 2000;
+	if (!d->timeout_ms)
+		d->timeout_ms = 1000;
+	if (!d->rise)
+		d->rise = 1;
+	if (!d->fall)
+		d->fall = 1;
+}
+
+static void check_free(struct dd_check *c)
+{
+	free(c->method);
+	free(c->path);
+	free(c->host);
+	free(c->status);
+	free(c->body_match);
+	free(c->sni);
+	free(c->ca_file);
+	free(c->command);
+	free(c->send);
+	free(c->expect);
+	free(c->dns_query);
+}
+
+/* Open-addressing index over a set of hc, for building from a config of
+ * ten thousand real servers without a quadratic search. */
+struct index {
+	struct hc **slot;
+	size_t mask;
+};
+
+static void index_init(struct index *ix, size_t n)
+{
+	size_t sz = 16;
+	while (sz < n * 2)
+		sz <<= 1;
+	ix->slot = xcalloc(sz, sizeof *ix->slot);
+	ix->mask = sz - 1;
+}
+
+static void index_put(struct index *ix, struct hc *c)
+{
+	size_t i = c->key & ix->mask;
+	while (ix->slot[i])
+		i = (i + 1) & ix->mask;
+	ix->slot[i] = c;
+}
+
+static struct hc *index_find(const struct index *ix, uint64_t key, const struct dd_addr *a,
+			     uint16_t port, const struct dd_check *chk, bool skip_taken)
+{
+	for (size_t i = key & ix->mask; ix->slot[i]; i = (i + 1) & ix->mask) {
+		struct hc *c = ix->slot[i];
+		if ((!skip_taken || !c->taken) && hc_matches(c, key, a, port, chk))
+			return c;
+	}
+	return NULL;
+}
+
+/* ---- verdicts ---------------------------------------------------------- */
+
+static void rs_label(const struct hc *c, char *buf, size_t len)
+{
+	char ap[DD_ADDR_STRLEN];
+	const struct sub *s = &c->subs[0];
+	dd_addr_port_str(&s->addr, s->port, ap, sizeof ap);
+	if (c->chk.type != DD_CHECK_EXEC && c->port != s->port)
+		snprintf(buf, len, "%s (check port %u)", ap, c->port);
+	else
+		snprintf(buf, len, "%s", ap);
+}
+
+static void services_label(const struct hc *c, char *buf, size_t len)
+{
+	size_t o = (size_t)snprintf(buf, len, "%s ", c->n_subs > 1 ? "services" : "service");
+	for (size_t i = 0; i < c->n_subs && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", c->subs[i].service);
+}
+
+static void transition(struct hc *c, double now)
+{
+	struct dd_health *h = c->h;
+	bool up = !c->up;
+	char svc[512], rs[DD_ADDR_STRLEN + 32];
+	services_label(c, svc, sizeof svc);
+	rs_label(c, rs, sizeof rs);
+	uint32_t need = up ? c->chk.rise : c->chk.fall;
+	dlog(up ? LOG_NOTICE : LOG_WARNING, "health",
+	     "%s: real server %s %s after %.1f s %s: %s (%u/%u)", svc, rs,
+	     up ? "UP" : "DOWN", now - c->since, c->up ? "UP" : "DOWN",
+	     up ? "check succeeded" : c->reason, c->streak, need);
+	c->up = up;
+	c->since = now;
+	c->streak = 0;
+	c->n_transitions++;
+	if (!h->hooks.changed)
+		return;
+	for (size_t i = 0; i < c->n_subs; i++)
+		h->hooks.changed(h->hooks.ctx, c->subs[i].service, &c->subs[i].addr,
+				 c->subs[i].port, up, c->reason);
+}
+
+static void probe_done(struct dd_probe *p, bool ok, const char *reason)
+{
+	struct hc *c = (struct hc *)((char *)p - offsetof(struct hc, probe));
+	c->n_checks++;
+	ok ? c->n_ok++ : c->n_failed++;
+	c->last_ok = ok;
+	snprintf(c->reason, sizeof c->reason, "%s", reason);
+	if (ok == c->up) {
+		c->streak = 0;
+		return;
+	}
+	c->streak++;
+	if (c->streak >= (c->up ? c->chk.fall : c->chk.rise))
+		transition(c, mono_now());
+}
+
+/* ---- scheduling -------------------------------------------------------- */
+
+static void record_slip(struct dd_health *h, double slip_s)
+{
+	double ms = slip_s * 1000.0;
+	if (ms < 0)
+		ms = 0;
+	size_t b = (size_t)(ms / SLIP_BUCKET_MS);
+	if (b >= SLIP_BUCKETS)
+		b = SLIP_BUCKETS - 1;
+	h->slip_hist[b]++;
+	h->slip_n++;
+	if (ms > h->slip_max)
+		h->slip_max = ms;
+}
+
+static void arm(struct hc *c, double now)
+{
+	ev_timer_set(&c->tick, c->due > now ? c->due - now : 0., 0.);
+	ev_timer_start(c->h->loop, &c->tick);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct hc *c = w->data;
+	struct dd_health *h = c->h;
+	/* libev measures `after` from the loop's cached time; refresh it so the
+	 * next timer lands on the grid and the slip below is the real one. */
+	ev_now_update(loop);
+	double now = mono_now();
+	record_slip(h, now - c->due);
+	if (c->probe.running) {
+		h->skipped++;
+	} else {
+		h->started++;
+		dd_probe_start(&c->probe);
+	}
+	double iv = c->chk.interval_ms / 1000.0;
+	c->due += iv;
+	if (c->due <= now) /* fell behind by a whole interval: skip, do not burst */
+		c->due += ceil((now - c->due) / iv) * iv;
+	arm(c, now);
+}
+
+static struct hc *hc_new(struct dd_health *h, uint64_t key, const struct dd_addr *a,
+			 uint16_t port, const struct dd_check *chk, double now)
+{
+	struct hc *c = xcalloc(1, sizeof *c);
+	c->h = h;
+	check_copy(&c->chk, chk);
+	c->addr = *a;
+	c->port = port;
+	c->key = key;
+	c->up = chk->initial == DD_INITIAL_UP;
+	c->since = mono_now();
+	/* Place on the grid: a hash-chosen phase, rounded to a slot so that
+	 * checks due close together run in one loop wakeup (fewer context
+	 * switches) while still spread over the whole interval. */
+	double iv = c->chk.interval_ms / 1000.0;
+	double phase = (double)(key % 1000003) / 1000003.0 * iv;
+	c->due = now + floor(phase / SLOT_S) * SLOT_S;
+	ev_init(&c->tick, tick_cb);
+	c->tick.data = c;
+	c->probe.ctx = &h->pctx;
+	c->probe.chk = &c->chk;
+	c->probe.addr = *a;
+	c->probe.port = port;
+	c->probe.done = probe_done;
+	c->probe.fd = -1;
+	return c;
+}
+
+static void hc_free(struct hc *c)
+{
+	ev_timer_stop(c->h->loop, &c->tick);
+	dd_probe_cleanup(&c->probe);
+	check_free(&c->chk);
+	free(c->subs);
+	free(c);
+}
+
+static void add_sub(struct hc *c, const char *service, const struct dd_real_server *rs)
+{
+	for (size_t i = 0; i < c->n_subs; i++)
+		if (strcmp(c->subs[i].service, service) == 0 && c->subs[i].port == rs->port &&
+		    dd_addr_eq(&c->subs[i].addr, &rs->addr))
+			return;
+	c->subs = xrealloc(c->subs, (c->n_subs + 1) * sizeof *c->subs);
+	struct sub *s = &c->subs[c->n_subs++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->service, sizeof s->service, "%s", service);
+	s->addr = rs->addr;
+	s->port = rs->port;
+	s->initial = rs->check.initial;
+}
+
+/* Build the set of checks for cfg. With `old`, unchanged checks are moved
+ * over from it (state and in-flight probe included) and marked taken. */
+static void build(struct dd_health *h, const struct dd_config *cfg, struct index *old,
+		  struct hc ***out, size_t *n_out)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		for (size_t j = 0; j < cfg->clusters[i].n_services; j++)
+			total += cfg->clusters[i].services[j].n_rs;
+	struct index ix;
+	index_init(&ix, total);
+	struct hc **v = xcalloc(total ? total : 1, sizeof *v);
+	size_t n = 0;
+	double now = mono_now() + SLOT_S; /* one epoch for the whole set */
+	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		const struct dd_cluster *cl = &cfg->clusters[i];
+		for (size_t j = 0; j < cl->n_services; j++) {
+			const struct dd_service *svc = &cl->services[j];
+			for (size_t k = 0; k < svc->n_rs; k++) {
+				const struct dd_real_server *rs = &svc->rs[k];
+				const struct dd_check *chk = &rs->check;
+				if (chk->type == DD_CHECK_NONE)
+					continue;
+				uint16_t port = chk->port ? chk->port : rs->port;
+				uint64_t key = check_key(&rs->addr, port, chk);
+				struct hc *c = index_find(&ix, key, &rs->addr, port, chk, false);
+				if (!c && old) {
+					c = index_find(old, key, &rs->addr, port, chk, true);
+					if (c) {
+						c->taken = true;
+						c->n_subs = 0; /* rebuilt below from the new config */
+						index_put(&ix, c);
+						v[n++] = c;
+					}
+				}
+				if (!c) {
+					c = hc_new(h, key, &rs->addr, port, chk, now);
+					index_put(&ix, c);
+					v[n++] = c;
+				}
+				add_sub(c, svc->name, rs);
+			}
+		}
+	}
+	free(ix.slot);
+	*out = v;
+	*n_out = n;
+}
+
+/* Every probe in flight holds a descriptor; ten thousand checks with a
+ * timeout close to their interval need that many. */
+static void ensure_fd_limit(size_t n_probes)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)n_probes + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_notice("health", "raised the open-file limit from %llu to %llu for %zu checks",
+			   (unsigned long long)old, (unsigned long long)rl.rlim_cur, n_probes);
+	if (rl.rlim_cur < want)
+		log_warn("health", "open-file limit %llu is low for %zu checks: probes may fail "
+			 "with \"Too many open files\"", (unsigned long long)rl.rlim_cur, n_probes);
+}
+
+struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cfg,
+				const struct dd_health_hooks *hooks)
+{
+	/* OpenSSL writes to its sockets with write(2): a server that resets
+	 * the connection mid-check must cost an EPIPE, not the process. */
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+	struct dd_health *h = xcalloc(1, sizeof *h);
+	h->loop = loop;
+	if (hooks)
+		h->hooks = *hooks;
+	h->slip_hist = xcalloc(SLIP_BUCKETS, sizeof *h->slip_hist);
+	dd_probe_ctx_init(&h->pctx, loop);
+	build(h, cfg, NULL, &h->v, &h->n);
+	ensure_fd_limit(h->n);
+	double now = mono_now();
+	ev_now_update(loop);
+	for (size_t i = 0; i < h->n; i++)
+		arm(h->v[i], now);
+	log_info("health", "%zu checks for real servers started", h->n);
+	return h;
+}
+
+int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
+{
+	struct index old;
+	index_init(&old, h->n);
+	for (size_t i = 0; i < h->n; i++) {
+		h->v[i]->taken = false;
+		index_put(&old, h->v[i]);
+	}
+	/* Subscribers of kept checks before the rebuild, to tell new ones. */
+	struct hc **nv;
+	size_t nn;
+	struct sub **prev = xcalloc(h->n ? h->n : 1, sizeof *prev);
+	size_t *prev_n = xcalloc(h->n ? h->n : 1, sizeof *prev_n);
+	for (size_t i = 0; i < h->n; i++) {
+		prev[i] = h->v[i]->subs;
+		prev_n[i] = h->v[i]->n_subs;
+		h->v[i]->subs = NULL;
+	}
+	/* Kept checks get fresh subscriber arrays; remember the old ones by hc. */
+	build(h, cfg, &old, &nv, &nn);
+	size_t kept = 0, started = 0, stopped = 0;
+	double now = mono_now();
+	ev_now_update(h->loop);
+	for (size_t i = 0; i < h->n; i++) {
+		struct hc *c = h->v[i];
+		if (!c->taken) {
+			free(prev[i]);
+			hc_free(c);
+			stopped++;
+			continue;
+		}
+		kept++;
+		/* A service that just started using a running check learns its
+		 * current verdict if that differs from where the service starts. */
+		for (size_t s = 0; s < c->n_subs; s++) {
+			struct sub *ns = &c->subs[s];
+			bool known = false;
+			for (size_t t = 0; t < prev_n[i] && !known; t++)
+				known = strcmp(prev[i][t].service, ns->service) == 0 &&
+					prev[i][t].port == ns->port &&
+					dd_addr_eq(&prev[i][t].addr, &ns->addr);
+			if (!known && c->up != (ns->initial == DD_INITIAL_UP) && h->hooks.changed)
+				h->hooks.changed(h->hooks.ctx, ns->service, &ns->addr, ns->port,
+						 c->up, c->reason[0] ? c->reason : "shared check");
+		}
+		free(prev[i]);
+	}
+	for (size_t i = 0; i < nn; i++)
+		if (!ev_is_active(&nv[i]->tick) && !nv[i]->taken) {
+			arm(nv[i], now);
+			started++;
+		}
+	free(prev);
+	free(prev_n);
+	free(old.slot);
+	free(h->v);
+	h->v = nv;
+	h->n = nn;
+	ensure_fd_limit(nn);
+	log_info("health", "reload: %zu checks kept, %zu started, %zu stopped", kept, started, stopped);
+	return 0;
+}
+
+void dd_health_free(struct dd_health *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		hc_free(h->v[i]);
+	free(h->v);
+	dd_probe_ctx_cleanup(&h->pctx);
+	free(h->slip_hist);
+	free(h);
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void fill_status(const struct hc *c, const struct sub *s, double now,
+			struct dd_health_rs_status *st)
+{
+	memset(st, 0, sizeof *st);
+	st->service = s->service;
+	st->addr = s->addr;
+	st->port = s->port;
+	st->check_port = c->port;
+	st->type = c->chk.type;
+	st->up = c->up;
+	st->last_ok = c->last_ok;
+	st->reason = c->reason;
+	st->in_state_s = now - c->since;
+	st->streak = c->streak;
+	st->needed = c->up ? c->chk.fall : c->chk.rise;
+	st->n_checks = c->n_checks;
+	st->n_ok = c->n_ok;
+	st->n_failed = c->n_failed;
+	st->n_transitions = c->n_transitions;
+	st->n_shared = (unsigned)c->n_subs;
+	st->n_tls_resumed = c->probe.tls_resumed;
+}
+
+void dd_health_foreach(struct dd_health *h, dd_health_status_fn fn, void *arg)
+{
+	double now = mono_now();
+	struct dd_health_rs_status st;
+	for (size_t i = 0; i < h->n; i++)
+		for (size_t s = 0; s < h->v[i]->n_subs; s++) {
+			fill_status(h->v[i], &h->v[i]->subs[s], now, &st);
+			fn(arg, &st);
+		}
+}
+
+bool dd_health_get(struct dd_health *h, const char *service, const struct dd_addr *rs,
+		   uint16_t port, struct dd_health_rs_status *out)
+{
+	for (size_t i = 0; i < h->n; i++)
+		for (size_t s = 0; s < h->v[i]->n_subs; s++) {
+			const struct sub *sb = &h->v[i]->subs[s];
+			if (sb->port == port && dd_addr_eq(&sb->addr, rs) &&
+			    strcmp(sb->service, service) == 0) {
+				fill_status(h->v[i], sb, mono_now(), out);
+				return true;
+			}
+		}
+	return false;
+}
+
+static double slip_quantile(const struct dd_health *h, double q)
+{
+	if (!h->slip_n)
+		return 0;
+	uint64_t want = (uint64_t)ceil(q * (double)h->slip_n), acc = 0;
+	for (size_t b = 0; b < SLIP_BUCKETS; b++) {
+		acc += h->slip_hist[b];
+		if (acc >= want)
+			return (double)(b + 1) * SLIP_BUCKET_MS; /* bucket's upper edge */
+	}
+	return h->slip_max;
+}
+
+void dd_health_get_stats(struct dd_health *h, struct dd_health_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	out->n_probes = h->n;
+	for (size_t i = 0; i < h->n; i++)
+		out->n_subscribers += h->v[i]->n_subs;
+	out->in_flight = h->pctx.in_flight;
+	out->started = h->started;
+	out->skipped = h->skipped;
+	out->slip_samples = h->slip_n;
+	out->slip_p50_ms = slip_quantile(h, 0.50);
+	out->slip_p99_ms = slip_quantile(h, 0.99);
+	out->slip_max_ms = h->slip_max;
+}
+
+void dd_health_reset_stats(struct dd_health *h)
+{
+	memset(h->slip_hist, 0, SLIP_BUCKETS * sizeof *h->slip_hist);
+	h->slip_n = 0;
+	h->slip_max = 0;
+	h->started = h->skipped = 0;
+}

@@ -1,0 +1,77 @@
+/* health/probe.h: one check attempt against one real server (tcp, http,
+ * https, udp, dns, exec), non-blocking on the libev loop it is given. The
+ * scheduling, rise/fall and sharing live in health.c; a probe only says
+ * "ok" or why not. Runs on the checker's loop (the daemon's main loop).
+ */
+#ifndef DD_HEALTH_PROBE_H
+#define DD_HEALTH_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+#include "conf/model.h"
+#include "lib/addr.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
+struct ssl_session_st;
+
+/* Shared by every probe of one checker: the loop and TLS contexts. */
+struct dd_probe_ctx {
+	struct ev_loop *loop;
+	struct ssl_ctx_st *tls_default;  /* system CA store; verify per probe */
+	struct tls_ca {
+		char *ca_file;
+		struct ssl_ctx_st *ctx;
+		struct tls_ca *next;
+	} *tls_by_ca;
+	unsigned in_flight;
+	uint32_t rand_state;             /* DNS query ids */
+};
+
+#define DD_PROBE_REASON_MAX 160
+
+struct dd_probe {
+	/* Set by the owner before dd_probe_start(). */
+	struct dd_probe_ctx *ctx;
+	const struct dd_check *chk;
+	struct dd_addr addr;
+	uint16_t port;
+	void (*done)(struct dd_probe *p, bool ok, const char *reason);
+
+	/* Private. */
+	bool running;
+	int phase;
+	int fd;
+	ev_io io;
+	ev_timer timeout;
+	ev_child child;
+	pid_t pid;
+	bool killed;
+	struct ssl_st *ssl;
+	struct ssl_session_st *tls_session; /* resumed next time: spares the server a full handshake */
+	uint64_t tls_resumed;               /* handshakes that resumed a session */
+	char *buf;
+	size_t len, cap;
+	char *req;
+	size_t req_len, sent;
+	uint16_t dns_id;
+	char reason[DD_PROBE_REASON_MAX];
+};
+
+void dd_probe_ctx_init(struct dd_probe_ctx *c, struct ev_loop *loop);
+void dd_probe_ctx_cleanup(struct dd_probe_ctx *c);
+
+/* Starts one attempt; p->done is called exactly once, later, from the loop
+ * (never from inside dd_probe_start). Must not be running. */
+void dd_probe_start(struct dd_probe *p);
+/* Stops an attempt without calling done. An exec check's process group is
+ * killed. Safe on a probe that is not running. */
+void dd_probe_abort(struct dd_probe *p);
+/* Frees what a probe keeps between attempts (a TLS session). */
+void dd_probe_cleanup(struct dd_probe *p);
+
+#endif
