@@ -29,7 +29,8 @@ Commands on stdin, one per line; each gets one JSON line on stdout:
   arm NETNS PID       prepare a kill: start `ip -n NETNS -batch -` now (a
                       process start costs up to 0.6 s under TCG)
   fire                as soon as the next churn connection has opened,
-                      take NETNS's eth0 and eth1 down and SIGKILL PID, in
+                      take NETNS's eth0 and eth1 down and SIGKILL the
+                      process group PID (spawned as a session leader), in
                       the same loop turn; answers t_kill and t_open (the
                       last 100 ms before the kill hold a young connection)
   stats               open connections by real server and by tag
@@ -177,7 +178,8 @@ class Traffic:
         k.stdin.write("link set eth0 down\nlink set eth1 down\n")
         k.stdin.flush()
         try:
-            os.kill(pid, signal.SIGKILL)
+            # The whole process group: keepalived's children die with it.
+            os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         k.stdin.close()
