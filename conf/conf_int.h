@@ -36,7 +36,5 @@ const char *dd_initial_name(enum dd_initial i);
  * dd_check_type); 0 for keys every type has. */
 unsigned dd_check_key_types(const char *key);
 
-void dd_check_free(struct dd_check *c);
-void dd_check_copy(struct dd_check *dst, const struct dd_check *src);
 
 #endif

@@ -216,6 +216,10 @@ struct dd_config *dd_config_load(const char *path, struct dd_conf_errors *errs);
 struct dd_config *dd_config_load_string(const char *text, const char *name,
 					struct dd_conf_errors *errs);
 void dd_config_free(struct dd_config *c);
+/* Deep copy and release of one check (the health part keeps its own copies
+ * so that a reload can free the config a probe was built from). */
+void dd_check_copy(struct dd_check *dst, const struct dd_check *src);
+void dd_check_free(struct dd_check *c);
 /* The canonical form: every key, defaults made explicit, fixed order. */
 char *dd_config_print(const struct dd_config *c); /* malloc'd */
 

@@ -132,29 +132,10 @@ static bool hc_matches(const struct hc *c, uint64_t key, const struct dd_addr *a
 	       check_eq(&c->chk, chk);
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
+/* The copy is the loader's (conf/keys.c); only the guards are ours. */
 static void check_copy(struct dd_check *d, const struct dd_check *s)
 {
-	*d = *s;
-	d->method = dup_or_null(s->method);
-	d->path = dup_or_null(s->path);
-	d->host = dup_or_null(s->host);
-	d->body_match = dup_or_null(s->body_match);
-	d->sni = dup_or_null(s->sni);
-	d->ca_file = dup_or_null(s->ca_file);
-	d->command = dup_or_null(s->command);
-	d->send = dup_or_null(s->send);
-	d->expect = dup_or_null(s->expect);
-	d->dns_query = dup_or_null(s->dns_query);
-	d->status = NULL;
-	if (s->n_status) {
-		d->status = xcalloc(s->n_status, sizeof *d->status);
-		memcpy(d->status, s->status, s->n_status * sizeof *d->status);
-	}
+	dd_check_copy(d, s);
 	/* A zero would spin the loop or never fail; the loader's defaults. */
 	if (!d->interval_ms)
 		d->interval_ms = 2000;
@@ -164,21 +145,6 @@ static void check_copy(struct dd_check *d, const struct dd_check *s)
 		d->rise = 1;
 	if (!d->fall)
 		d->fall = 1;
-}
-
-static void check_free(struct dd_check *c)
-{
-	free(c->method);
-	free(c->path);
-	free(c->host);
-	free(c->status);
-	free(c->body_match);
-	free(c->sni);
-	free(c->ca_file);
-	free(c->command);
-	free(c->send);
-	free(c->expect);
-	free(c->dns_query);
 }
 
 /* Open-addressing index over a set of hc, for building from a config of
@@ -351,7 +317,7 @@ static void hc_free(struct hc *c)
 {
 	ev_timer_stop(c->h->loop, &c->tick);
 	dd_probe_cleanup(&c->probe);
-	check_free(&c->chk);
+	dd_check_free(&c->chk);
 	free(c->subs);
 	free(c);
 }
@@ -462,66 +428,121 @@ struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cf
 	return h;
 }
 
+/* Reload bookkeeping: which old check served each (service, real server). */
+struct sub_ref {
+	const struct sub *sub;
+	struct hc *hc;
+};
+struct sub_map {
+	struct sub_ref *slot;
+	size_t mask;
+};
+
+static uint64_t sub_key(const struct sub *s)
+{
+	uint64_t h = fnv_str(14695981039346656037ULL, s->service);
+	h = fnv(h, &s->addr.family, sizeof s->addr.family);
+	h = fnv(h, &s->addr.u, dd_addr_len(&s->addr));
+	return fnv(h, &s->port, sizeof s->port);
+}
+
+static bool sub_eq(const struct sub *a, const struct sub *b)
+{
+	return a->port == b->port && dd_addr_eq(&a->addr, &b->addr) &&
+	       strcmp(a->service, b->service) == 0;
+}
+
+static struct hc *sub_map_find(const struct sub_map *m, const struct sub *s)
+{
+	for (size_t i = sub_key(s) & m->mask; m->slot[i].sub; i = (i + 1) & m->mask)
+		if (sub_eq(m->slot[i].sub, s))
+			return m->slot[i].hc;
+	return NULL;
+}
+
 int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
 {
 	struct index old;
 	index_init(&old, h->n);
-	for (size_t i = 0; i < h->n; i++) {
-		h->v[i]->taken = false;
-		index_put(&old, h->v[i]);
-	}
-	/* Subscribers of kept checks before the rebuild, to tell new ones. */
-	struct hc **nv;
-	size_t nn;
-	struct sub **prev = xcalloc(h->n ? h->n : 1, sizeof *prev);
-	size_t *prev_n = xcalloc(h->n ? h->n : 1, sizeof *prev_n);
-	for (size_t i = 0; i < h->n; i++) {
-		prev[i] = h->v[i]->subs;
-		prev_n[i] = h->v[i]->n_subs;
-		h->v[i]->subs = NULL;
-	}
-	/* Kept checks get fresh subscriber arrays; remember the old ones by hc. */
-	build(h, cfg, &old, &nv, &nn);
-	size_t kept = 0, started = 0, stopped = 0;
-	double now = mono_now();
-	ev_now_update(h->loop);
+	size_t n_prev = 0;
+	for (size_t i = 0; i < h->n; i++)
+		n_prev += h->v[i]->n_subs;
+	struct sub_map prev;
+	size_t sz = 16;
+	while (sz < n_prev * 2)
+		sz <<= 1;
+	prev.slot = xcalloc(sz, sizeof *prev.slot);
+	prev.mask = sz - 1;
+	/* The old subscriber arrays stay alive (as prev_subs) until the end. */
+	struct sub **prev_subs = xcalloc(h->n ? h->n : 1, sizeof *prev_subs);
 	for (size_t i = 0; i < h->n; i++) {
 		struct hc *c = h->v[i];
-		if (!c->taken) {
-			free(prev[i]);
-			hc_free(c);
-			stopped++;
-			continue;
+		c->taken = false;
+		index_put(&old, c);
+		for (size_t k = 0; k < c->n_subs; k++) {
+			size_t j = sub_key(&c->subs[k]) & prev.mask;
+			while (prev.slot[j].sub)
+				j = (j + 1) & prev.mask;
+			prev.slot[j] = (struct sub_ref){ &c->subs[k], c };
 		}
-		kept++;
-		/* A service that just started using a running check learns its
-		 * current verdict if that differs from where the service starts. */
-		for (size_t s = 0; s < c->n_subs; s++) {
-			struct sub *ns = &c->subs[s];
-			bool known = false;
-			for (size_t t = 0; t < prev_n[i] && !known; t++)
-				known = strcmp(prev[i][t].service, ns->service) == 0 &&
-					prev[i][t].port == ns->port &&
-					dd_addr_eq(&prev[i][t].addr, &ns->addr);
-			if (!known && c->up != (ns->initial == DD_INITIAL_UP) && h->hooks.changed)
-				h->hooks.changed(h->hooks.ctx, ns->service, &ns->addr, ns->port,
-						 c->up, c->reason[0] ? c->reason : "shared check");
-		}
-		free(prev[i]);
+		prev_subs[i] = c->subs;
+		c->subs = NULL;
 	}
-	for (size_t i = 0; i < nn; i++)
-		if (!ev_is_active(&nv[i]->tick) && !nv[i]->taken) {
-			arm(nv[i], now);
+	struct hc **nv;
+	size_t nn;
+	build(h, cfg, &old, &nv, &nn);
+
+	size_t kept = 0, started = 0, inherited = 0;
+	double now = mono_now();
+	ev_now_update(h->loop);
+	for (size_t i = 0; i < nn; i++) {
+		struct hc *c = nv[i];
+		if (c->taken) {
+			kept++;
+		} else {
+			/* A changed check for a real server that was checked before
+			 * keeps its verdict: tuning a check must not bounce servers. */
+			for (size_t k = 0; k < c->n_subs; k++) {
+				const struct hc *from = sub_map_find(&prev, &c->subs[k]);
+				if (from) {
+					c->up = from->up;
+					c->since = from->since;
+					snprintf(c->reason, sizeof c->reason, "%s", from->reason);
+					inherited++;
+					break;
+				}
+			}
+			arm(c, now);
 			started++;
 		}
-	free(prev);
-	free(prev_n);
+		/* Each service hears about a verdict that differs from what it
+		 * last heard (or, if new, from where it starts). */
+		for (size_t k = 0; k < c->n_subs; k++) {
+			const struct sub *ns = &c->subs[k];
+			const struct hc *from = sub_map_find(&prev, ns);
+			bool known = from ? from->up : ns->initial == DD_INITIAL_UP;
+			if (c->up != known && h->hooks.changed)
+				h->hooks.changed(h->hooks.ctx, ns->service, &ns->addr, ns->port,
+						 c->up, c->reason[0] ? c->reason : "state kept across reload");
+		}
+	}
+	size_t stopped = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		free(prev_subs[i]);
+		if (!h->v[i]->taken) {
+			hc_free(h->v[i]);
+			stopped++;
+		}
+	}
+	free(prev_subs);
+	free(prev.slot);
 	free(old.slot);
 	free(h->v);
 	h->v = nv;
 	h->n = nn;
 	ensure_fd_limit(nn);
-	log_info("health", "reload: %zu checks kept, %zu started, %zu stopped", kept, started, stopped);
+	log_info("health", "reload: %zu checks kept, %zu started (%zu keep their server's state), %zu stopped",
+		 kept, started, inherited, stopped);
 	return 0;
 }
 

@@ -41,7 +41,7 @@ struct dd_health_hooks {
 	/* Verdict changed for one real server of one service: called once per
 	 * service sharing the check. `rs`/`port` are the real server as the
 	 * service lists it (not the check port). `reason` is the last probe's
-	 * result ("ok" when going UP). May be NULL. */
+	 * result ("ok" when going UP). The hook itself may be NULL. */
 	void (*changed)(void *ctx, const char *service, const struct dd_addr *rs,
 			uint16_t port, bool up, const char *reason);
 	/* changed() must not call dd_health_reload() or dd_health_free():
@@ -56,11 +56,14 @@ struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cf
 				const struct dd_health_hooks *hooks);
 
 /* Apply a new config. Checks that did not change (same key) keep their state,
- * counters, timer phase and any probe in flight; new ones start in their
- * `initial` state; dropped ones are stopped (an exec check's process group
- * is killed). A service newly attached to an existing check whose state
- * differs from the service's `initial` gets a changed() call before this
- * returns. Returns 0. */
+ * counters, timer phase and any probe in flight. A changed check for a
+ * (service, real server) that was checked before starts a new probe but
+ * keeps that server's verdict, so tuning a check does not bounce healthy
+ * servers; checks of new real servers start in `initial`. Dropped checks
+ * stop (an exec check's process group is killed). Each (service, real
+ * server) whose verdict now differs from what it last heard (new ones:
+ * from their `initial`) gets a changed() call before this returns.
+ * Returns 0. */
 int dd_health_reload(struct dd_health *h, const struct dd_config *cfg);
 
 /* Stops everything, kills running exec checks, frees. NULL is fine. */

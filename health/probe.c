@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -624,6 +625,16 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		p->killed = true;
 		kill(-p->pid, SIGKILL);
 		return;
+	}
+	/* One last look before blaming the server: when the loop itself ran
+	 * late (a loaded host), the answer may already be waiting. */
+	struct pollfd pfd = { .fd = p->fd };
+	pfd.events = (short)((p->io.events & EV_READ ? POLLIN : 0) |
+			     (p->io.events & EV_WRITE ? POLLOUT : 0));
+	if (pfd.fd >= 0 && pfd.events && ev_is_active(&p->io) && poll(&pfd, 1, 0) > 0) {
+		advance(p, 0);
+		if (!p->running)
+			return;
 	}
 	const char *what = p->phase == PH_CONNECT ? "connect " :
 			   p->phase == PH_TLS ? "TLS handshake failed: " : "";

@@ -14,12 +14,14 @@
  *   rs_grid ADDR N_ADDRS PORT N_PORTS   (N_ADDRS consecutive IPv4 addresses
  *                                        x N_PORTS consecutive ports)
  * A `check` line applies to the `rs` lines after it in the same service.
+ * With -C, FILE is a directord.conf read by the real loader instead.
  *
  * Output: every verdict change as "CHANGE service addr port UP|DOWN reason"
  * on stdout; with --stats N a "STATS ..." line every N seconds; SIGUSR1
  * prints "STATUS ..." lines; SIGHUP reloads the file; SIGTERM/SIGINT stop.
  */
 #include "config.h"
+#include "conf/conf_int.h" /* dd_check_copy, dd_check_free */
 #include "conf/model.h"
 #include "health/health.h"
 #include "lib/log.h"
@@ -37,60 +39,13 @@
 
 struct runner {
 	const char *path;
+	bool real_config;        /* -C: a directord.conf, through the loader */
 	struct dd_health *h;
 	struct dd_config *cfg;
 	double stats_every;
 	struct rusage ru_last;
 	double t_last;
 };
-
-static void free_check(struct dd_check *c)
-{
-	free(c->method);
-	free(c->path);
-	free(c->host);
-	free(c->status);
-	free(c->body_match);
-	free(c->sni);
-	free(c->ca_file);
-	free(c->command);
-	free(c->send);
-	free(c->expect);
-	free(c->dns_query);
-}
-
-static void cfg_free(struct dd_config *cfg)
-{
-	if (!cfg)
-		return;
-	for (size_t i = 0; i < cfg->n_clusters; i++) {
-		struct dd_cluster *cl = &cfg->clusters[i];
-		for (size_t j = 0; j < cl->n_services; j++) {
-			struct dd_service *s = &cl->services[j];
-			for (size_t k = 0; k < s->n_rs; k++)
-				free_check(&s->rs[k].check);
-			free(s->rs);
-			free_check(&s->check);
-		}
-		free(cl->services);
-	}
-	free(cfg->clusters);
-	free(cfg);
-}
-
-static void copy_check(struct dd_check *d, const struct dd_check *s)
-{
-	*d = *s;
-#define DUP(f) d->f = s->f ? xstrdup(s->f) : NULL
-	DUP(method); DUP(path); DUP(host); DUP(body_match); DUP(sni); DUP(ca_file);
-	DUP(command); DUP(send); DUP(expect); DUP(dns_query);
-#undef DUP
-	d->status = NULL;
-	if (s->n_status) {
-		d->status = xcalloc(s->n_status, sizeof *d->status);
-		memcpy(d->status, s->status, s->n_status * sizeof *d->status);
-	}
-}
 
 static enum dd_check_type type_from(const char *s)
 {
@@ -104,7 +59,7 @@ static enum dd_check_type type_from(const char *s)
 
 static void parse_check(char *line, struct dd_check *c)
 {
-	free_check(c);
+	dd_check_free(c);
 	memset(c, 0, sizeof *c);
 	c->interval_ms = 2000, c->timeout_ms = 1000, c->rise = 2, c->fall = 3;
 	char *save = NULL;
@@ -160,9 +115,10 @@ static void add_rs(struct dd_service *s, const struct dd_addr *a, uint16_t port)
 	rs->addr = *a;
 	rs->port = port;
 	rs->weight = 1;
-	copy_check(&rs->check, &s->check);
+	dd_check_copy(&rs->check, &s->check);
 }
 
+/* Built with the malloc family like the loader's, so dd_config_free() frees it. */
 static struct dd_config *load(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -218,6 +174,18 @@ static struct dd_config *load(const char *path)
 		}
 	}
 	fclose(f);
+	return cfg;
+}
+
+static struct dd_config *load_any(const struct runner *r)
+{
+	if (!r->real_config)
+		return load(r->path);
+	struct dd_conf_errors errs = { 0 };
+	struct dd_config *cfg = dd_config_load(r->path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+	dd_conf_errors_free(&errs);
 	return cfg;
 }
 
@@ -286,15 +254,21 @@ static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		printf("STATUS END\n");
 		fflush(stdout);
 	} else if (w->signum == SIGHUP) {
-		struct dd_config *cfg = load(r->path);
+		struct dd_config *cfg = load_any(r);
 		if (cfg) {
 			dd_health_reload(r->h, cfg);
-			cfg_free(r->cfg);
+			dd_config_free(r->cfg);
 			r->cfg = cfg;
 		}
 	} else {
 		ev_break(loop, EVBREAK_ALL);
 	}
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s [-s stats_secs] [-d duration_secs] [-c io_collect_ms] [-q] [-C] FILE\n",
+		argv0);
 }
 
 static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -308,19 +282,20 @@ int main(int argc, char **argv)
 	double duration = 0;
 	int opt;
 	double collect = 0;
-	while ((opt = getopt(argc, argv, "s:d:qc:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:d:qc:C")) != -1) {
 		switch (opt) {
+		case 'C': r.real_config = true; break;
 		case 'c': collect = atof(optarg) / 1000.0; break;
 		case 's': r.stats_every = atof(optarg); break;
 		case 'd': duration = atof(optarg); break;
 		case 'q': dlog_set_level(LOG_NOTICE); break;
 		default:
-			fprintf(stderr, "usage: %s [-s stats_secs] [-d duration_secs] [-c io_collect_ms] [-q] FILE\n", argv[0]);
+			usage(argv[0]);
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: %s [-s stats_secs] [-d duration_secs] [-q] FILE\n", argv[0]);
+		usage(argv[0]);
 		return 2;
 	}
 	r.path = argv[optind];
@@ -328,7 +303,7 @@ int main(int argc, char **argv)
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	if (collect > 0) /* batch I/O wakeups: fewer context switches */
 		ev_set_io_collect_interval(loop, collect);
-	r.cfg = load(r.path);
+	r.cfg = load_any(&r);
 	if (!r.cfg)
 		return 1;
 	struct dd_health_hooks hooks = { .ctx = &r, .changed = changed };
@@ -357,7 +332,7 @@ int main(int argc, char **argv)
 	}
 	ev_run(loop, 0);
 	dd_health_free(r.h);
-	cfg_free(r.cfg);
+	dd_config_free(r.cfg);
 	ev_loop_destroy(loop);
 	return 0;
 }

@@ -178,13 +178,14 @@ http {{
 class Runner:
     """bench/health/health_runner in the director namespace."""
 
-    def __init__(self, lab, spec, name="checks"):
+    def __init__(self, lab, spec, name="checks", real_config=False):
         self.lab = lab
         self.path = lab.tmp / (name + ".conf")
         self.path.write_text(spec)
         self.errpath = lab.tmp / (name + ".log")
         self.err = open(self.errpath, "w")
-        self.proc = lab.spawn(lab.ns_dir, [str(RUNNER), str(self.path)],
+        args = ["-C"] if real_config else []
+        self.proc = lab.spawn(lab.ns_dir, [str(RUNNER)] + args + [str(self.path)],
                               stdout=subprocess.PIPE, stderr=self.err)
         self.lines = []
         self.partial = b""
@@ -262,7 +263,7 @@ rs {NGINX_IP} 80
     # A path that answers 503: the reason names the status.
     r2 = Runner(lab, f"""
 service down
-check type=http interval=100 timeout=300 rise=1 fall=1 initial=up path=/down
+check type=http interval=100 timeout=1000 rise=1 fall=1 initial=up path=/down
 rs {NGINX_IP} 80
 """, name="down")
     r2.expect(rf"^CHANGE down {NGINX_IP} 80 DOWN HTTP status 503$", 5)
@@ -314,10 +315,10 @@ def test_python_server_body_and_status(lab):
          f"http://{PY_IP}:8000/health"], capture_output=True).returncode == 0, 10, "python server up")
     r = Runner(lab, f"""
 service py
-check type=http interval=100 timeout=500 rise=2 fall=2 initial=down path=/health body=healthy
+check type=http interval=100 timeout=1000 rise=2 fall=2 initial=down path=/health body=healthy
 rs {PY_IP} 8000
 service py-missing
-check type=http interval=100 timeout=500 rise=1 fall=1 initial=up path=/nope
+check type=http interval=100 timeout=1000 rise=1 fall=1 initial=up path=/nope
 rs {PY_IP} 8000
 """)
     i, _ = r.expect(rf"^CHANGE py {PY_IP} 8000 UP ok$", 10)
@@ -402,7 +403,7 @@ def test_nginx_ipv6(lab):
     nginx.start()
     r = Runner(lab, f"""
 service v6
-check type=http interval=100 timeout=500 rise=1 fall=1 initial=down path=/health body=healthy
+check type=http interval=100 timeout=1000 rise=1 fall=1 initial=down path=/health body=healthy
 rs {NGINX_IP6} 80
 """)
     i, _ = r.expect(rf"^CHANGE v6 {NGINX_IP6} 80 UP ok$", 10)
@@ -438,16 +439,16 @@ def test_udp_and_dns(lab):
     wait_until(lambda: all(p.exists() for p in ready), 10, "UDP servers bound")
     r = Runner(lab, f"""
 service dns
-check type=dns interval=100 timeout=500 rise=2 fall=2 initial=down query=www.example.com
+check type=dns interval=100 timeout=1000 rise=2 fall=2 initial=down query=www.example.com
 rs {PY_IP} 5353
 service dns-nx
-check type=dns interval=100 timeout=500 rise=1 fall=1 initial=up query=nx.example.com
+check type=dns interval=100 timeout=1000 rise=1 fall=1 initial=up query=nx.example.com
 rs {PY_IP} 5353
 service echo
-check type=udp interval=100 timeout=500 rise=1 fall=2 initial=down send=ping expect=pong
+check type=udp interval=100 timeout=1000 rise=1 fall=2 initial=down send=ping expect=pong
 rs {PY_IP} 7007
 service echo-wrong
-check type=udp interval=100 timeout=500 rise=1 fall=1 initial=up send=ping expect=hello
+check type=udp interval=100 timeout=1000 rise=1 fall=1 initial=up send=ping expect=hello
 rs {PY_IP} 7007
 """)
     i, _ = r.expect(rf"^CHANGE dns {PY_IP} 5353 UP ok$", 10)
@@ -459,7 +460,58 @@ rs {PY_IP} 7007
     lab.stop(echo)
     # A closed UDP port answers with ICMP port unreachable, but the kernel
     # rate-limits those per host: a probe that gets none times out.
-    gone = r"(connection refused|timeout after 500 ms)"
+    gone = r"(connection refused|timeout after 1000 ms)"
     r.expect(rf"^CHANGE dns {PY_IP} 5353 DOWN {gone}$", 5, j)
     r.expect(rf"^CHANGE echo {PY_IP} 7007 DOWN {gone}$", 5, j)
     assert any(l.endswith("connection refused") for l in r.lines[j:]), r.lines
+
+
+def test_directord_conf_through_the_loader(lab):
+    """The same path the daemon takes: directord.conf -> loader -> checker,
+    with service defaults merged into real servers and a per-server
+    override, and a reload (SIGHUP) that keeps the unchanged check's state."""
+    nginx = Nginx(lab)
+    nginx.start()
+    key = lab.tmp / "hb.key"
+    key.write_text("0123456789abcdef0123456789abcdef\n")
+    key.chmod(0o600)
+    conf = f"""
+heartbeat = {{ key_file = "{key}"; }};
+clusters = ( {{ name = "web";
+  vips = ( {{ address = "203.0.113.10/24"; interface = "lo"; }} );
+  services = (
+    {{ name = "www"; protocol = "tcp"; address = "203.0.113.10"; port = 80;
+      check = {{ type = "http"; path = "/health"; body_match = "healthy";
+                interval_ms = 200; timeout_ms = 150; rise = 2; fall = 2; }};
+      real_servers = (
+        {{ address = "{NGINX_IP}"; port = 80; }},
+        {{ address = "{NGINX_IP}"; port = 81; check = {{ port = 80; path = "/down"; }}; }}
+      ); }}
+  ); }} );
+"""
+    r = Runner(lab, conf, name="directord", real_config=True)
+    i, _ = r.expect(rf"^CHANGE www {NGINX_IP} 80 UP ok$", 10)
+    # The override probes port 80 for the real server on 81 and gets a 503
+    # (initial state is down: no change to report, the status says why).
+    def down_503():
+        return any(s.startswith(f"STATUS www {NGINX_IP} 81 DOWN") and "reason=HTTP status 503" in s
+                   for s in r.status())
+    wait_until(down_503, 5, "503 from the overriding check")
+    before = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
+    checks_before = int(re.search(r"checks=(\d+)", before).group(1))
+    os.kill(r.proc.pid, signal.SIGHUP)
+    wait_until(lambda: "reload: 2 checks kept, 0 started (0 keep their server's state), 0 stopped" in r.log(), 5, "reload")
+    after = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
+    assert " UP " in after and int(re.search(r"checks=(\d+)", after).group(1)) >= checks_before
+
+    # Tuning the check (a new body match) keeps the server UP: no bounce.
+    mark = len(r.lines)
+    r.path.write_text(conf.replace('body_match = "healthy"', 'body_match = "heal"'))
+    os.kill(r.proc.pid, signal.SIGHUP)
+    wait_until(lambda: "2 started (2 keep their server's state)" in r.log(), 5, "second reload")
+    def checked_again():
+        st = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
+        return int(re.search(r"checks=(\d+)", st).group(1)) >= 3 and st
+    st = wait_until(checked_again, 5, "new check running")
+    assert " UP " in st, st
+    assert not any(l.startswith("CHANGE www") for l in r.lines[mark:]), r.lines[mark:]
