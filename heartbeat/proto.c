@@ -107,7 +107,7 @@ static int mac(const struct dd_hb_key *key, const uint8_t *buf, size_t len, uint
 
 /* Names on the wire: 1..63 printable bytes, no spaces, so a peer cannot
  * inject anything odd into log lines or the notify environment. */
-static bool name_ok(const char *s, size_t n)
+bool dd_hb_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n >= DD_NAME_MAX)
 		return false;
@@ -121,12 +121,12 @@ int dd_hb_encode(const struct dd_hb_msg *m, const struct dd_hb_key *key,
 		 uint8_t *buf, size_t bufsz)
 {
 	size_t nl = strnlen(m->node, DD_NAME_MAX);
-	if (!name_ok(m->node, nl) || m->n_clusters > DD_HB_MAX_CLUSTERS)
+	if (!dd_hb_name_ok(m->node, nl) || m->n_clusters > DD_HB_MAX_CLUSTERS)
 		return -1;
 	size_t len = DD_HB_HDR_LEN + nl;
 	for (size_t i = 0; i < m->n_clusters; i++) {
 		size_t cl = strnlen(m->clusters[i].name, DD_NAME_MAX);
-		if (!name_ok(m->clusters[i].name, cl))
+		if (!dd_hb_name_ok(m->clusters[i].name, cl))
 			return -1;
 		len += 1 + cl + 4;
 	}
@@ -199,7 +199,7 @@ enum dd_hb_verdict dd_hb_decode(const uint8_t *buf, size_t len,
 	    out->dead_ms <= out->interval_ms)
 		return DD_HB_MALFORMED;
 	const uint8_t *p = buf + DD_HB_HDR_LEN, *end = buf + len - DD_HB_MAC_LEN;
-	if ((size_t)(end - p) < nl || !name_ok((const char *)p, nl))
+	if ((size_t)(end - p) < nl || !dd_hb_name_ok((const char *)p, nl))
 		return DD_HB_MALFORMED;
 	memcpy(out->node, p, nl);
 	p += nl;
@@ -208,7 +208,7 @@ enum dd_hb_verdict dd_hb_decode(const uint8_t *buf, size_t len,
 		if (end - p < 1)
 			return DD_HB_MALFORMED;
 		size_t cl = *p++;
-		if ((size_t)(end - p) < cl + 4 || !name_ok((const char *)p, cl))
+		if ((size_t)(end - p) < cl + 4 || !dd_hb_name_ok((const char *)p, cl))
 			return DD_HB_MALFORMED;
 		memcpy(c->name, p, cl);
 		p += cl;

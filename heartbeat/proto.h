@@ -64,6 +64,9 @@ struct dd_hb_key {
 	size_t len;
 };
 
+/* Names on the wire (nodes, clusters): 1..63 printable bytes, no spaces. */
+bool dd_hb_name_ok(const char *s, size_t n);
+
 /* Reads the key file: mode must be 0600 or 0400, content (one trailing
  * newline stripped) 16..256 bytes. Returns 0, or -1 with *err malloc'd. */
 int dd_hb_key_load(const char *path, struct dd_hb_key *key, char **err);

@@ -155,6 +155,9 @@ def measure_gap(lab, kind, params, settle=1.0):
 
 
 def cmd_gap(args):
+    if args.extra:
+        interval, dead = (int(x) for x in args.extra.split("/"))
+        CONFIGS[f"directord-{interval}-{dead}"] = ("directord", dict(interval=interval, dead=dead))
     results = {name: [] for name in CONFIGS}
     announces = {name: [] for name in CONFIGS}
     for run in range(args.runs):
@@ -234,13 +237,20 @@ def cmd_jitter(args):
 def cmd_soak(args):
     labs = {}
     try:
-        for name, params in (("defaults", dict(interval=50, dead=200)), ("tuned", dict(interval=10, dead=20))):
+        for prof in args.profiles.split(","):
+            interval, dead = (int(x) for x in prof.split("/"))
+            name = f"{interval}/{dead}"
             labs[name] = hbnet.Lab()
-            start_pair(labs[name], "directord", params)
+            start_pair(labs[name], "directord", dict(interval=interval, dead=dead))
         base = {n: len(re.findall(r"cluster web: \w+ -> ", l.log("lb1") + l.log("lb2"))) for n, l in labs.items()}
         st = stress(args.seconds)
         t0 = time.monotonic()
-        st.wait()
+        try:
+            st.wait()
+        finally:
+            if st.poll() is None:
+                st.terminate()
+                st.wait()
         elapsed = time.monotonic() - t0
         out = {"seconds": round(elapsed), "stress": "stress-ng --cpu 2 --io 2"}
         for n, l in labs.items():
@@ -263,11 +273,13 @@ def main():
     g = sub.add_parser("gap")
     g.add_argument("--runs", type=int, default=5)
     g.add_argument("--out")
+    g.add_argument("--extra", help="one more directord profile, interval/dead")
     j = sub.add_parser("jitter")
     j.add_argument("--seconds", type=int, default=60)
     j.add_argument("--out")
     s = sub.add_parser("soak")
     s.add_argument("--seconds", type=int, default=600)
+    s.add_argument("--profiles", default="50/200,10/20", help="interval/dead pairs, comma-separated")
     s.add_argument("--out")
     args = ap.parse_args()
     {"gap": cmd_gap, "jitter": cmd_jitter, "soak": cmd_soak}[args.cmd](args)

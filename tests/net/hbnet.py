@@ -70,7 +70,7 @@ heartbeat = {{
 clusters = (
   {{ name = "web"; priority = {prio};
      {extra}
-     garp = {{ count = 3; interval_ms = 100; }};
+     garp = {{ {garp} }};
      vips = ( {{ address = "{vip4}/24"; interface = "eth0"; }},
               {{ address = "{vip6}/64"; interface = "eth0"; }} );
   }}
@@ -126,13 +126,15 @@ class Lab:
         sh("ip", "-n", c, "link", "set", "eth0", "up")
 
     # ---- daemons ----------------------------------------------------------
-    def conf(self, node, prio, interval=50, dead=200, extra=""):
+    def conf(self, node, prio, interval=50, dead=200, extra="", garp="count = 3; interval_ms = 100;",
+             link0_v6=False):
         peer = "lb2" if node == "lb1" else "lb1"
+        a0 = 2 if link0_v6 else 0
         path = os.path.join(self.dir, f"{node}.conf")
         with open(path, "w") as f:
             f.write(CONF.format(node=node, peer=peer, dir=self.dir, prio=prio,
-                                interval=interval, dead=dead, extra=extra,
-                                l0=ADDR[node][0], r0=ADDR[peer][0],
+                                interval=interval, dead=dead, extra=extra, garp=garp,
+                                l0=ADDR[node][a0], r0=ADDR[peer][a0],
                                 l1=ADDR[node][1], r1=ADDR[peer][1], vip4=VIP4, vip6=VIP6))
         return path
 

@@ -43,7 +43,7 @@ def roles(text):
 def start_pair(lab, **kw):
     lab.start("lb1", 150, **kw)
     wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 to become active")
-    lab.start("lb2", 100)
+    lab.start("lb2", 100, **kw)
     wait_for(lambda: ("init", "standby", "peer lb1 is active") in roles(lab.log("lb2")), 10,
              "lb2 to become standby")
     assert not lab.has_vip("lb2")
@@ -261,3 +261,30 @@ def test_standby_without_gateway_does_not_take_over(lab):
     r = roles(lab.log("lb2"))
     assert ("fault", "standby", "fault cleared") in r, r
     assert r[-1][:2] == ("standby", "active"), r
+
+
+def test_garp_reply_mode_and_refresh(lab):
+    """garp.mode = "reply", one announcement at takeover, then a refresh
+    every 200 ms while active; none from the standby."""
+    garp = 'count = 1; interval_ms = 100; mode = "reply"; refresh_ms = 200;'
+    cap = lab.tcpdump("client", "arp")
+    lab.start("lb1", 150, garp=garp)
+    wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 active")
+    lab.start("lb2", 100, garp=garp)
+    wait_for(lambda: ("init", "standby", "peer lb1 is active") in roles(lab.log("lb2")), 10, "lb2 standby")
+    mac1, mac2 = lab.mac("lb1"), lab.mac("lb2")
+    pat = re.compile(rf"^\S+ {mac1} > ff:ff:ff:ff:ff:ff.*Reply {re.escape(VIP4)} is-at {mac1}", re.M)
+    wait_for(lambda: len(pat.findall(open(cap).read())) >= 4, 10, "takeover announcement plus refreshes")
+    assert "Request who-has 192.0.2.100 tell 192.0.2.100" not in open(cap).read()
+    assert not re.search(rf"^\S+ {mac2} > .*{re.escape(VIP4)} is-at", open(cap).read(), re.M)
+
+
+def test_ipv6_heartbeat_link(lab):
+    """Link 0 over IPv6 (2001:db8::1 <-> ::2), link 1 over IPv4: both carry
+    heartbeats, and losing the peer is seen on both."""
+    start_pair(lab, link0_v6=True)
+    assert "heartbeat link 0 (2001:db8::2 -> 2001:db8::1 dev eth0) up" in lab.log("lb2")
+    assert "heartbeat link 1 (198.51.100.2 -> 198.51.100.1 dev eth1) up" in lab.log("lb2")
+    lab.procs["lb1"].kill()
+    wait_for(lambda: lab.has_vip("lb2"), 10, "lb2 to take over")
+    assert any(r[:2] == ("standby", "active") and r[2].endswith("on 2/2 links") for r in roles(lab.log("lb2")))

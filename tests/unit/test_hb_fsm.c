@@ -36,6 +36,23 @@ static void mk(struct dd_fsm *f, uint8_t prio, bool failback)
 	dd_fsm_set_fault(f, false, "");
 }
 
+/* Two directors of one cluster, lb1 and lb2, monitors settled, at t=0. */
+static void mk_pair(struct dd_fsm *a, uint32_t prio_a, struct dd_fsm *b, uint32_t prio_b)
+{
+	dd_fsm_init(a, "web", "lb1", (uint8_t)prio_a, false, 0, 200, 500, 0);
+	dd_fsm_init(b, "web", "lb2", (uint8_t)prio_b, false, 0, 200, 500, 0);
+	dd_fsm_set_fault(a, false, "");
+	dd_fsm_set_fault(b, false, "");
+}
+
+/* What `f` looks like from the other side, in the given role. */
+static struct dd_fsm_peer view_of(const struct dd_fsm *f, enum dd_role role)
+{
+	struct dd_fsm_peer p = { .name = f->self, .alive = true, .has_cluster = true,
+				 .role = role, .priority = f->priority };
+	return p;
+}
+
 START_TEST(init_waits_then_active)
 {
 	struct dd_fsm f;
@@ -74,12 +91,8 @@ START_TEST(election_by_priority_then_name)
 {
 	struct dd_fsm a, b;
 	struct dd_fsm_out o;
-	dd_fsm_init(&a, "web", "lb1", 100, false, 0, 200, 500, 0);
-	dd_fsm_init(&b, "web", "lb2", 150, false, 0, 200, 500, 0);
-	dd_fsm_set_fault(&a, false, "");
-	dd_fsm_set_fault(&b, false, "");
-	struct dd_fsm_peer pa = { .name = "lb2", .alive = true, .has_cluster = true, .role = DD_ROLE_INIT, .priority = 150 };
-	struct dd_fsm_peer pb = { .name = "lb1", .alive = true, .has_cluster = true, .role = DD_ROLE_INIT, .priority = 100 };
+	mk_pair(&a, 100, &b, 150);
+	struct dd_fsm_peer pa = view_of(&b, DD_ROLE_INIT), pb = view_of(&a, DD_ROLE_INIT);
 	run(&a, &pa, 10, &o);
 	run(&b, &pb, 10, &o);
 	ck_assert_int_eq(a.role, DD_ROLE_STANDBY);
@@ -156,12 +169,8 @@ START_TEST(planned_handover)
 	struct dd_fsm a, b;
 	struct dd_fsm_out o;
 	char why[128];
-	dd_fsm_init(&a, "web", "lb1", 150, false, 0, 200, 500, 0);
-	dd_fsm_init(&b, "web", "lb2", 100, false, 0, 200, 500, 0);
-	dd_fsm_set_fault(&a, false, "");
-	dd_fsm_set_fault(&b, false, "");
-	struct dd_fsm_peer pa = { .name = "lb2", .alive = true, .has_cluster = true, .role = DD_ROLE_STANDBY, .priority = 100 };
-	struct dd_fsm_peer pb = { .name = "lb1", .alive = true, .has_cluster = true, .role = DD_ROLE_ACTIVE, .priority = 150 };
+	mk_pair(&a, 150, &b, 100);
+	struct dd_fsm_peer pa = view_of(&b, DD_ROLE_STANDBY), pb = view_of(&a, DD_ROLE_ACTIVE);
 	run(&a, &pa, 10, &o);
 	run(&b, &pb, 10, &o);
 	ck_assert_int_eq(a.role, DD_ROLE_ACTIVE);
@@ -215,12 +224,8 @@ START_TEST(takeover_request)
 	struct dd_fsm a, b;
 	struct dd_fsm_out o;
 	char why[128];
-	dd_fsm_init(&a, "web", "lb1", 150, false, 0, 200, 500, 0);
-	dd_fsm_init(&b, "web", "lb2", 100, false, 0, 200, 500, 0);
-	dd_fsm_set_fault(&a, false, "");
-	dd_fsm_set_fault(&b, false, "");
-	struct dd_fsm_peer pa = { .name = "lb2", .alive = true, .has_cluster = true, .role = DD_ROLE_STANDBY, .priority = 100 };
-	struct dd_fsm_peer pb = { .name = "lb1", .alive = true, .has_cluster = true, .role = DD_ROLE_ACTIVE, .priority = 150 };
+	mk_pair(&a, 150, &b, 100);
+	struct dd_fsm_peer pa = view_of(&b, DD_ROLE_STANDBY), pb = view_of(&a, DD_ROLE_ACTIVE);
 	run(&a, &pa, 10, &o);
 	run(&b, &pb, 10, &o);
 	ck_assert_int_eq(dd_fsm_takeover(&a, &pa, 11, why, sizeof why), -1);
@@ -246,10 +251,7 @@ START_TEST(split_brain)
 {
 	struct dd_fsm a, b;
 	struct dd_fsm_out o;
-	dd_fsm_init(&a, "web", "lb1", 100, false, 0, 200, 500, 0);
-	dd_fsm_init(&b, "web", "lb2", 100, false, 0, 200, 500, 0);
-	dd_fsm_set_fault(&a, false, "");
-	dd_fsm_set_fault(&b, false, "");
+	mk_pair(&a, 100, &b, 100);
 	struct dd_fsm_peer gone = { .name = "lb2", .alive = false, .silence = "silent" };
 	run(&a, &gone, 300, &o);
 	gone.name = "lb1";
@@ -257,8 +259,7 @@ START_TEST(split_brain)
 	ck_assert_int_eq(a.role, DD_ROLE_ACTIVE);
 	ck_assert_int_eq(b.role, DD_ROLE_ACTIVE);
 	/* Links back: equal priority, the smaller name keeps it, both sides agree. */
-	struct dd_fsm_peer pa = { .name = "lb2", .alive = true, .has_cluster = true, .role = DD_ROLE_ACTIVE, .priority = 100 };
-	struct dd_fsm_peer pb = { .name = "lb1", .alive = true, .has_cluster = true, .role = DD_ROLE_ACTIVE, .priority = 100 };
+	struct dd_fsm_peer pa = view_of(&b, DD_ROLE_ACTIVE), pb = view_of(&a, DD_ROLE_ACTIVE);
 	ck_assert_int_eq(run(&a, &pa, 400, &o), 0);
 	ck_assert(o.reannounce);
 	ck_assert_int_eq(a.role, DD_ROLE_ACTIVE);
