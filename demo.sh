@@ -1,7 +1,7 @@
 #!/bin/sh
 # demo.sh: the README's first command. On a fresh Debian 12 machine, as
-# root: installs what directord needs (tests/deps.sh), builds it in
-# build/demo, and runs a director pair in a lab of network namespaces
+# root: installs what directord needs (tests/deps.sh), builds it (in
+# build/demo, or in place if the tree is configured there), and runs a director pair in a lab of network namespaces
 # (tests/lab/demo.py): a client, two directors running directord, three
 # real servers behind IPVS NAT, a private rsyslogd. It shows the traffic
 # being balanced, kills the active director, and prints a timeline: the
@@ -20,15 +20,21 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "== installing dependencies (tests/deps.sh)"
 tests/deps.sh || exit 1
-echo "== building directord in build/demo"
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "demo.sh: autoreconf failed" >&2; exit 1; }
-mkdir -p build/demo
-( cd build/demo &&
-  { [ -f Makefile ] || ../../configure -q; } &&
-  make -s -j"$(nproc)" directord/directord ) || { echo "demo.sh: build failed" >&2; exit 1; }
+if [ -f config.status ]; then
+	# A developer's tree, configured in place: build there.
+	build=$here
+else
+	build=$here/build/demo
+	mkdir -p "$build"
+	( cd "$build" && { [ -f Makefile ] || ../../configure -q; } ) ||
+		{ echo "demo.sh: configure failed" >&2; exit 1; }
+fi
+echo "== building directord in $build"
+( cd "$build" && make -s -j"$(nproc)" directord/directord ) || { echo "demo.sh: build failed" >&2; exit 1; }
 
 DD_SRCDIR=$here
-DD_BUILDDIR=$here/build/demo
+DD_BUILDDIR=$build
 PYTHONDONTWRITEBYTECODE=1
 export DD_SRCDIR DD_BUILDDIR PYTHONDONTWRITEBYTECODE
 if [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; then
