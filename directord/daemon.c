@@ -8,6 +8,8 @@
 #include "directord/ctlops.h"
 #include "directord/json.h"
 #include "directord/failover.h"
+#include "directord/fwd.h"
+#include "health/health.h"
 #include "directord/notify.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -36,6 +38,8 @@ struct dd_daemon {
 	struct dd_ctlops *ctl;  /* control socket + metrics listener; NULL if it failed */
 	struct dd_failover *fo;  /* NULL without peers: nothing to fail over to */
 	struct dd_notify *notify;
+	struct dd_fwdplane *fwd; /* NULL while no service and no sync is configured */
+	struct dd_health *health;
 };
 
 static void print_errors(const struct dd_conf_errors *errs, FILE *out)
@@ -156,6 +160,10 @@ static void on_role_changed(void *ctx, const char *cluster, const char *old_role
 {
 	struct dd_daemon *d = ctx;
 	dd_ctlops_role_changed(d->ctl, cluster, old_role, new_role);
+	/* Both directors keep IPVS programmed; a role change only moves the
+	 * sync daemon between master and backup. "init" says nothing yet. */
+	if (d->fwd && strcmp(new_role, "init"))
+		dd_fwd_set_cluster_role(d->fwd, cluster, !strcmp(new_role, "active"));
 	struct dd_notify_event ev = { .cluster = cluster, .role = new_role, .old_role = old_role,
 				      .reason = reason, .node = d->cfg->node_name };
 	char err[256];
@@ -163,6 +171,45 @@ static void on_role_changed(void *ctx, const char *cluster, const char *old_role
 	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ev,
 			  err, sizeof err) < 0)
 		log_err("notify", "cluster %s: %s", cluster, err);
+}
+
+static bool needs_fwd(const struct dd_config *cfg)
+{
+	if (cfg->sync.enabled)
+		return true;
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		if (cfg->clusters[i].n_services)
+			return true;
+	return false;
+}
+
+/* Health hook, in the main loop: the checker already logged the verdict. */
+static void on_health(void *ctx, const char *service, const struct dd_addr *rs, uint16_t port,
+		      bool up, const char *reason)
+{
+	(void)reason;
+	struct dd_daemon *d = ctx;
+	if (d->fwd)
+		dd_fwd_set_rs_health(d->fwd, service, rs, port, up);
+}
+
+/* The IPVS plane is started or handed the new config; *err set on a fatal
+ * error (no IPVS). Refused operations are retried in the background and do
+ * not count as failure. */
+static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **err)
+{
+	if (!d->fwd) {
+		if (!needs_fwd(cfg))
+			return 0;
+		d->fwd = dd_fwd_new(d->loop, cfg, err);
+		return d->fwd ? 0 : -1;
+	}
+	char *e = NULL;
+	if (dd_fwd_apply_config(d->fwd, cfg, &e) < 0) {
+		log_err("ipvs", "reload: %s", e ? e : "IPVS operations failed");
+		free(e);
+	}
+	return 0;
 }
 
 /* `why`, if given, gets the errors of a rejected file (malloc'd), for
@@ -198,6 +245,16 @@ static int reload(struct dd_daemon *d, char **why)
 		d->reload_failures++;
 		return -1;
 	}
+	if (fwd_apply(d, next, &ferr) < 0) {
+		/* Only reached when services appear in a config that had none
+		 * and IPVS is missing: the failover part is already reloaded,
+		 * so say it loudly but keep going with the old services (none). */
+		log_err("config", "reload: services not applied: %s", ferr ? ferr : "IPVS");
+		free(ferr);
+		ferr = NULL;
+	}
+	if (d->health)
+		dd_health_reload(d->health, next);
 	apply_logging(d, next);
 	dd_config_free(d->cfg);
 	d->cfg = next;
@@ -220,6 +277,8 @@ static void ctl_start(struct dd_daemon *d)
 	struct dd_ctlops_src src = {
 		.cfg = &d->cfg,
 		.fo = &d->fo,
+		.fwd = &d->fwd,
+		.health = &d->health,
 		.conf_path = d->opts->conf_path,
 		.reloads = &d->reloads,
 		.reload_failures = &d->reload_failures,
@@ -320,14 +379,30 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_signal_start(loop, &d.sig_hup);
 
 	d.notify = dd_notify_new(loop);
+	char *ferr = NULL;
+	/* IPVS first: a director that cannot forward must not take the VIPs
+	 * from a peer that can. */
+	if (fwd_apply(&d, d.cfg, &ferr) < 0) {
+		log_crit("core", "not starting: %s", ferr ? ferr : "IPVS");
+		free(ferr);
+		dd_ctlops_stop(d.ctl);
+		dd_notify_free(d.notify);
+		pidfile_release(&d);
+		free(d.pid_path);
+		dd_config_free(d.cfg);
+		return 1;
+	}
+	struct dd_health_hooks hh = { .ctx = &d, .changed = on_health };
+	d.health = dd_health_new(loop, d.cfg, &hh);
 	if (d.cfg->hb.n_peers) {
-		char *ferr = NULL;
 		struct dd_failover_hooks hooks = { .ctx = &d, .role_changed = on_role_changed };
 		d.fo = dd_failover_new(loop, d.cfg, &hooks, &ferr);
 		if (!d.fo) {
 			log_crit("core", "not starting: %s", ferr ? ferr : "failover");
 			free(ferr);
 			dd_ctlops_stop(d.ctl);
+			dd_health_free(d.health);
+			dd_fwd_free(d.fwd);
 			dd_notify_free(d.notify);
 			pidfile_release(&d);
 			free(d.pid_path);
@@ -352,6 +427,10 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	 * commands of that last role change finish (each is bounded by its
 	 * timeout). */
 	dd_failover_stop(d.fo, true);
+	/* The kernel table stays as it is: a restarted director adopts it,
+	 * and the peer's connections keep their entries. */
+	dd_health_free(d.health);
+	dd_fwd_free(d.fwd);
 	while (dd_notify_running(d.notify))
 		ev_run(loop, EVRUN_ONCE);
 	dd_notify_free(d.notify);

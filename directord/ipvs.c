@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <linux/ip_vs.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,10 +287,24 @@ static int send_buf(struct ipvs *h, const void *buf, size_t len)
 	}
 }
 
-/* One recv(2); returns bytes or -errno. */
+/* Longest wait for a reply. The kernel does not always answer: when
+ * IPVS_CMD_DEL_DAEMON stops a sync thread that has not run yet (a role flap
+ * under load), kthread_stop() returns -EINTR and netlink_rcv_skb() skips
+ * the ACK for -EINTR. Without a bound the daemon's main loop would hang. */
+#define REPLY_TIMEOUT_MS 3000
+
+/* One recv(2); returns bytes or -errno (-ETIMEDOUT: no reply in time). */
 static ssize_t recv_buf(struct ipvs *h)
 {
 	for (;;) {
+		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, REPLY_TIMEOUT_MS);
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+		if (pr < 0)
+			continue;
 		ssize_t n = recv(h->fd, h->rbuf, RECV_BUF, 0);
 		if (n >= 0)
 			return n;

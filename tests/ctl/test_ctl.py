@@ -34,12 +34,7 @@ heartbeat = {{ key_file = "{dir}/hb.key"; state_file = "{dir}/generation"; }};
 clusters = (
   {{ name = "web"; priority = {prio};
      vips = ( {{ address = "203.0.113.10/24"; interface = "lo"; }} {extra_vip} );
-     services = (
-       {{ name = "http"; protocol = "tcp"; address = "203.0.113.10"; port = 80;
-          check = {{ type = "none"; }};
-          real_servers = ( {{ address = "198.51.100.21"; port = 80; weight = 3; }},
-                           {{ address = "198.51.100.22"; port = 80; }} ); }}
-     );
+     {services}
   }},
   {{ name = "mail"; priority = 50;
      vips = ( {{ address = "203.0.113.25/24"; interface = "lo"; }} );
@@ -47,14 +42,27 @@ clusters = (
 );
 """
 
+# The running config has no services: on the host kernel (no IPVS) the
+# daemon refuses to start with services. Files for check and plan have them;
+# status with IPVS is tested in the guest (tests/vm/guest/test_ctl_ipvs.py).
+SERVICES = """services = (
+       { name = "http"; protocol = "tcp"; address = "203.0.113.10"; port = 80;
+         check = { type = "none"; };
+         real_servers = ( { address = "198.51.100.21"; port = 80; weight = 3; },
+                          { address = "198.51.100.22"; port = 80; } ); }
+     );"""
+
 EX_OK, EX_FAILED, EX_USAGE, EX_NOCONN, EX_DENIED, EX_UNAVAIL = 0, 1, 2, 3, 4, 5
 
 
-def write_conf(d, prio=100, extra_vip="", text=None, name="directord.conf"):
+def conf_text(d, prio=100, extra_vip="", services=""):
+    return CONF.format(dir=d, prio=prio, extra_vip=extra_vip, services=services)
+
+
+def write_conf(d, prio=100, extra_vip="", text=None, name="directord.conf", services=""):
     path = os.path.join(d, name)
     with open(path, "w") as f:
-        f.write(text if text is not None else
-                CONF.format(dir=d, prio=prio, extra_vip=extra_vip))
+        f.write(text if text is not None else conf_text(d, prio, extra_vip, services))
     return path
 
 
@@ -150,7 +158,6 @@ def test_status_text_and_json(daemon):
     r = daemon.ctl("status")
     assert r.returncode == EX_OK, r.stderr
     assert "cluster web" in r.stdout and "cluster mail" in r.stdout
-    assert "198.51.100.21:80" in r.stdout
     r, j = daemon.ctl_json("status")
     assert r.returncode == EX_OK
     assert j["node"] == "lb1" and j["pid"] == daemon.p.pid
@@ -158,10 +165,7 @@ def test_status_text_and_json(daemon):
     web = j["clusters"][0]
     assert web["priority"] == 100
     assert web["vips"] == [{"address": "203.0.113.10", "prefix": 24, "interface": "lo"}]
-    svc = web["services"][0]
-    assert svc["name"] == "http" and svc["protocol"] == "tcp" and svc["port"] == 80
-    assert [(s["address"], s["port"], s["weight"]) for s in svc["real_servers"]] == \
-        [("198.51.100.21", 80, 3), ("198.51.100.22", 80, 1)]
+    assert web["services"] == []
     for key in ("config", "available", "peer", "uptime_ms", "version"):
         assert key in j
 
@@ -218,7 +222,7 @@ def test_socket_mode_and_group(daemon):
 
 
 def test_socket_mode_keeps_out_others(confdir):
-    conf = write_conf(confdir, text=CONF.format(dir=confdir, prio=100, extra_vip="")
+    conf = write_conf(confdir, text=conf_text(confdir, 100)
                       .replace('mode = "0666"', 'mode = "0660"'))
     d = Daemon(confdir, conf)
     try:
@@ -316,73 +320,9 @@ def test_parts_not_running_say_so(daemon):
     r, j = daemon.ctl_json("status")
     assert j["available"]["failover"] is False and j["available"]["forwarding"] is False
     assert j["peer"] is None and j["clusters"][0]["role"] is None
-    for rs in j["clusters"][0]["services"][0]["real_servers"]:
-        assert rs["ipvs"] is None and rs["admin"] is None
     r, j = daemon.ctl_json("plan")
     assert j["ipvs"] is None
     assert "ipvs: the forwarding plane is not running" in daemon.ctl("plan").stdout
-
-
-HEALTH_CONF = """
-node = "lb1";
-pid_file = "{dir}/directord.pid";
-control = {{ socket = "{dir}/ctl.sock"; }};
-heartbeat = {{ key_file = "{dir}/hb.key"; state_file = "{dir}/generation"; }};
-clusters = (
-  {{ name = "web";
-     services = (
-       {{ name = "http"; protocol = "tcp"; address = "203.0.113.10"; port = 80;
-          check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 100; rise = 1; fall = 1; }};
-          real_servers = ( {{ address = "198.51.100.21"; port = 80; }},
-                           {{ address = "198.51.100.22"; port = 80; }} ); }}
-     );
-  }}
-);
-"""
-
-LISTENER = """
-import socket, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.51.100.21", 80))
-s.listen(64)
-while True:
-    c, _ = s.accept()
-    c.close()
-"""
-
-
-def test_health_in_status_and_metrics(confdir):
-    d = Daemon(confdir, write_conf(confdir, text=HEALTH_CONF.format(dir=confdir)))
-    listener = None
-    try:
-        if not d.ctl_json("status")[1]["available"]["health"]:
-            pytest.skip("this daemon does not run the health checker (daemon.c does not create it)")
-        ns = ["nsenter", "-t", str(d.p.pid), "-n"]
-        subprocess.run(ns + ["ip", "addr", "add", "198.51.100.21/32", "dev", "lo"], check=True)
-        listener = subprocess.Popen(ns + ["/usr/bin/python3", "-c", LISTENER])
-
-        def rs():
-            return {r["address"]: r for r in
-                    d.ctl_json("status")[1]["clusters"][0]["services"][0]["real_servers"]}
-        wait_for(lambda: (rs()["198.51.100.21"]["health"] or {}).get("up") is True and
-                 (rs()["198.51.100.22"]["health"] or {}).get("checks", 0) > 0, what="verdicts")
-        up, down = rs()["198.51.100.21"]["health"], rs()["198.51.100.22"]["health"]
-        assert up["reason"] == "ok" and up["checks"] >= 1
-        assert down["up"] is False and down["reason"] and down["failed"] >= 1
-        text = d.ctl("status").stdout
-        assert re.search(r"198\.51\.100\.21:80\s+UP\s+\(tcp ok\)", text), text
-        assert re.search(r"198\.51\.100\.22:80\s+DOWN\s+\(tcp .+\)", text), text
-        m = d.ctl("metrics").stdout
-        assert 'directord_real_server_up{service="http",server="198.51.100.21:80"} 1' in m
-        assert 'directord_real_server_up{service="http",server="198.51.100.22:80"} 0' in m
-        assert re.search(r'directord_checks_total\{service="http",server="198\.51\.100\.22:80",'
-                         r'result="failed"\} [1-9]', m), m
-    finally:
-        if listener:
-            listener.kill()
-            listener.wait()
-        assert d.stop() == 0, d.output()
 
 
 def test_reload_good_and_bad(daemon, confdir):
@@ -392,7 +332,7 @@ def test_reload_good_and_bad(daemon, confdir):
     r, j = daemon.ctl_json("status", "web")
     assert j["clusters"][0]["priority"] == 120 and j["config"]["reloads"] == 1
 
-    write_conf(confdir, text=CONF.format(dir=confdir, prio=130, extra_vip="")
+    write_conf(confdir, text=conf_text(confdir, 130)
                .replace("priority = 130", "priorty = 130"))
     r = daemon.ctl("reload")
     assert r.returncode == EX_FAILED
@@ -411,8 +351,8 @@ def test_reload_good_and_bad(daemon, confdir):
 def test_check(daemon, confdir):
     r = daemon.ctl("check")
     assert r.returncode == EX_OK, r.stderr
-    assert "configuration OK (2 clusters, 1 service, 2 real servers)" in r.stdout
-    bad = write_conf(confdir, name="bad.conf", text=CONF.format(dir=confdir, prio=100, extra_vip="")
+    assert "configuration OK (2 clusters, 0 services, 0 real servers)" in r.stdout
+    bad = write_conf(confdir, name="bad.conf", text=conf_text(confdir, 100)
                      .replace("priority = 100", "priority = 900"))
     r = daemon.ctl("check", bad)
     assert r.returncode == EX_FAILED
@@ -421,7 +361,7 @@ def test_check(daemon, confdir):
     assert r.returncode == EX_FAILED and j["valid"] is False
     assert j["errors"][0]["line"] > 0 and "priority" in j["errors"][0]["message"]
     # A relative path is resolved by the client, not in the daemon's "/".
-    good = write_conf(confdir, name="good.conf")
+    good = write_conf(confdir, name="good.conf", services=SERVICES)
     r, j = subprocess.run([DIRECTORCTL, "-s", daemon.sock, "--json", "check", "good.conf"],
                           capture_output=True, text=True, cwd=confdir), None
     assert r.returncode == EX_OK, r.stderr
@@ -433,8 +373,8 @@ def test_check(daemon, confdir):
 
 def test_plan_shows_vip_changes_without_applying(daemon, confdir):
     new = write_conf(confdir, name="new.conf",
-                     text=CONF.format(dir=confdir, prio=100,
-                                      extra_vip=', { address = "203.0.113.11/24"; interface = "lo"; }')
+                     text=conf_text(confdir, 100, services=SERVICES,
+                                    extra_vip=', { address = "203.0.113.11/24"; interface = "lo"; }')
                      .replace('address = "203.0.113.25/24"', 'address = "203.0.113.26/24"'))
     r = daemon.ctl("plan", new)
     assert r.returncode == EX_OK, r.stderr
@@ -463,7 +403,7 @@ def test_metrics_ctl_and_http(daemon):
     assert r.returncode == EX_OK, r.stderr
     text = r.stdout
     assert 'directord_build_info{version="' in text
-    assert "directord_config_real_servers 2" in text
+    assert "directord_config_real_servers 0" in text
     # Every sample belongs to a family declared with HELP and TYPE.
     families = set(re.findall(r"^# TYPE (\S+) (?:counter|gauge)$", text, re.M))
     for line in text.splitlines():
@@ -474,14 +414,14 @@ def test_metrics_ctl_and_http(daemon):
     assert h.returncode == 0, h.stderr
     assert h.stdout.startswith("HTTP/1.0 200 OK")
     assert "text/plain; version=0.0.4" in h.stdout
-    assert "directord_config_real_servers 2" in h.stdout
+    assert "directord_config_real_servers 0" in h.stdout
     assert daemon.http("-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9469/nope").stdout == "404"
     assert daemon.http("-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
                        "http://127.0.0.1:9469/metrics").stdout == "405"
 
 
 def test_metrics_listener_follows_reload(daemon, confdir):
-    write_conf(confdir, text=CONF.format(dir=confdir, prio=100, extra_vip="")
+    write_conf(confdir, text=conf_text(confdir, 100)
                .replace("127.0.0.1:9469", "127.0.0.1:9470"))
     assert daemon.ctl("reload").returncode == EX_OK
     assert daemon.http("-o", "/dev/null", "-w", "%{http_code}",

@@ -5,11 +5,7 @@ lists the exact IPVS operations of a new config and changes nothing until
 the reload; metrics carry the IPVS counters.
 
 Runs inside the guest (pytest process), one Lab per test: a standalone
-director (no peer) in a NAT site built by lab.nat_site.
-
-Not collected under this name: it needs daemon.c to create the forwarding
-plane (dd_fwd_new) and hand it to the control socket (.fwd = &d->fwd in
-ctl_start). Once it does, rename it to test_ctl_ipvs.py."""
+director (no peer) in a NAT site built by lab.nat_site."""
 import json
 import os
 import re
