@@ -69,11 +69,17 @@ int main(int argc, char **argv)
 		return dd_config_test(o.conf_path, print);
 	if (!sink_set)
 		o.log_stderr = o.foreground;
+	/* The daemon detaches to "/" and re-reads this path on every reload. */
+	char *abs_conf = realpath(o.conf_path, NULL);
+	if (abs_conf)
+		o.conf_path = abs_conf;
 
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	if (!loop) {
 		fprintf(stderr, "directord: cannot initialise libev\n");
 		return 1;
 	}
-	return dd_daemon_run(loop, &o);
+	int rc = dd_daemon_run(loop, &o);
+	free(abs_conf);
+	return rc;
 }
