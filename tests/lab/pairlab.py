@@ -46,6 +46,10 @@ def directord_bin():
     return os.environ.get("DIRECTORD") or os.path.join(labmod.build_dir(), "directord", "directord")
 
 
+def directorctl_bin():
+    return os.path.join(os.path.dirname(directord_bin()), "directorctl")
+
+
 class Site:
     """One NAT or DR site built in `lab` (a tests/vm/guest/lab.py Lab)."""
 
@@ -105,6 +109,7 @@ class Site:
         text = f"""
 node = "{node}";
 pid_file = "{d}/{node}.pid";
+control = {{ socket = "{d}/{node}.sock"; }};
 logging = {{ level = "info"; }};
 heartbeat = {{
   key_file = "{d}/hb.key"; state_file = "{d}/{node}.generation";
@@ -252,6 +257,11 @@ virtual_server {VIP} {PORT} {{
         """The node holding the VIP, if exactly one does."""
         held = [n for n in self.lb if self.has_vip(n)]
         return held[0] if len(held) == 1 else None
+
+    def ctl(self, node, *args):
+        """directorctl against `node`'s control socket, in its namespace."""
+        return self.lb[node].run(directorctl_bin(), "-s", os.path.join(self.lab.dir, f"{node}.sock"),
+                                 *args, check=False)
 
     def wait_active(self, node, timeout=30):
         return poll(lambda: self.active() == node, timeout=timeout,
