@@ -327,17 +327,6 @@ static void on_request(void *ctx, int fd, const char *buf, size_t len, bool eof,
 	free(req);
 }
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char **err, const char *fmt, ...)
-{
-	struct dd_buf b = { 0 };
-	va_list ap;
-	va_start(ap, fmt);
-	dd_buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	*err = dd_buf_take(&b);
-}
-
 static int resolve_group(const struct dd_control *conf, bool *has, gid_t *gid, char **err)
 {
 	*has = false;
@@ -347,7 +336,7 @@ static int resolve_group(const struct dd_control *conf, bool *has, gid_t *gid, c
 	char buf[4096];
 	int e = getgrnam_r(conf->group, &gr, buf, sizeof buf, &res);
 	if (!res) {
-		set_err(err, "control group '%s' %s", conf->group,
+		dd_seterr(err, "control group '%s' %s", conf->group,
 			      e ? strerror(e) : "does not exist");
 		return -1;
 	}
@@ -363,14 +352,14 @@ static int clear_stale(const char *path, char **err)
 {
 	struct stat sb;
 	if (lstat(path, &sb) < 0)
-		return errno == ENOENT ? 0 : (set_err(err, "control socket %s: %s", path, strerror(errno)), -1);
+		return errno == ENOENT ? 0 : (dd_seterr(err, "control socket %s: %s", path, strerror(errno)), -1);
 	if (!S_ISSOCK(sb.st_mode)) {
-		set_err(err, "control socket %s exists and is not a socket; not replacing it", path);
+		dd_seterr(err, "control socket %s exists and is not a socket; not replacing it", path);
 		return -1;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		set_err(err, "socket: %s", strerror(errno));
+		dd_seterr(err, "socket: %s", strerror(errno));
 		return -1;
 	}
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -378,11 +367,11 @@ static int clear_stale(const char *path, char **err)
 	int r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
 	close(fd);
 	if (r == 0) {
-		set_err(err, "control socket %s is in use by another process", path);
+		dd_seterr(err, "control socket %s is in use by another process", path);
 		return -1;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {
-		set_err(err, "cannot remove stale control socket %s: %s", path, strerror(errno));
+		dd_seterr(err, "cannot remove stale control socket %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -391,11 +380,11 @@ static int clear_stale(const char *path, char **err)
 static int set_access(const char *path, bool has_group, gid_t gid, uint32_t mode, char **err)
 {
 	if (chown(path, 0, has_group ? gid : 0) < 0 && geteuid() == 0) {
-		set_err(err, "cannot set the group of %s: %s", path, strerror(errno));
+		dd_seterr(err, "cannot set the group of %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (chmod(path, (mode_t)(mode & 07777)) < 0) {
-		set_err(err, "cannot set mode %04o on %s: %s", (unsigned)mode, path, strerror(errno));
+		dd_seterr(err, "cannot set mode %04o on %s: %s", (unsigned)mode, path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -407,7 +396,7 @@ static int bind_socket(const struct dd_control *conf, bool has_group, gid_t gid,
 	const char *path = conf->socket_path;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	if (!path || !path[0] || strlen(path) >= sizeof sun.sun_path) {
-		set_err(err, "control socket path '%s' is empty or longer than %zu bytes",
+		dd_seterr(err, "control socket path '%s' is empty or longer than %zu bytes",
 			path ? path : "", sizeof sun.sun_path - 1);
 		return -1;
 	}
@@ -416,13 +405,13 @@ static int bind_socket(const struct dd_control *conf, bool has_group, gid_t gid,
 	memcpy(sun.sun_path, path, strlen(path));
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		set_err(err, "socket: %s", strerror(errno));
+		dd_seterr(err, "socket: %s", strerror(errno));
 		return -1;
 	}
 	/* Until chmod below the file has the umask's mode; the real gate is
 	 * the SO_PEERCRED check, so that short window gives nobody a change. */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-		set_err(err, "cannot bind control socket %s: %s", path, strerror(errno));
+		dd_seterr(err, "cannot bind control socket %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -430,7 +419,7 @@ static int bind_socket(const struct dd_control *conf, bool has_group, gid_t gid,
 	if (stat(path, &sb) < 0 || set_access(path, has_group, gid, conf->mode, err) < 0 ||
 	    listen(fd, 64) < 0) {
 		if (!*err)
-			set_err(err, "control socket %s: %s", path, strerror(errno));
+			dd_seterr(err, "control socket %s: %s", path, strerror(errno));
 		unlink(path);
 		close(fd);
 		return -1;

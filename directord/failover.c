@@ -51,18 +51,6 @@ struct fo_conf {
 	size_t n_clusters;
 };
 
-static void seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char **err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
-
 static void conf_free(struct fo_conf *c)
 {
 	if (!c)
@@ -89,30 +77,30 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 {
 	const struct dd_heartbeat *hb = &cfg->hb;
 	if (hb->n_peers != 1) {
-		seterr(err, "heartbeat: exactly one peer is needed, %zu configured", hb->n_peers);
+		dd_seterr(err, "heartbeat: exactly one peer is needed, %zu configured", hb->n_peers);
 		return NULL;
 	}
 	const struct dd_peer *p = &hb->peers[0];
 	if (!wire_name_ok(cfg->node_name) || !wire_name_ok(p->name)) {
-		seterr(err, "heartbeat: node names must be 1..63 printable characters without spaces");
+		dd_seterr(err, "heartbeat: node names must be 1..63 printable characters without spaces");
 		return NULL;
 	}
 	if (strcmp(cfg->node_name, p->name) == 0) {
-		seterr(err, "heartbeat: peer has this director's own name %s", p->name);
+		dd_seterr(err, "heartbeat: peer has this director's own name %s", p->name);
 		return NULL;
 	}
 	if (p->n_links < 1 || p->n_links > DD_FO_MAX_LINKS) {
-		seterr(err, "heartbeat: peer %s needs 1..%d links, has %zu", p->name, DD_FO_MAX_LINKS,
+		dd_seterr(err, "heartbeat: peer %s needs 1..%d links, has %zu", p->name, DD_FO_MAX_LINKS,
 		       p->n_links);
 		return NULL;
 	}
 	if (hb->interval_ms == 0 || hb->dead_ms <= hb->interval_ms) {
-		seterr(err, "heartbeat: dead time (%u ms) must exceed the interval (%u ms)",
+		dd_seterr(err, "heartbeat: dead time (%u ms) must exceed the interval (%u ms)",
 		       hb->dead_ms, hb->interval_ms);
 		return NULL;
 	}
 	if (cfg->n_clusters > DD_HB_MAX_CLUSTERS) {
-		seterr(err, "heartbeat: at most %d clusters, %zu configured", DD_HB_MAX_CLUSTERS,
+		dd_seterr(err, "heartbeat: at most %d clusters, %zu configured", DD_HB_MAX_CLUSTERS,
 		       cfg->n_clusters);
 		return NULL;
 	}
@@ -135,7 +123,7 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 		    (!c->mcast.family && !c->links[i].remote.family) ||
 		    (c->links[i].remote.family && c->links[i].remote.family != c->links[i].local.family) ||
 		    (c->mcast.family && c->mcast.family != c->links[i].local.family)) {
-			seterr(err, "heartbeat: link %zu to %s needs a local and a remote address of one family",
+			dd_seterr(err, "heartbeat: link %zu to %s needs a local and a remote address of one family",
 			       i, p->name);
 			conf_free(c);
 			return NULL;
@@ -161,14 +149,14 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 		if (s->n_ping_targets)
 			memcpy(d->ping_targets, s->ping_targets, s->n_ping_targets * sizeof *d->ping_targets);
 		if (!wire_name_ok(d->name) || d->priority < 1 || d->priority > 254) {
-			seterr(err, "cluster %s: name must be printable without spaces, priority 1..254",
+			dd_seterr(err, "cluster %s: name must be printable without spaces, priority 1..254",
 			       d->name);
 			conf_free(c);
 			return NULL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->clusters[j].name, d->name) == 0) {
-				seterr(err, "cluster %s: declared twice", d->name);
+				dd_seterr(err, "cluster %s: declared twice", d->name);
 				conf_free(c);
 				return NULL;
 			}
@@ -360,7 +348,7 @@ static int open_links(const struct fo_conf *c, struct link_socks *s, char **err)
 		if (fd < 0) {
 			for (size_t j = 0; j < s->n; j++)
 				close(s->fd[j]);
-			seterr(err, "%s", e);
+			dd_seterr(err, "%s", e);
 			return -1;
 		}
 		s->fd[s->n++] = fd;
@@ -1186,7 +1174,7 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	char e[256];
 	struct dd_vipctl *vipctl = dd_vipctl_new(e, sizeof e);
 	if (!vipctl) {
-		seterr(err, "%s", e);
+		dd_seterr(err, "%s", e);
 		for (size_t i = 0; i < socks.n; i++)
 			close(socks.fd[i]);
 		conf_free(conf);
@@ -1194,7 +1182,7 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	}
 	struct dd_garp *garp = dd_garp_open(e, sizeof e);
 	if (!garp) {
-		seterr(err, "%s", e);
+		dd_seterr(err, "%s", e);
 		dd_vipctl_free(vipctl);
 		for (size_t i = 0; i < socks.n; i++)
 			close(socks.fd[i]);
@@ -1248,7 +1236,7 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	lock_memory();
 	int r = pthread_create(&fo->thread, NULL, thread_main, fo);
 	if (r != 0) {
-		seterr(err, "heartbeat thread: %s", strerror(r));
+		dd_seterr(err, "heartbeat thread: %s", strerror(r));
 		fo->thread_started = false;
 		dd_failover_stop(fo, false);
 		return NULL;
@@ -1275,7 +1263,7 @@ static int cluster_cmd(struct dd_failover *fo, enum cmd_kind kind, const char *c
 {
 	struct fo_cmd cmd = { .kind = kind, .cluster = cluster };
 	if (post_cmd(fo, &cmd) < 0) {
-		seterr(err, "%s", cmd.err);
+		dd_seterr(err, "%s", cmd.err);
 		return -1;
 	}
 	return 0;

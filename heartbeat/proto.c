@@ -18,18 +18,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-static void seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(char **err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
-
 const char *dd_role_name(enum dd_role r)
 {
 	switch (r) {
@@ -56,32 +44,32 @@ int dd_hb_key_load(const char *path, struct dd_hb_key *key, char **err)
 {
 	struct stat st;
 	if (!path || !*path) {
-		seterr(err, "heartbeat key_file is not set");
+		dd_seterr(err, "heartbeat key_file is not set");
 		return -1;
 	}
 	if (stat(path, &st) < 0) {
-		seterr(err, "key file %s: %s", path, strerror(errno));
+		dd_seterr(err, "key file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if ((st.st_mode & 0777) != 0600 && (st.st_mode & 0777) != 0400) {
-		seterr(err, "key file %s: mode %03o, must be 0600 or 0400", path,
+		dd_seterr(err, "key file %s: mode %03o, must be 0600 or 0400", path,
 		       (unsigned)(st.st_mode & 0777));
 		return -1;
 	}
 	char buf[DD_HB_KEY_MAX + 2];
 	long n = read_small_file(path, buf, sizeof buf);
 	if (n < 0) {
-		seterr(err, "key file %s: %s", path, strerror(errno));
+		dd_seterr(err, "key file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	if (n > DD_HB_KEY_MAX) {
-		seterr(err, "key file %s: longer than %d bytes", path, DD_HB_KEY_MAX);
+		dd_seterr(err, "key file %s: longer than %d bytes", path, DD_HB_KEY_MAX);
 		return -1;
 	}
 	if (n < DD_HB_KEY_MIN) {
-		seterr(err, "key file %s: %ld bytes, need at least %d", path, n, DD_HB_KEY_MIN);
+		dd_seterr(err, "key file %s: %ld bytes, need at least %d", path, n, DD_HB_KEY_MIN);
 		return -1;
 	}
 	memcpy(key->bytes, buf, (size_t)n);
@@ -255,14 +243,14 @@ enum dd_hb_replay_verdict dd_hb_replay_check(struct dd_hb_replay *r, uint64_t ge
 int dd_hb_generation_next(const char *state_file, uint64_t *gen, char **err)
 {
 	if (!state_file || !*state_file) {
-		seterr(err, "heartbeat state_file is not set");
+		dd_seterr(err, "heartbeat state_file is not set");
 		return -1;
 	}
 	char buf[64];
 	uint64_t stored = 0;
 	long n = read_small_file(state_file, buf, sizeof buf);
 	if (n < 0 && errno != ENOENT) {
-		seterr(err, "state file %s: %s", state_file, strerror(errno));
+		dd_seterr(err, "state file %s: %s", state_file, strerror(errno));
 		return -1;
 	}
 	if (n > 0) {
@@ -270,7 +258,7 @@ int dd_hb_generation_next(const char *state_file, uint64_t *gen, char **err)
 		errno = 0;
 		unsigned long long v = strtoull(buf, &e, 10);
 		if (errno || e == buf || (*e && *e != '\n')) {
-			seterr(err, "state file %s: not a generation number", state_file);
+			dd_seterr(err, "state file %s: not a generation number", state_file);
 			return -1;
 		}
 		stored = v;
@@ -281,7 +269,7 @@ int dd_hb_generation_next(const char *state_file, uint64_t *gen, char **err)
 		g = wall;
 	int len = snprintf(buf, sizeof buf, "%" PRIu64 "\n", g);
 	if (write_file_atomic(state_file, buf, (size_t)len) < 0) {
-		seterr(err, "state file %s: cannot write: %s", state_file, strerror(errno));
+		dd_seterr(err, "state file %s: cannot write: %s", state_file, strerror(errno));
 		return -1;
 	}
 	*gen = g;

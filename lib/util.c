@@ -4,6 +4,7 @@
 #include "lib/log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,17 @@ char *xstrdup(const char *s)
 	if (!p)
 		oom(strlen(s));
 	return p;
+}
+
+void dd_seterr(char **err, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
 }
 
 long read_small_file(const char *path, char *buf, size_t bufsz)

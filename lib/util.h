@@ -19,6 +19,11 @@ void *xcalloc(size_t n, size_t sz);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* The "char **err" convention of the parts' constructors: *err gets a
+ * malloc'd message the caller frees; a NULL err means the caller does not
+ * want one. */
+void dd_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Read a whole small file (key files, state files). Returns bytes read or -1
  * with errno set; the buffer is NUL-terminated. */
 long read_small_file(const char *path, char *buf, size_t bufsz);
