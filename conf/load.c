@@ -1415,26 +1415,29 @@ struct dd_config *dd_config_load_string(const char *text, const char *name,
 	return load_text(text, name, dir_of(name), false, errs);
 }
 
+void dd_cluster_free(struct dd_cluster *cl)
+{
+	for (size_t j = 0; j < cl->n_vips; j++)
+		free(cl->vips[j].label);
+	free(cl->vips);
+	free(cl->track_ifs);
+	free(cl->ping_targets);
+	for (size_t j = 0; j < cl->n_services; j++) {
+		struct dd_service *s = &cl->services[j];
+		for (size_t k = 0; k < s->n_rs; k++)
+			dd_check_free(&s->rs[k].check);
+		free(s->rs);
+		dd_check_free(&s->check);
+	}
+	free(cl->services);
+}
+
 void dd_config_free(struct dd_config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_clusters; i++) {
-		struct dd_cluster *cl = &c->clusters[i];
-		for (size_t j = 0; j < cl->n_vips; j++)
-			free(cl->vips[j].label);
-		free(cl->vips);
-		free(cl->track_ifs);
-		free(cl->ping_targets);
-		for (size_t j = 0; j < cl->n_services; j++) {
-			struct dd_service *s = &cl->services[j];
-			for (size_t k = 0; k < s->n_rs; k++)
-				dd_check_free(&s->rs[k].check);
-			free(s->rs);
-			dd_check_free(&s->check);
-		}
-		free(cl->services);
-	}
+	for (size_t i = 0; i < c->n_clusters; i++)
+		dd_cluster_free(&c->clusters[i]);
 	free(c->clusters);
 	for (size_t i = 0; i < c->hb.n_peers; i++)
 		free(c->hb.peers[i].links);

@@ -220,6 +220,9 @@ void dd_config_free(struct dd_config *c);
  * so that a reload can free the config a probe was built from). */
 void dd_check_copy(struct dd_check *dst, const struct dd_check *src);
 void dd_check_free(struct dd_check *c);
+/* Frees what a cluster owns (not the struct itself); the failover engine's
+ * copies, which carry no services, are freed with it too. */
+void dd_cluster_free(struct dd_cluster *cl);
 /* The canonical form: every key, defaults made explicit, fixed order. */
 char *dd_config_print(const struct dd_config *c); /* malloc'd */
 

@@ -55,14 +55,8 @@ static void conf_free(struct fo_conf *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_clusters; i++) {
-		struct dd_cluster *cl = &c->clusters[i];
-		for (size_t j = 0; j < cl->n_vips; j++)
-			free(cl->vips[j].label);
-		free(cl->vips);
-		free(cl->track_ifs);
-		free(cl->ping_targets);
-	}
+	for (size_t i = 0; i < c->n_clusters; i++)
+		dd_cluster_free(&c->clusters[i]);
 	free(c->clusters);
 	memset(&c->key, 0, sizeof c->key);
 	free(c);
