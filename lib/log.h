@@ -9,6 +9,7 @@
 #define DD_LIB_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 enum dlog_sink {
@@ -36,6 +37,18 @@ void vdlog(int level, const char *subsys, const char *fmt, va_list ap)
 #define log_notice(sub, ...) dlog(LOG_NOTICE, sub, __VA_ARGS__)
 #define log_info(sub, ...)  dlog(LOG_INFO, sub, __VA_ARGS__)
 #define log_debug(sub, ...) dlog(LOG_DEBUG, sub, __VA_ARGS__)
+
+/* Lines from a thread that must never block (the heartbeat thread): after
+ * dlog_defer_thread(q) the calling thread's lines go into q, a lock-free
+ * ring with one producer thread; `wake` (e.g. ev_async_send to the main
+ * loop) is called after each line, and the owner of q writes the lines with
+ * dlog_queue_drain(). A full queue drops lines and says how many once it
+ * drains. dlog_queue_free() drains what is left. */
+struct dlog_queue;
+struct dlog_queue *dlog_queue_new(unsigned slots, void (*wake)(void *arg), void *arg);
+void dlog_queue_free(struct dlog_queue *q);
+void dlog_defer_thread(struct dlog_queue *q); /* NULL: write directly again */
+size_t dlog_queue_drain(struct dlog_queue *q);
 
 /* A token bucket for log lines about untrusted input (e.g. dropped
  * heartbeats): at most `burst` lines, refilled at `per_sec` lines/s. The
