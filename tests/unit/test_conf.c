@@ -11,6 +11,7 @@
 #include "conf/conf_int.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1092,9 +1093,5 @@ static Suite *conf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(conf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return dd_ck_run(conf_suite());
 }

@@ -9,6 +9,7 @@
 #include "directord/metrics.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,9 +243,5 @@ int main(void)
 	tcase_add_test(tc, http_parse);
 	tcase_add_test(tc, hostport);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return dd_ck_run(s);
 }

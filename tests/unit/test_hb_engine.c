@@ -9,6 +9,7 @@
 #include "lib/util.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <ifaddrs.h>
 #include <sched.h>
 #include <stdio.h>
@@ -295,9 +296,5 @@ int main(void)
 	tcase_add_test(tc, pair_lifecycle);
 	tcase_add_test(tc, bad_configs_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return dd_ck_run(s);
 }

@@ -4,6 +4,7 @@
 #include "heartbeat/fsm.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <string.h>
 
 static struct dd_fsm_peer peer(bool alive, enum dd_role role, uint8_t prio, uint8_t flags)
@@ -343,9 +344,5 @@ int main(void)
 	tcase_add_test(tc, failback_with_delay);
 	tcase_add_test(tc, peer_without_cluster);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return dd_ck_run(s);
 }

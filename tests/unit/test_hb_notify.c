@@ -6,6 +6,7 @@
 #include "lib/util.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,9 +119,5 @@ int main(void)
 	tcase_add_test(tc, returns_at_once_and_timeout_kills_group);
 	tcase_add_test(tc, free_kills_running);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return dd_ck_run(s);
 }

@@ -4,6 +4,7 @@
 #include "heartbeat/proto.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,9 +224,5 @@ int main(void)
 	tcase_add_test(tc, key_file);
 	tcase_add_test(tc, generation);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return dd_ck_run(s);
 }

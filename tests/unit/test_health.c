@@ -11,6 +11,7 @@
 #include "lib/util.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -678,9 +679,5 @@ int main(void)
 	tcase_add_test(tn, test_http_status_body_timeout);
 	tcase_add_test(tn, test_spread_start);
 	suite_add_tcase(s, tn);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return dd_ck_run(s);
 }

@@ -4,6 +4,7 @@
 #include "health/reply.h"
 
 #include <check.h>
+#include "tests/unit/ck_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,9 +153,5 @@ int main(void)
 	tcase_add_test(tc, test_head_request_has_no_body);
 	tcase_add_test(tc, test_dns);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return dd_ck_run(s);
 }
