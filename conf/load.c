@@ -581,8 +581,8 @@ static void load_heartbeat(struct ld *ld, cs_t *root)
 	if (rd_path(ld, g, "key_file", true, &h->key_file) == 1 && h->key_file)
 		check_key_file(ld, member(g, "key_file"), h->key_file);
 	rd_u16(ld, g, "port", 1, 65535, &h->port);
-	int iv = rd_u32(ld, g, "interval_ms", 10, 60000, &h->interval_ms);
-	int dd = rd_u32(ld, g, "dead_ms", 20, 600000, &h->dead_ms);
+	int iv = rd_u32(ld, g, "interval_ms", 5, 60000, &h->interval_ms);
+	int dd = rd_u32(ld, g, "dead_ms", 15, 600000, &h->dead_ms);
 	if (iv >= 0 && dd >= 0 && h->dead_ms <= h->interval_ms)
 		err(ld, member(g, "dead_ms") ? member(g, "dead_ms") : g,
 		    "dead_ms %u must be greater than interval_ms %u", h->dead_ms, h->interval_ms);
