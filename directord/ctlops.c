@@ -308,7 +308,7 @@ static void status_json_cluster(struct dd_ctlops *o, const struct snap *sn, stru
 static void status_json_peer(const struct snap *sn, struct dd_json *j)
 {
 	dd_json_key(j, "peer");
-	if (!sn->have_fo) {
+	if (!sn->have_fo || !sn->fo.peer[0]) { /* no failover, or standalone */
 		dd_json_null(j);
 		return;
 	}
@@ -387,10 +387,14 @@ static void status_text_peer(const struct snap *sn, struct dd_buf *out)
 {
 	char d[32];
 	if (!sn->have_fo) {
-		dd_buf_puts(out, "failover: not running (no peer configured, or not in this build)\n");
+		dd_buf_puts(out, "failover: not running\n");
 		return;
 	}
 	const struct dd_failover_status *f = &sn->fo;
+	if (!f->peer[0]) {
+		dd_buf_puts(out, "peer: none configured (standalone: clusters are active unless in fault)\n");
+		return;
+	}
 	if (f->last_heartbeat_age_ms < 0)
 		dd_buf_printf(out, "peer %s: %s, never heard\n", f->peer, f->peer_alive ? "alive" : "dead");
 	else
@@ -454,11 +458,15 @@ static void status_text(struct dd_ctlops *o, const struct snap *sn, const struct
 		if (only && only != cl)
 			continue;
 		const struct dd_failover_cluster_status *fc = fo_cluster(sn, cl->name);
-		if (fc)
-			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %" PRIu32 "; peer %s, priority %u\n",
-				      cl->name, fc->role, duration(fc->in_role_ms, d, sizeof d), cl->priority,
-				      fc->peer_role, (unsigned)fc->peer_priority);
-		else
+		if (fc) {
+			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %" PRIu32 "; ",
+				      cl->name, fc->role, duration(fc->in_role_ms, d, sizeof d), cl->priority);
+			if (fc->peer_role)
+				dd_buf_printf(out, "peer %s, priority %u\n", fc->peer_role,
+					      (unsigned)fc->peer_priority);
+			else
+				dd_buf_puts(out, "no peer\n");
+		} else
 			dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
 				      cl->priority);
 		for (size_t v = 0; v < cl->n_vips; v++)
@@ -517,7 +525,8 @@ static void metrics_failover(const struct snap *sn, struct dd_prom *p)
 		dd_prom_sample(p, "directord_cluster_vips_up", f->clusters[i].vips_up,
 			       "cluster", f->clusters[i].name, NULL);
 	dd_prom_family(p, "directord_peer_up", "gauge", "1 if the peer was heard within its dead time.");
-	dd_prom_sample(p, "directord_peer_up", f->peer_alive, "peer", f->peer, NULL);
+	if (f->peer[0])
+		dd_prom_sample(p, "directord_peer_up", f->peer_alive, "peer", f->peer, NULL);
 	dd_prom_family(p, "directord_heartbeat_last_seconds", "gauge",
 		       "Seconds since the last valid heartbeat from the peer (absent: never).");
 	if (f->last_heartbeat_age_ms >= 0)
@@ -740,7 +749,7 @@ static void handover(struct dd_ctlops *o, const struct dd_ctl_req *req, struct d
 	const char *what = takeover ? "takeover" : "release";
 	struct dd_failover *fo = o->src.fo ? *o->src.fo : NULL;
 	if (!fo) {
-		dd_ctl_error(r, DD_CTL_UNAVAILABLE, "%s: failover is not running (no peer configured)", what);
+		dd_ctl_error(r, DD_CTL_UNAVAILABLE, "%s: failover is not running", what);
 		return;
 	}
 	const char *cl = req->argv[0];

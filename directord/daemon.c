@@ -36,7 +36,7 @@ struct dd_daemon {
 	ev_signal sig_term, sig_int, sig_hup;
 	unsigned reloads, reload_failures;
 	struct dd_ctlops *ctl;  /* control socket + metrics listener; NULL if it failed */
-	struct dd_failover *fo;  /* NULL without peers: nothing to fail over to */
+	struct dd_failover *fo;  /* also without a peer: it holds the VIPs then */
 	struct dd_notify *notify;
 	struct dd_fwdplane *fwd; /* NULL while no service and no sync is configured */
 	struct dd_health *health;
@@ -234,7 +234,7 @@ static int reload(struct dd_daemon *d, char **why)
 		return -1;
 	}
 	char *ferr = NULL;
-	if (d->fo && dd_failover_reload(d->fo, next, &ferr) < 0) {
+	if (dd_failover_reload(d->fo, next, &ferr) < 0) {
 		log_err("config", "reload rejected: %s; keeping the running configuration",
 			ferr ? ferr : "failover");
 		if (why)
@@ -394,21 +394,19 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	}
 	struct dd_health_hooks hh = { .ctx = &d, .changed = on_health };
 	d.health = dd_health_new(loop, d.cfg, &hh);
-	if (d.cfg->hb.n_peers) {
-		struct dd_failover_hooks hooks = { .ctx = &d, .role_changed = on_role_changed };
-		d.fo = dd_failover_new(loop, d.cfg, &hooks, &ferr);
-		if (!d.fo) {
-			log_crit("core", "not starting: %s", ferr ? ferr : "failover");
-			free(ferr);
-			dd_ctlops_stop(d.ctl);
-			dd_health_free(d.health);
-			dd_fwd_free(d.fwd);
-			dd_notify_free(d.notify);
-			pidfile_release(&d);
-			free(d.pid_path);
-			dd_config_free(d.cfg);
-			return 1;
-		}
+	struct dd_failover_hooks hooks = { .ctx = &d, .role_changed = on_role_changed };
+	d.fo = dd_failover_new(loop, d.cfg, &hooks, &ferr);
+	if (!d.fo) {
+		log_crit("core", "not starting: %s", ferr ? ferr : "failover");
+		free(ferr);
+		dd_ctlops_stop(d.ctl);
+		dd_health_free(d.health);
+		dd_fwd_free(d.fwd);
+		dd_notify_free(d.notify);
+		pidfile_release(&d);
+		free(d.pid_path);
+		dd_config_free(d.cfg);
+		return 1;
 	}
 
 	log_notice("core", "%s started as node %s with %zu cluster%s from %s",
@@ -423,7 +421,8 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	 * hook still runs during dd_failover_stop. */
 	dd_ctlops_stop(d.ctl);
 	d.ctl = NULL;
-	/* Hand the VIPs to the peer before going away; then let the notify
+	/* Hand the VIPs to the peer before going away (without a peer they
+	 * are removed, as keepalived does on stop); then let the notify
 	 * commands of that last role change finish (each is bounded by its
 	 * timeout). */
 	dd_failover_stop(d.fo, true);

@@ -11,6 +11,10 @@
  * lock-free queue (lib/log.h) for the main loop to write: a log write that
  * waits for a disk under I/O load held keepalives back by 15-35 ms here.
  * Everything else belongs to the heartbeat thread once it runs.
+ *
+ * A director with no peer (standalone) runs the same engine with zero
+ * links: no sockets, no key, no keepalives; its clusters go active unless
+ * a monitor says fault, like a single keepalived node.
  */
 #include "config.h"
 #include "directord/failover.h"
@@ -42,7 +46,7 @@
 
 struct fo_conf {
 	char node[DD_NAME_MAX];
-	char peer[DD_NAME_MAX];
+	char peer[DD_NAME_MAX];         /* "": standalone, and n_links is 0 */
 	struct dd_hb_key key;
 	uint16_t port;
 	uint32_t interval_ms, dead_ms;
@@ -70,25 +74,48 @@ static bool wire_name_ok(const char *s)
 	return dd_hb_name_ok(s, strlen(s));
 }
 
-static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
+/* The peer, its links and the key. Not called for a standalone director,
+ * which has nobody to send to. */
+static int peer_copy(struct fo_conf *c, const struct dd_config *cfg, char **err)
 {
 	const struct dd_heartbeat *hb = &cfg->hb;
-	if (hb->n_peers != 1) {
-		dd_seterr(err, "heartbeat: exactly one peer is needed, %zu configured", hb->n_peers);
-		return NULL;
-	}
 	const struct dd_peer *p = &hb->peers[0];
-	if (!wire_name_ok(cfg->node_name) || !wire_name_ok(p->name)) {
-		dd_seterr(err, "heartbeat: node names must be 1..63 printable characters without spaces");
-		return NULL;
-	}
 	if (strcmp(cfg->node_name, p->name) == 0) {
 		dd_seterr(err, "heartbeat: peer has this director's own name %s", p->name);
-		return NULL;
+		return -1;
 	}
 	if (p->n_links < 1 || p->n_links > DD_FO_MAX_LINKS) {
 		dd_seterr(err, "heartbeat: peer %s needs 1..%d links, has %zu", p->name, DD_FO_MAX_LINKS,
 		       p->n_links);
+		return -1;
+	}
+	snprintf(c->peer, sizeof c->peer, "%s", p->name);
+	if (dd_hb_key_load(hb->key_file, &c->key, err) < 0)
+		return -1;
+	c->n_links = p->n_links;
+	for (size_t i = 0; i < p->n_links; i++) {
+		c->links[i] = p->links[i];
+		if (!c->links[i].local.family ||
+		    (!c->mcast.family && !c->links[i].remote.family) ||
+		    (c->links[i].remote.family && c->links[i].remote.family != c->links[i].local.family) ||
+		    (c->mcast.family && c->mcast.family != c->links[i].local.family)) {
+			dd_seterr(err, "heartbeat: link %zu to %s needs a local and a remote address of one family",
+			       i, p->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
+{
+	const struct dd_heartbeat *hb = &cfg->hb;
+	if (hb->n_peers > 1) {
+		dd_seterr(err, "heartbeat: at most one peer, %zu configured", hb->n_peers);
+		return NULL;
+	}
+	if (!wire_name_ok(cfg->node_name) || (hb->n_peers && !wire_name_ok(hb->peers[0].name))) {
+		dd_seterr(err, "heartbeat: node names must be 1..63 printable characters without spaces");
 		return NULL;
 	}
 	if (hb->interval_ms == 0 || hb->dead_ms <= hb->interval_ms) {
@@ -103,28 +130,14 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 	}
 	struct fo_conf *c = xcalloc(1, sizeof *c);
 	snprintf(c->node, sizeof c->node, "%s", cfg->node_name);
-	snprintf(c->peer, sizeof c->peer, "%s", p->name);
-	if (dd_hb_key_load(hb->key_file, &c->key, err) < 0) {
-		conf_free(c);
-		return NULL;
-	}
 	c->port = hb->port ? hb->port : 7694;
 	c->interval_ms = hb->interval_ms;
 	c->dead_ms = hb->dead_ms;
 	c->mcast = hb->mcast_group;
 	c->dscp = hb->dscp;
-	c->n_links = p->n_links;
-	for (size_t i = 0; i < p->n_links; i++) {
-		c->links[i] = p->links[i];
-		if (!c->links[i].local.family ||
-		    (!c->mcast.family && !c->links[i].remote.family) ||
-		    (c->links[i].remote.family && c->links[i].remote.family != c->links[i].local.family) ||
-		    (c->mcast.family && c->mcast.family != c->links[i].local.family)) {
-			dd_seterr(err, "heartbeat: link %zu to %s needs a local and a remote address of one family",
-			       i, p->name);
-			conf_free(c);
-			return NULL;
-		}
+	if (hb->n_peers && peer_copy(c, cfg, err) < 0) {
+		conf_free(c);
+		return NULL;
 	}
 	c->n_clusters = cfg->n_clusters;
 	c->clusters = xcalloc(c->n_clusters, sizeof *c->clusters);
@@ -202,6 +215,7 @@ struct fo_cmd {
 	const char *cluster;
 	struct fo_conf *conf;
 	struct link_socks *socks;
+	uint64_t generation;    /* 0, or the first one: a standalone director got a peer */
 	struct dd_failover_status *st;
 	bool handover;
 	int result;
@@ -222,6 +236,7 @@ struct dd_failover {
 	struct dd_failover_hooks hooks;
 	pthread_t thread;
 	bool thread_started;
+	bool have_generation;    /* the state file was bumped for this run */
 
 	/* shared, under mu */
 	pthread_mutex_t mu;
@@ -537,6 +552,8 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 
 static void send_heartbeat(struct dd_failover *fo)
 {
+	if (!fo->n_links)
+		return; /* standalone: no peer to tell, and the send timer stays off */
 	struct dd_hb_msg m;
 	memset(&m, 0, sizeof m);
 	m.version = DD_HB_VERSION;
@@ -697,6 +714,7 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 {
 	memset(p, 0, sizeof *p);
 	p->name = fo->conf->peer;
+	p->none = !fo->conf->peer[0];
 	p->alive = fo->peer.heard && !fo->peer.timed_out;
 	uint64_t now = mono_ms();
 	if (!fo->peer.heard)
@@ -892,6 +910,8 @@ static void do_reload(struct dd_failover *fo, struct fo_cmd *cmd)
 	struct fo_conf *oldconf = fo->conf;
 	struct fo_cluster *old = fo->clusters;
 	size_t n_old = fo->n_clusters;
+	if (cmd->generation)
+		fo->generation = cmd->generation;
 	if (strcmp(oldconf->peer, cmd->conf->peer) != 0) {
 		memset(&fo->peer, 0, sizeof fo->peer);
 		ev_timer_stop(fo->loop, &fo->peer_timer);
@@ -926,11 +946,15 @@ static void do_reload(struct dd_failover *fo, struct fo_cmd *cmd)
 			vips_up(&fo->clusters[i]); /* new VIPs added, all announced again */
 	free(old);
 	conf_free(oldconf);
-	fo->send_timer.repeat = fo->conf->interval_ms / 1000.0;
+	/* Repeat 0 stops it: a reload to standalone sends nothing more. */
+	fo->send_timer.repeat = fo->n_links ? fo->conf->interval_ms / 1000.0 : 0.;
 	ev_timer_again(fo->loop, &fo->send_timer);
 	fo->ready = true;
-	log_notice(SUB, "configuration reloaded: %zu clusters, %zu links to peer %s", fo->n_clusters,
-		   fo->n_links, fo->conf->peer);
+	if (fo->n_links)
+		log_notice(SUB, "configuration reloaded: %zu clusters, %zu links to peer %s", fo->n_clusters,
+			   fo->n_links, fo->conf->peer);
+	else
+		log_notice(SUB, "configuration reloaded: %zu clusters, no peer (standalone)", fo->n_clusters);
 	evaluate(fo);
 }
 
@@ -971,7 +995,7 @@ static void fill_status(struct dd_failover *fo, struct dd_failover_status *st)
 		cs->role = dd_role_name(c->fsm.role);
 		cs->in_role_ms = now - c->fsm.since_ms;
 		cs->priority = c->fsm.priority;
-		cs->peer_role = p.has_cluster ? dd_role_name(p.role) : "unknown";
+		cs->peer_role = p.none ? NULL : p.has_cluster ? dd_role_name(p.role) : "unknown";
 		cs->peer_priority = p.priority;
 		cs->vips_up = c->vips_on;
 	}
@@ -986,7 +1010,13 @@ static void finish_stop(struct dd_failover *fo)
 	ev_timer_stop(fo->loop, &fo->stop_timer);
 	for (size_t i = 0; i < fo->n_clusters; i++) {
 		struct fo_cluster *c = &fo->clusters[i];
-		if (c->fsm.role == DD_ROLE_ACTIVE) {
+		if (c->fsm.role == DD_ROLE_ACTIVE && !fo->n_links) {
+			/* Nobody to hand over to: the VIPs go, as keepalived's do. */
+			log_alert(SUB, "cluster %s: active -> stopped: directord is stopping; no peer configured",
+				  c->cfg->name);
+			post_event(fo, c->cfg->name, "active", "stopped",
+				   "directord is stopping; no peer configured");
+		} else if (c->fsm.role == DD_ROLE_ACTIVE) {
 			log_alert(SUB, "cluster %s: active -> stopped: directord is stopping and peer %s did not take over",
 				  c->cfg->name, fo->conf->peer);
 			post_event(fo, c->cfg->name, "active", "stopped",
@@ -1170,6 +1200,18 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* The generation puts this run's keepalives after every earlier run's. Only
+ * a director with a peer takes one: a standalone director writes no state
+ * file until a reload gives it a peer. */
+static int take_generation(const struct fo_conf *c, const struct dd_config *cfg, bool have,
+			   uint64_t *gen, char **err)
+{
+	*gen = 0;
+	if (!c->n_links || have)
+		return 0;
+	return dd_hb_generation_next(cfg->hb.state_file, gen, err);
+}
+
 struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_config *cfg,
 				    const struct dd_failover_hooks *hooks, char **err)
 {
@@ -1177,7 +1219,7 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	if (!conf)
 		return NULL;
 	uint64_t gen;
-	if (dd_hb_generation_next(cfg->hb.state_file, &gen, err) < 0) {
+	if (take_generation(conf, cfg, false, &gen, err) < 0) {
 		conf_free(conf);
 		return NULL;
 	}
@@ -1215,6 +1257,7 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	fo->conf = conf;
 	fo->vipctl = vipctl;
 	fo->generation = gen;
+	fo->have_generation = gen != 0;
 	dlog_ratelimit_init(&fo->drop_rl, 5, 1.0);
 	dlog_ratelimit_init(&fo->tx_rl, 5, 1.0);
 	dlog_ratelimit_init(&fo->stall_rl, 5, 0.1);
@@ -1245,8 +1288,11 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 				log_warn(SUB, "cluster %s: %s", conf->clusters[i].name, e);
 	setup_clusters(fo, NULL, 0);
 	fo->ready = true;
-	log_notice(SUB, "heartbeat to peer %s on %zu links: generation %" PRIu64 ", interval %u ms, dead time %u ms",
-		   conf->peer, conf->n_links, gen, conf->interval_ms, conf->dead_ms);
+	if (conf->n_links)
+		log_notice(SUB, "heartbeat to peer %s on %zu links: generation %" PRIu64 ", interval %u ms, dead time %u ms",
+			   conf->peer, conf->n_links, gen, conf->interval_ms, conf->dead_ms);
+	else
+		log_notice(SUB, "no peer configured: standalone, clusters go active unless in fault");
 	send_heartbeat(fo);
 	evaluate(fo);
 	lock_memory();
@@ -1266,13 +1312,17 @@ int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char
 	struct fo_conf *conf = conf_copy(cfg, err);
 	if (!conf)
 		return -1;
+	uint64_t gen;
 	struct link_socks socks;
-	if (open_links(conf, &socks, err) < 0) {
+	if (take_generation(conf, cfg, fo->have_generation, &gen, err) < 0 ||
+	    open_links(conf, &socks, err) < 0) {
 		conf_free(conf);
 		return -1;
 	}
-	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks };
-	return post_cmd(fo, &cmd);
+	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks, .generation = gen };
+	int r = post_cmd(fo, &cmd);
+	fo->have_generation |= gen != 0;
+	return r;
 }
 
 static int cluster_cmd(struct dd_failover *fo, enum cmd_kind kind, const char *cluster, char **err)

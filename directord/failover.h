@@ -27,10 +27,11 @@ struct dd_failover_hooks {
 			     const char *new_role, const char *reason);
 };
 
-/* Validates the heartbeat part of cfg (exactly one peer, 1..8 links, key
- * file, state file, clusters), bumps the generation, removes any VIP left
- * over from an earlier run and starts the thread. NULL with *err malloc'd
- * on error. */
+/* Validates the heartbeat part of cfg (at most one peer; with one, 1..8
+ * links, key file and state file; clusters), bumps the generation if there
+ * is a peer, removes any VIP left over from an earlier run and starts the
+ * thread. Without a peer (standalone) nothing is sent and the clusters go
+ * active unless in fault. NULL with *err malloc'd on error. */
 struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_config *cfg,
 				    const struct dd_failover_hooks *hooks, char **err);
 
@@ -47,9 +48,9 @@ int dd_failover_release(struct dd_failover *fo, const char *cluster, char **err)
 
 /* Stops the thread and frees fo. handover=true (SIGTERM): active clusters
  * announce that they stand down and wait (bounded by 4 x dead time, at
- * least 500 ms) for the peer to take over. In every case the VIPs are
- * removed before this returns. Pending role changes are delivered to the
- * hook before it returns. */
+ * least 500 ms) for the peer to take over; without a peer there is nobody
+ * to wait for. In every case the VIPs are removed before this returns.
+ * Pending role changes are delivered to the hook before it returns. */
 void dd_failover_stop(struct dd_failover *fo, bool handover);
 
 #define DD_FO_MAX_LINKS 8
@@ -68,7 +69,7 @@ struct dd_failover_cluster_status {
 	const char *role;
 	uint64_t in_role_ms;
 	uint8_t priority;
-	const char *peer_role;   /* "unknown" if the peer never listed it */
+	const char *peer_role;   /* "unknown" if the peer never listed it; NULL: no peer */
 	uint8_t peer_priority;
 	bool vips_up;
 };
@@ -79,7 +80,7 @@ struct dd_failover_drops {
 
 struct dd_failover_status {
 	char node[DD_NAME_MAX];
-	char peer[DD_NAME_MAX];
+	char peer[DD_NAME_MAX];         /* "": no peer configured */
 	uint64_t generation, peer_generation;
 	bool peer_alive;
 	int64_t last_heartbeat_age_ms; /* -1: never */

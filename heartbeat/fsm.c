@@ -90,7 +90,9 @@ static bool peer_up(const struct dd_fsm_peer *p)
 
 static const char *peer_gone(const struct dd_fsm_peer *p, char *buf, size_t n)
 {
-	if (!p->alive)
+	if (p->none)
+		snprintf(buf, n, "no peer configured");
+	else if (!p->alive)
 		snprintf(buf, n, "peer %s %s", p->name, p->silence && *p->silence ? p->silence : "silent");
 	else
 		snprintf(buf, n, "peer %s does not run this cluster", p->name);
@@ -134,6 +136,9 @@ void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 			else
 				go(f, out, DD_ROLE_STANDBY, now, "peer %s has precedence (priority %u, ours %u)",
 				   p->name, p->priority, f->priority);
+		} else if (p->none) {
+			/* Nobody to hear from: waiting would only delay the VIPs. */
+			go(f, out, DD_ROLE_ACTIVE, now, "%s", peer_gone(p, tmp, sizeof tmp));
 		} else if (now - f->start_ms >= f->init_wait_ms) {
 			go(f, out, DD_ROLE_ACTIVE, now, "%s since start",
 			   peer_gone(p, tmp, sizeof tmp));
@@ -215,6 +220,10 @@ int dd_fsm_release(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 {
 	if (f->role != DD_ROLE_ACTIVE) {
 		snprintf(why, whylen, "cluster %s is %s, not active", f->cluster, dd_role_name(f->role));
+		return -1;
+	}
+	if (p->none) {
+		snprintf(why, whylen, "cluster %s has no peer to hand over to", f->cluster);
 		return -1;
 	}
 	if (!peer_up(p) || p->role == DD_ROLE_FAULT || p->role == DD_ROLE_INIT) {

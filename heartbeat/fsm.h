@@ -20,6 +20,8 @@
 /* What the peer last told us about this cluster. */
 struct dd_fsm_peer {
 	const char *name;
+	bool none;              /* no peer configured: a standalone director,
+				 * with nobody to wait for or defer to */
 	bool alive;             /* a valid heartbeat within its dead time */
 	bool has_cluster;       /* its last heartbeat listed this cluster */
 	enum dd_role role;

@@ -1,11 +1,12 @@
 """directorctl and the control socket, against the real daemon.
 
 The daemon runs in a private network namespace (a config with no peers
-makes a standalone director); its control socket lives in a temp dir, so
-the client runs in the host namespace, as root or as `nobody` (setpriv).
-Covers every command, the privilege rules (SO_PEERCRED, control.group via
-the primary and the supplementary group), malformed requests, reload,
-plan, check and the metrics listener."""
+makes a standalone director, which puts its VIPs on that namespace's lo);
+its control socket lives in a temp dir, so the client runs in the host
+namespace, as root or as `nobody` (setpriv). Covers every command, the
+privilege rules (SO_PEERCRED, control.group via the primary and the
+supplementary group), malformed requests, reload, plan, check and the
+metrics listener."""
 import json
 import os
 import re
@@ -309,20 +310,41 @@ def test_many_idle_clients_do_not_block(daemon):
 def test_parts_not_running_say_so(daemon):
     """Commands whose part is not in this build or not running (no IPVS on
     the host kernel) answer 'unavailable' with the reason, never fake data."""
-    for args, why in ((["takeover", "web"], "takeover: failover is not running (no peer configured)"),
-                      (["release", "web"], "release: failover is not running (no peer configured)"),
-                      (["drain", "198.51.100.21"], "drain: the IPVS forwarding plane is not running"),
+    for args, why in ((["drain", "198.51.100.21"], "drain: the IPVS forwarding plane is not running"),
                       (["enable", "http", "198.51.100.21:80"],
                        "enable: the IPVS forwarding plane is not running")):
         r = daemon.ctl(*args)
         assert r.returncode == EX_UNAVAIL, (args, r.stdout, r.stderr)
         assert why in r.stderr, r.stderr
     r, j = daemon.ctl_json("status")
-    assert j["available"]["failover"] is False and j["available"]["forwarding"] is False
-    assert j["peer"] is None and j["clusters"][0]["role"] is None
+    assert j["available"]["forwarding"] is False
     r, j = daemon.ctl_json("plan")
     assert j["ipvs"] is None
     assert "ipvs: the forwarding plane is not running" in daemon.ctl("plan").stdout
+
+
+def test_standalone_failover(daemon):
+    """Without a peer the failover engine still runs: every cluster active
+    with its VIPs, no peer in the status, nobody to hand over to."""
+    wait_for(lambda: all(c["role"] == "active" for c in daemon.ctl_json("status")[1]["clusters"]),
+             what="clusters active")
+    r, j = daemon.ctl_json("status")
+    assert j["available"]["failover"] is True and j["peer"] is None
+    assert [(c["role"], c["vips_up"], c["peer_role"]) for c in j["clusters"]] == [("active", True, None)] * 2
+    text = daemon.ctl("status").stdout
+    assert "peer: none configured" in text and "cluster web: active for " in text, text
+    assert re.search(r"cluster web: active for .*, priority 100; no peer$", text, re.M), text
+    addrs = subprocess.run(["nsenter", "-t", str(daemon.p.pid), "-n", "ip", "-o", "addr", "show", "dev", "lo"],
+                           capture_output=True, text=True).stdout
+    assert "203.0.113.10/24" in addrs and "203.0.113.25/24" in addrs, addrs
+    r = daemon.ctl("release", "web")
+    assert r.returncode == EX_FAILED and "cluster web has no peer to hand over to" in r.stderr, r.stderr
+    r = daemon.ctl("takeover", "web")
+    assert r.returncode == EX_FAILED and "cluster web is already active" in r.stderr, r.stderr
+    m = daemon.ctl("metrics").stdout
+    assert 'directord_cluster_vips_up{cluster="web"} 1' in m, m
+    assert not re.search(r"^directord_peer_up\{", m, re.M), m
+    assert "failover: cluster web: init -> active: no peer configured" in daemon.output()
 
 
 def test_reload_good_and_bad(daemon, confdir):
@@ -378,9 +400,10 @@ def test_plan_shows_vip_changes_without_applying(daemon, confdir):
                      .replace('address = "203.0.113.25/24"', 'address = "203.0.113.26/24"'))
     r = daemon.ctl("plan", new)
     assert r.returncode == EX_OK, r.stderr
-    assert "vip add 203.0.113.11/24 on lo (cluster web)" in r.stdout
-    assert "vip remove 203.0.113.25/24 on lo (cluster mail)" in r.stdout
-    assert "vip add 203.0.113.26/24 on lo (cluster mail)" in r.stdout
+    # Both clusters are active (no peer): the VIP changes would apply now.
+    assert "vip add 203.0.113.11/24 on lo (cluster web, active: now)" in r.stdout
+    assert "vip remove 203.0.113.25/24 on lo (cluster mail, active: now)" in r.stdout
+    assert "vip add 203.0.113.26/24 on lo (cluster mail, active: now)" in r.stdout
     r, j = daemon.ctl_json("plan", new)
     got = sorted((v["action"], v["cluster"], v["address"]) for v in j["vips"])
     assert got == [("add", "mail", "203.0.113.26"), ("add", "web", "203.0.113.11"),

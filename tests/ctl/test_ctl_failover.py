@@ -6,17 +6,13 @@ Reuses the heartbeat tests' lab (tests/net/hbnet.py). Needs root."""
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net"))
 import hbnet  # noqa: E402
-from hbnet import VIP4, wait_for  # noqa: E402
-
-BUILD = os.environ.get("DD_BUILDDIR", ".")
-DIRECTORCTL = os.environ.get("DIRECTORCTL", os.path.join(BUILD, "directord/directorctl"))
+from hbnet import VIP4, ctl, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
@@ -26,11 +22,6 @@ def lab():
     lab = hbnet.Lab()
     yield lab
     lab.close()
-
-
-def ctl(lab, node, *args):
-    return subprocess.run([DIRECTORCTL, "-s", os.path.join(lab.dir, f"{node}.sock"), *args],
-                          capture_output=True, text=True, timeout=30)
 
 
 def status(lab, node):

@@ -9,7 +9,8 @@ per-run random prefix:
     client  eth0 192.0.2.50/24 + 2001:db8::50/64 (front)
 
 Heartbeat link 0 runs over the front segment, link 1 over hb2. The cluster
-"web" owns 192.0.2.100/24 and 2001:db8::100/64 on eth0. Runs the real
+"web" owns 192.0.2.100/24 and 2001:db8::100/64 on eth0. A director may
+also run standalone (no peer, no key: `standalone=True`). Runs the real
 directord binary with real config files; everything is torn down at the end.
 """
 import hashlib
@@ -25,6 +26,7 @@ import tempfile
 import time
 
 DIRECTORD = os.environ.get("DIRECTORD", "directord/directord")
+DIRECTORCTL = os.environ.get("DIRECTORCTL", os.path.join(os.path.dirname(DIRECTORD), "directorctl"))
 KEY = b"0123456789abcdef0123456789abcdef"
 VIP4 = "192.0.2.100"
 VIP6 = "2001:db8::100"
@@ -47,6 +49,20 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+ROLE_LINE = re.compile(r"cluster web: (\w+) -> (\w+): (.*)")
+
+
+def roles(text):
+    """(old, new, reason) of every role change of "web" in a log."""
+    return [m.groups() for m in ROLE_LINE.finditer(text)]
+
+
+def ctl(lab, node, *args):
+    """directorctl against one of the lab's directors."""
+    return subprocess.run([DIRECTORCTL, "-s", os.path.join(lab.dir, f"{node}.sock"), *args],
+                          capture_output=True, text=True, timeout=30)
+
+
 def hold(pred, duration, what="condition"):
     """Asserts pred() stays true for the whole observation window."""
     deadline = time.monotonic() + duration
@@ -61,11 +77,8 @@ pid_file = "{dir}/{node}.pid";
 control = {{ socket = "{dir}/{node}.sock"; }};
 logging = {{ level = "info"; notify = "env | grep ^DIRECTORD_ | sort >> {dir}/{node}.notify; echo --- >> {dir}/{node}.notify"; notify_timeout_ms = 5000; }};
 heartbeat = {{
-  key_file = "{dir}/hb.key"; state_file = "{dir}/{node}.generation";
+  {peers}state_file = "{dir}/{node}.generation";
   interval_ms = {interval}; dead_ms = {dead};
-  peers = ( {{ name = "{peer}";
-              links = ( {{ local = "{l0}"; remote = "{r0}"; interface = "eth0"; }},
-                        {{ local = "{l1}"; remote = "{r1}"; interface = "eth1"; }} ); }} );
 }};
 clusters = (
   {{ name = "web"; priority = {prio};
@@ -76,6 +89,13 @@ clusters = (
   }}
 );
 """
+
+# The peer and the key it needs; a standalone director has neither.
+PEERS = """key_file = "{dir}/hb.key";
+  peers = ( {{ name = "{peer}";
+              links = ( {{ local = "{l0}"; remote = "{r0}"; interface = "eth0"; }},
+                        {{ local = "{l1}"; remote = "{r1}"; interface = "eth1"; }} ); }} );
+  """
 
 
 class Lab:
@@ -127,15 +147,17 @@ class Lab:
 
     # ---- daemons ----------------------------------------------------------
     def conf(self, node, prio, interval=50, dead=200, extra="", garp="count = 3; interval_ms = 100;",
-             link0_v6=False):
+             link0_v6=False, standalone=False):
         peer = "lb2" if node == "lb1" else "lb1"
         a0 = 2 if link0_v6 else 0
+        peers = "" if standalone else PEERS.format(dir=self.dir, peer=peer,
+                                                   l0=ADDR[node][a0], r0=ADDR[peer][a0],
+                                                   l1=ADDR[node][1], r1=ADDR[peer][1])
         path = os.path.join(self.dir, f"{node}.conf")
         with open(path, "w") as f:
-            f.write(CONF.format(node=node, peer=peer, dir=self.dir, prio=prio,
+            f.write(CONF.format(node=node, dir=self.dir, prio=prio, peers=peers,
                                 interval=interval, dead=dead, extra=extra, garp=garp,
-                                l0=ADDR[node][a0], r0=ADDR[peer][a0],
-                                l1=ADDR[node][1], r1=ADDR[peer][1], vip4=VIP4, vip6=VIP6))
+                                vip4=VIP4, vip6=VIP6))
         return path
 
     def log(self, node):
@@ -208,6 +230,29 @@ class Lab:
     def link(self, port, up):
         """Cuts or restores a switch port: a0/a1 (lb1), b0/b1 (lb2), c0 (client)."""
         sh("ip", "-n", self.ns["sw"], "link", "set", port, "up" if up else "down")
+
+    def notify_records(self, node):
+        """One dict of DIRECTORD_* variables per notify command run."""
+        try:
+            text = open(os.path.join(self.dir, f"{node}.notify")).read()
+        except FileNotFoundError:
+            return []
+        recs = []
+        for block in text.split("---\n"):
+            kv = dict(l.split("=", 1) for l in block.splitlines() if "=" in l)
+            if kv:
+                recs.append(kv)
+        return recs
+
+    @staticmethod
+    def announced(cap, mac, start=0):
+        """A gratuitous ARP request and an unsolicited NA for the VIPs from
+        `mac` in a client capture (lab.tcpdump), after byte `start`."""
+        text = open(cap).read()[start:]
+        arp = re.search(rf"^\S+ {mac} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}", text, re.M)
+        na = re.search(rf"^\S+ {mac} > 33:33:00:00:00:01.*{VIP6} > ff02::1.*neighbor advertisement.*tgt is {VIP6}",
+                       text, re.M)
+        return bool(arp and na)
 
     def tcpdump(self, node, filt):
         out = os.path.join(self.dir, f"tcpdump-{node}-{len(self.bg)}.txt")

@@ -22,11 +22,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hbnet  # noqa: E402
-from hbnet import VIP4, VIP6, hold, wait_for  # noqa: E402
+from hbnet import VIP4, VIP6, hold, roles, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
-
-ROLE_LINE = re.compile(r"cluster web: (\w+) -> (\w+): (.*)")
 
 
 @pytest.fixture
@@ -34,10 +32,6 @@ def lab():
     lab = hbnet.Lab()
     yield lab
     lab.close()
-
-
-def roles(text):
-    return [m.groups() for m in ROLE_LINE.finditer(text)]
 
 
 def start_pair(lab, **kw):
@@ -48,19 +42,6 @@ def start_pair(lab, **kw):
              "lb2 to become standby")
     assert not lab.has_vip("lb2")
     assert not lab.has_vip("lb2", VIP6)
-
-
-def notify_records(lab, node):
-    try:
-        text = open(os.path.join(lab.dir, f"{node}.notify")).read()
-    except FileNotFoundError:
-        return []
-    recs = []
-    for block in text.split("---\n"):
-        kv = dict(l.split("=", 1) for l in block.splitlines() if "=" in l)
-        if kv:
-            recs.append(kv)
-    return recs
 
 
 def test_kill9_standby_takes_over(lab):
@@ -82,13 +63,7 @@ def test_kill9_standby_takes_over(lab):
     wait_for(lambda: lab.client_neigh(VIP4) == mac2, 10, "client's ARP entry to point at lb2")
     wait_for(lambda: lab.client_neigh(VIP6) == mac2, 10, "client's ND entry to point at lb2")
 
-    def garp_seen():
-        text = open(cap).read()
-        arp = re.search(rf"^\S+ {mac2} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}", text, re.M)
-        na = re.search(rf"^\S+ {mac2} > 33:33:00:00:00:01.*{VIP6} > ff02::1.*neighbor advertisement.*tgt is {VIP6}",
-                       text, re.M)
-        return arp and na
-    wait_for(garp_seen, 10, "gratuitous ARP and unsolicited NA from lb2")
+    wait_for(lambda: lab.announced(cap, mac2), 10, "gratuitous ARP and unsolicited NA from lb2")
 
     # The alert went through a real syslog daemon at LOG_ALERT.
     def alert_line():
@@ -97,9 +72,9 @@ def test_kill9_standby_takes_over(lab):
                          r"peer lb1 silent for \d+ ms on 2/2 links", text)
     wait_for(alert_line, 10, "alert line in syslog")
     # The notify command ran with the documented environment.
-    wait_for(lambda: any(r.get("DIRECTORD_ROLE") == "active" for r in notify_records(lab, "lb2")), 10,
+    wait_for(lambda: any(r.get("DIRECTORD_ROLE") == "active" for r in lab.notify_records("lb2")), 10,
              "notify command for the takeover")
-    rec = [r for r in notify_records(lab, "lb2") if r.get("DIRECTORD_ROLE") == "active"][0]
+    rec = [r for r in lab.notify_records("lb2") if r.get("DIRECTORD_ROLE") == "active"][0]
     assert rec["DIRECTORD_CLUSTER"] == "web"
     assert rec["DIRECTORD_OLD_ROLE"] == "standby"
     assert rec["DIRECTORD_NODE"] == "lb2"

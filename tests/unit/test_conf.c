@@ -724,6 +724,13 @@ START_TEST(required)
 		   "directord.conf:2: key file /nonexistent does not exist\n"
 		   "directord.conf:2: peer needs a name\n"
 		   "directord.conf:2: link needs a remote address (or set heartbeat.multicast_group)\n");
+	/* An empty peer list is a standalone director: it needs no key. */
+	char *t = top_cfg("heartbeat = { peers = ( ); };");
+	struct dd_config *c = load_ok(t);
+	ck_assert_uint_eq(c->hb.n_peers, 0);
+	ck_assert_ptr_null(c->hb.key_file);
+	dd_config_free(c);
+	free(t);
 }
 END_TEST
 

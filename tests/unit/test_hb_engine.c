@@ -1,7 +1,8 @@
 /* tests/unit/test_hb_engine.c: two complete failover engines (each with its
  * heartbeat thread) in one process, talking UDP over loopback inside a
  * private network namespace that the test creates. Drives the public API
- * the daemon uses: new, status, release, takeover, reload, stop. Needs root
+ * the daemon uses: new, status, release, takeover, reload, stop; and one
+ * engine without a peer (standalone). Needs root
  * (unshare(CLONE_NEWNET)). The test's own loop stands in for the daemon's
  * main loop. */
 #include "config.h"
@@ -159,22 +160,31 @@ static void teardown(void)
 	ev_loop_destroy(loop);
 }
 
+/* a (priority 150) active with 203.0.113.1, b (100) its standby. */
+static void start_pair(struct node *na, struct node *nb, struct rec *ra, struct rec *rb,
+		       struct dd_failover **a, struct dd_failover **b)
+{
+	char *err = NULL;
+	mknode(na, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 150);
+	mknode(nb, "b", "a", "192.0.2.2", "192.0.2.1", "203.0.113.2", 100);
+	struct dd_failover_hooks ha = { .ctx = ra, .role_changed = on_role };
+	struct dd_failover_hooks hb = { .ctx = rb, .role_changed = on_role };
+	*a = dd_failover_new(loop, &na->cfg, &ha, &err);
+	ck_assert_msg(*a, "%s", err ? err : "");
+	/* Alone, a waits one dead time for its peer, then takes the cluster. */
+	wait_prefix(ra, "web: init -> active: peer b not heard for ");
+	*b = dd_failover_new(loop, &nb->cfg, &hb, &err);
+	ck_assert_msg(*b, "%s", err ? err : "");
+	wait_event(rb, "web: init -> standby: peer a is active");
+}
+
 START_TEST(pair_lifecycle)
 {
 	static struct node na, nb;
 	struct rec ra = { 0 }, rb = { 0 };
 	char *err = NULL;
-	mknode(&na, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 150);
-	mknode(&nb, "b", "a", "192.0.2.2", "192.0.2.1", "203.0.113.2", 100);
-	struct dd_failover_hooks ha = { .ctx = &ra, .role_changed = on_role };
-	struct dd_failover_hooks hb = { .ctx = &rb, .role_changed = on_role };
-	struct dd_failover *a = dd_failover_new(loop, &na.cfg, &ha, &err);
-	ck_assert_msg(a, "%s", err ? err : "");
-	/* Alone, a waits one dead time for its peer, then takes the cluster. */
-	wait_prefix(&ra, "web: init -> active: peer b not heard for ");
-	struct dd_failover *b = dd_failover_new(loop, &nb.cfg, &hb, &err);
-	ck_assert_msg(b, "%s", err ? err : "");
-	wait_event(&rb, "web: init -> standby: peer a is active");
+	struct dd_failover *a, *b;
+	start_pair(&na, &nb, &ra, &rb, &a, &b);
 	ck_assert(addr_present("203.0.113.1"));
 	ck_assert(!addr_present("203.0.113.2"));
 
@@ -268,9 +278,9 @@ START_TEST(bad_configs_refused)
 	ck_assert_str_eq(err, "heartbeat: peer has this director's own name a");
 	free(err);
 	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
-	n.cfg.hb.n_peers = 0;
+	n.cfg.hb.n_peers = 2; /* read before peers[1] would be */
 	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
-	ck_assert_str_eq(err, "heartbeat: exactly one peer is needed, 0 configured");
+	ck_assert_str_eq(err, "heartbeat: at most one peer, 2 configured");
 	free(err);
 	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
 	char kp[128];
@@ -287,6 +297,102 @@ START_TEST(bad_configs_refused)
 }
 END_TEST
 
+/* A director without a peer: no key, no state file, no keepalives; web is
+ * active at once and its VIP goes on stop. A reload gives it a peer (the
+ * state file is needed from then on) and takes it away again. */
+START_TEST(standalone_lifecycle)
+{
+	static struct node n;
+	struct rec r = { 0 };
+	char *err = NULL;
+	struct dd_failover_status st;
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
+	n.cfg.hb.n_peers = 0;
+	n.cfg.hb.key_file = NULL;
+	snprintf(n.state, sizeof n.state, "%s/missing-dir/gen", dir);
+	struct dd_failover_hooks h = { .ctx = &r, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &n.cfg, &h, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	wait_event(&r, "web: init -> active: no peer configured");
+	ck_assert(addr_present("203.0.113.1"));
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_str_eq(st.peer, "");
+	ck_assert_uint_eq(st.n_links, 0);
+	ck_assert_uint_eq(st.tx, 0);
+	ck_assert_uint_eq(st.generation, 0);
+	ck_assert_str_eq(st.clusters[0].role, "active");
+	ck_assert_ptr_null(st.clusters[0].peer_role);
+	ck_assert(st.clusters[0].vips_up);
+	ck_assert_int_eq(dd_failover_release(a, "web", &err), -1);
+	ck_assert_str_eq(err, "cluster web has no peer to hand over to");
+	free(err);
+
+	/* To a pair: refused while the state file cannot be written ... */
+	n.cfg.hb.n_peers = 1;
+	n.cfg.hb.key_file = n.key;
+	ck_assert_int_eq(dd_failover_reload(a, &n.cfg, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
+	free(err);
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_uint_eq(st.n_links, 0);
+	/* ... then taken: keepalives go out, web stays active (b is silent). */
+	snprintf(n.state, sizeof n.state, "%s/a.gen", dir);
+	ck_assert_int_eq(dd_failover_reload(a, &n.cfg, &err), 0);
+	double end = mono_now() + 10;
+	do {
+		ck_assert_int_eq(dd_failover_status(a, &st), 0);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	} while (st.tx < 2 && mono_now() < end);
+	ck_assert_uint_ge(st.tx, 2);
+	ck_assert_str_eq(st.peer, "b");
+	ck_assert_uint_gt(st.generation, 0);
+	ck_assert_str_eq(st.clusters[0].role, "active");
+	ck_assert_str_eq(st.clusters[0].peer_role, "unknown");
+
+	/* Back to standalone: the sending stops. */
+	n.cfg.hb.n_peers = 0;
+	ck_assert_int_eq(dd_failover_reload(a, &n.cfg, &err), 0);
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	uint64_t tx = st.tx;
+	ck_assert_uint_eq(st.n_links, 0);
+	usleep(100 * 1000); /* five intervals: nothing may be sent in them */
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_uint_eq(st.tx, tx);
+	ck_assert_int_eq(r.n, 1);
+
+	dd_failover_stop(a, true);
+	ck_assert(has(&r, "web: active -> stopped: directord is stopping; no peer configured"));
+	ck_assert(!addr_present("203.0.113.1"));
+}
+END_TEST
+
+/* The standby of a pair loses its peer by reload (it takes over at once)
+ * and gets it back (split brain, decided by priority as usual). */
+START_TEST(standby_reloaded_to_standalone_and_back)
+{
+	static struct node na, nb;
+	struct rec ra = { 0 }, rb = { 0 };
+	char *err = NULL;
+	struct dd_failover *a, *b;
+	start_pair(&na, &nb, &ra, &rb, &a, &b);
+
+	nb.cfg.hb.n_peers = 0;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	wait_event(&rb, "web: standby -> active: no peer configured");
+	ck_assert(addr_present("203.0.113.2"));
+
+	nb.cfg.hb.n_peers = 1;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	wait_event(&rb, "web: active -> standby: split brain: peer a is active too and has precedence "
+		   "(priority 150, ours 100)");
+	ck_assert(!addr_present("203.0.113.2"));
+	ck_assert(addr_present("203.0.113.1"));
+	dd_failover_stop(b, false);
+	dd_failover_stop(a, false);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hb_engine");
@@ -295,6 +401,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, pair_lifecycle);
 	tcase_add_test(tc, bad_configs_refused);
+	tcase_add_test(tc, standalone_lifecycle);
+	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }

@@ -327,6 +327,49 @@ START_TEST(peer_without_cluster)
 }
 END_TEST
 
+/* No peer configured (standalone): active as soon as the monitors answer,
+ * without waiting a dead time; fault and recovery as in a pair. */
+START_TEST(standalone)
+{
+	struct dd_fsm f;
+	struct dd_fsm_out o;
+	char why[128];
+	struct dd_fsm_peer p = { .name = "", .none = true };
+	dd_fsm_init(&f, "web", "lb1", 100, false, 0, 200, 500, 1000);
+	ck_assert_int_eq(run(&f, &p, 1000, &o), 0); /* monitors not settled */
+	ck_assert_int_eq(f.role, DD_ROLE_INIT);
+	dd_fsm_set_fault(&f, false, "");
+	ck_assert_int_eq(run(&f, &p, 1001, &o), 1);
+	ck_assert_int_eq(o.old_role, DD_ROLE_INIT);
+	ck_assert_int_eq(o.new_role, DD_ROLE_ACTIVE);
+	ck_assert_str_eq(o.reason, "no peer configured");
+	ck_assert_uint_eq(dd_fsm_deadline(&f), UINT64_MAX);
+	ck_assert_int_eq(dd_fsm_release(&f, &p, 1002, "operator", why, sizeof why), -1);
+	ck_assert_str_eq(why, "cluster web has no peer to hand over to");
+	ck_assert_int_eq(dd_fsm_takeover(&f, &p, 1002, why, sizeof why), -1);
+	ck_assert_str_eq(why, "cluster web is already active");
+
+	dd_fsm_set_fault(&f, true, "interface eth0 down");
+	ck_assert_int_eq(run(&f, &p, 2000, &o), 1);
+	ck_assert_int_eq(f.role, DD_ROLE_FAULT);
+	ck_assert_str_eq(o.reason, "interface eth0 down");
+	ck_assert_int_eq(run(&f, &p, 9000, &o), 0);
+	/* Recovery: standby, then active at once, as a pair whose peer is gone. */
+	dd_fsm_set_fault(&f, false, "");
+	ck_assert_int_eq(run(&f, &p, 9001, &o), 2);
+	ck_assert_int_eq(f.role, DD_ROLE_ACTIVE);
+	ck_assert_int_eq(o.old_role, DD_ROLE_STANDBY);
+	ck_assert_str_eq(o.reason, "no peer configured");
+
+	/* In fault from the start: never active until it clears. */
+	dd_fsm_init(&f, "web", "lb1", 100, false, 0, 200, 500, 1000);
+	dd_fsm_set_fault(&f, true, "gateway 192.0.2.1 unreachable (3 probes lost)");
+	ck_assert_int_eq(run(&f, &p, 5000, &o), 1);
+	ck_assert_int_eq(o.old_role, DD_ROLE_INIT);
+	ck_assert_int_eq(f.role, DD_ROLE_FAULT);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hb_fsm");
@@ -343,6 +386,7 @@ int main(void)
 	tcase_add_test(tc, split_brain);
 	tcase_add_test(tc, failback_with_delay);
 	tcase_add_test(tc, peer_without_cluster);
+	tcase_add_test(tc, standalone);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }

@@ -105,7 +105,7 @@ def test_status_shows_kernel_health_and_traffic(lab, ipvs_modules):
     cli, d = site(lab)
     p, _ = start(lab, d)
     s = status(lab)
-    assert s["available"] == {"failover": False, "forwarding": True, "health": True}
+    assert s["available"] == {"failover": True, "forwarding": True, "health": True}
     rs1 = rs_status(lab, RS[0])
     assert rs1["health"]["up"] is True and rs1["health"]["reason"] == "ok"
     assert rs1["admin"] == "enabled" and rs1["ipvs"]["forwarding"] == "nat"

@@ -1,6 +1,6 @@
 """The sorry-server path with the real daemon and real IPVS (in the QEMU
-guest): a standalone directord (no peer, so it manages no VIP; lab.nat_site
-puts the VIP on the director) runs one NAT service with two real servers,
+guest): a standalone directord (no peer: it holds the VIP that lab.nat_site
+already put on the director) runs one NAT service with two real servers,
 quorum 1, removal "remove" and a sorry server. As the real servers stop and
 start, ipvsadm -Ln shows each change and client traffic reaches only the
 live servers: rs1+rs2, then rs2 alone, then only the sorry server, then rs1
