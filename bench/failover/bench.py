@@ -11,12 +11,16 @@ as captured on the client.
 
     bench.py gap [--runs 5] [--out results.json]
         (a) directord defaults       vs keepalived defaults (VRRPv2, advert_int 1)
-        (b) directord tuned (10/20)  vs keepalived VRRPv3 advert_int 0.01
-    bench.py jitter [--seconds 60]
+        (b) directord tuned (5/15)   vs keepalived VRRPv3 advert_int 0.01
+            (keepalived's fastest; directord's 5 ms interval is below what
+            VRRPv3's centisecond field can express)
+    bench.py jitter [--seconds 60] [--checks 20x250]
         heartbeat send intervals (kernel capture timestamps) idle and under
-        stress-ng CPU+I/O load: p50, p99, max deviation from the interval
-    bench.py soak [--seconds 600]
-        a default pair and a tuned pair under stress-ng CPU+I/O: role changes
+        stress-ng CPU+I/O load plus 5,000 health checks a second: p50, p99,
+        max deviation from the interval
+    bench.py soak [--seconds 600] [--profiles 50/200,5/15] [--checks 20x250]
+        pairs under stress-ng CPU+I/O plus 5,000 health checks a second on
+        the same machine: role changes
 
 Run as root. Uses $DIRECTORD (build without sanitizers for figures).
 """
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -56,7 +61,7 @@ vrrp_instance web {{
 CONFIGS = {
     "directord-defaults": ("directord", dict(interval=50, dead=200)),
     "keepalived-defaults": ("keepalived", dict(advert="1", version="")),
-    "directord-tuned": ("directord", dict(interval=10, dead=20)),
+    "directord-tuned": ("directord", dict(interval=5, dead=15)),
     "keepalived-v3-0.01": ("keepalived", dict(advert="0.01", version="version 3")),
 }
 
@@ -90,8 +95,17 @@ def start_pair(lab, kind, params):
 def kill_active(lab, node="lb1"):
     """A dead machine: both of its switch ports go down in one ip -batch
     (from then on it neither hears nor answers anything), then every
-    process in its namespace gets SIGKILL (keepalived forks a VRRP child)."""
-    subprocess.run(["ip", "-n", lab.ns["sw"], "-batch", "-"], input="link set a0 down\nlink set a1 down\n",
+    process in its namespace gets SIGKILL (keepalived forks a VRRP child).
+
+    The ports go down one after the other, and taking a port down waits for
+    an RCU grace period (several ms here), so they cannot stop at the same
+    instant. a1 (heartbeat link 1 only) goes first and a0 last: the client's
+    path and heartbeat link 0 share a0, so the client's last reply and the
+    last heartbeat the standby can hear stop together, as when a machine
+    dies. (The other order kept link 1 alive for a grace period after the
+    client's last reply, which added up to that much to directord's gap;
+    keepalived's VRRP uses eth0 alone.)"""
+    subprocess.run(["ip", "-n", lab.ns["sw"], "-batch", "-"], input="link set a1 down\nlink set a0 down\n",
                    text=True, check=True)
     for pid in hbnet.sh("ip", "netns", "pids", lab.ns[node]).stdout.split():
         try:
@@ -167,8 +181,8 @@ def measure_gap(lab, kind, params, settle=1.0):
 
 
 def cmd_gap(args):
-    if args.extra:
-        interval, dead = (int(x) for x in args.extra.split("/"))
+    for prof in (args.extra.split(",") if args.extra else []):
+        interval, dead = (int(x) for x in prof.split("/"))
         CONFIGS[f"directord-{interval}-{dead}"] = ("directord", dict(interval=interval, dead=dead))
     results = {name: [] for name in CONFIGS}
     announces = {name: [] for name in CONFIGS}
@@ -224,18 +238,23 @@ def send_intervals(lab, seconds, interval):
 
 def cmd_jitter(args):
     out = {}
-    for name, params in (("defaults", dict(interval=50, dead=200)), ("tuned", dict(interval=10, dead=20))):
+    for name, params in (("defaults", dict(interval=50, dead=200)), ("tuned", dict(interval=5, dead=15))):
         lab = hbnet.Lab()
         try:
             start_pair(lab, "directord", params)
             out[f"{name}-idle"] = send_intervals(lab, args.seconds, params["interval"])
             st = stress(args.seconds + 5)
+            load = CheckerLoad(*(int(x) for x in args.checks.split("x"))) if args.checks else None
             try:
                 time.sleep(1)
                 out[f"{name}-stress"] = send_intervals(lab, args.seconds, params["interval"])
+                if load:
+                    out[f"{name}-stress-health-probes-per-s"] = load.probes_per_s()
             finally:
                 st.terminate()
                 st.wait()
+                if load:
+                    load.close()
             out[f"{name}-role-changes"] = len(re.findall(r"cluster web: \w+ -> ", lab.log("lb1") + lab.log("lb2"))) - 2
         finally:
             lab.close()
@@ -246,8 +265,69 @@ def cmd_jitter(args):
             json.dump(out, f, indent=1)
 
 
+class CheckerLoad:
+    """directord's health checker (bench/health/health_runner, the daemon's
+    libddhealth) checking N_ADDRS x N_PORTS real servers every second, tcp,
+    against bench/health/rs_server, both in a namespace of their own
+    (203.0.113.0/24 on one end of a veth pair; the kernel has no dummy). The host has no IPVS, so the
+    directors in the lab cannot run checks themselves (a director with
+    services refuses to start without IPVS); this is the same checker code
+    loading the same machine. bench/reload measures checks inside the
+    director, on real IPVS in the guest."""
+
+    def __init__(self, n_addrs, n_ports):
+        self.ns = "hbload" + os.urandom(3).hex()
+        self.dir = os.path.join("/tmp", self.ns)
+        os.makedirs(self.dir)
+        self.procs = []
+        hbnet.sh("ip", "netns", "add", self.ns)
+        try:
+            self._start(n_addrs, n_ports)
+        except Exception:
+            self.close()
+            raise
+
+    def _start(self, n_addrs, n_ports):
+        build = os.path.dirname(os.path.dirname(os.path.abspath(hbnet.DIRECTORD)))
+        batch = ["link set lo up", "link add d0 type veth peer name d1", "link set d1 up", "link set d0 up"]
+        batch += [f"addr add 203.0.113.{101 + i}/24 dev d0" for i in range(n_addrs)]
+        subprocess.run(["ip", "-n", self.ns, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True)
+        hbnet.sh("ip", "netns", "exec", self.ns, "sysctl", "-qw", "net.ipv4.ip_local_port_range=10000 65000",
+                 "net.core.somaxconn=4096")
+        rs_out = open(os.path.join(self.dir, "rs.out"), "w")
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns, os.path.join(build, "bench/health/rs_server"),
+                                            "203.0.113.101", str(n_addrs), "20000", str(n_ports), "1000"],
+                                           stdout=rs_out, stderr=subprocess.STDOUT))
+        rs_out.close()
+        wait_for(lambda: "RS READY" in open(os.path.join(self.dir, "rs.out")).read(), 10, "rs_server")
+        conf = os.path.join(self.dir, "checks.conf")
+        with open(conf, "w") as f:
+            f.write("service load\ncheck type=tcp interval=1000 timeout=900 rise=1 fall=3 initial=up\n"
+                    f"rs_grid 203.0.113.101 {n_addrs} 20000 {n_ports}\n")
+        self.out = os.path.join(self.dir, "checker.out")
+        with open(self.out, "w") as f:
+            self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns,
+                                                os.path.join(build, "bench/health/health_runner"), "-q", "-s", "10", conf],
+                                               stdout=f, stderr=subprocess.DEVNULL))
+        self.n = n_addrs * n_ports
+
+    def probes_per_s(self):
+        """Probes started per second over the run, from the checker's STATS
+        lines (one per 10 s window, each counting its own window)."""
+        started = [int(m) for m in re.findall(r"started=(\d+)", open(self.out).read())]
+        return round(statistics.mean(started) / 10.0) if started else 0
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def cmd_soak(args):
     labs = {}
+    load = None
     try:
         for prof in args.profiles.split(","):
             interval, dead = (int(x) for x in prof.split("/"))
@@ -255,6 +335,8 @@ def cmd_soak(args):
             labs[name] = hbnet.Lab()
             start_pair(labs[name], "directord", dict(interval=interval, dead=dead))
         base = {n: len(re.findall(r"cluster web: \w+ -> ", l.log("lb1") + l.log("lb2"))) for n, l in labs.items()}
+        if args.checks:
+            load = CheckerLoad(*(int(x) for x in args.checks.split("x")))
         st = stress(args.seconds)
         t0 = time.monotonic()
         try:
@@ -265,12 +347,17 @@ def cmd_soak(args):
                 st.wait()
         elapsed = time.monotonic() - t0
         out = {"seconds": round(elapsed), "stress": "stress-ng --cpu 2 --io 2"}
+        if load:
+            out["health-checks"] = f"{load.n} tcp checks every second"
+            out["health-probes-per-s"] = load.probes_per_s()
         for n, l in labs.items():
             text = l.log("lb1") + l.log("lb2")
             out[f"{n}-role-changes"] = len(re.findall(r"cluster web: \w+ -> ", text)) - base[n]
             out[f"{n}-link-down-warnings"] = len(re.findall(r"heartbeat link \d .* down", text))
             out[f"{n}-still-lb1-active"] = l.has_vip("lb1") and not l.has_vip("lb2")
     finally:
+        if load:
+            load.close()
         for l in labs.values():
             l.close()
     print(json.dumps(out, indent=1))
@@ -285,13 +372,15 @@ def main():
     g = sub.add_parser("gap")
     g.add_argument("--runs", type=int, default=5)
     g.add_argument("--out")
-    g.add_argument("--extra", help="one more directord profile, interval/dead")
+    g.add_argument("--extra", help="more directord profiles, interval/dead, comma-separated")
     j = sub.add_parser("jitter")
     j.add_argument("--seconds", type=int, default=60)
+    j.add_argument("--checks", default="20x250", help="health-check load with the stress, ADDRSxPORTS ('' for none)")
     j.add_argument("--out")
     s = sub.add_parser("soak")
     s.add_argument("--seconds", type=int, default=600)
-    s.add_argument("--profiles", default="50/200,10/20", help="interval/dead pairs, comma-separated")
+    s.add_argument("--profiles", default="50/200,5/15", help="interval/dead pairs, comma-separated")
+    s.add_argument("--checks", default="20x250", help="health-check load during the soak, ADDRSxPORTS ('' for none)")
     s.add_argument("--out")
     args = ap.parse_args()
     {"gap": cmd_gap, "jitter": cmd_jitter, "soak": cmd_soak}[args.cmd](args)
