@@ -39,6 +39,7 @@ enum phase { PH_IDLE, PH_FAILED, PH_CONNECT, PH_TLS, PH_SEND, PH_RECV, PH_EXEC }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void timed_out(struct dd_probe *p);
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
 
 /* ---- TLS contexts ------------------------------------------------------ */
@@ -95,6 +96,12 @@ void dd_probe_ctx_init(struct dd_probe_ctx *c, struct ev_loop *loop)
 
 void dd_probe_ctx_cleanup(struct dd_probe_ctx *c)
 {
+	while (c->deadlines) {
+		struct dd_probe_deadlines *q = c->deadlines;
+		c->deadlines = q->next;
+		ev_timer_stop(c->loop, &q->w);
+		free(q);
+	}
 	SSL_CTX_free(c->tls_default);
 	while (c->tls_by_ca) {
 		struct tls_ca *t = c->tls_by_ca;
@@ -115,6 +122,73 @@ static uint16_t next_rand16(struct dd_probe_ctx *c)
 	return (uint16_t)(x >> 8);
 }
 
+/* ---- deadlines ---------------------------------------------------------- */
+
+static void deadline_unlink(struct dd_probe *p)
+{
+	struct dd_probe_deadlines *q = p->dlq;
+	if (!q)
+		return;
+	if (p->dl_prev)
+		p->dl_prev->dl_next = p->dl_next;
+	else
+		q->head = p->dl_next;
+	if (p->dl_next)
+		p->dl_next->dl_prev = p->dl_prev;
+	else
+		q->tail = p->dl_prev;
+	p->dl_prev = p->dl_next = NULL;
+	p->dlq = NULL;
+	/* The timer stays armed for the old head: when it fires it finds the
+	 * next deadline and re-arms, once per timeout rather than per probe. */
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dd_probe_deadlines *q = w->data;
+	ev_tstamp now = ev_now(loop);
+	/* timed_out() may let a probe finish: take each off the queue first. */
+	while (q->head && q->head->deadline <= now + 1e-4) {
+		struct dd_probe *p = q->head;
+		deadline_unlink(p);
+		timed_out(p);
+	}
+	if (q->head) {
+		ev_timer_set(w, q->head->deadline - now, 0.);
+		ev_timer_start(loop, w);
+	}
+}
+
+static void deadline_add(struct dd_probe *p)
+{
+	struct dd_probe_ctx *c = p->ctx;
+	struct dd_probe_deadlines *q = c->deadlines;
+	while (q && q->timeout_ms != p->chk->timeout_ms)
+		q = q->next;
+	if (!q) {
+		q = xcalloc(1, sizeof *q);
+		q->timeout_ms = p->chk->timeout_ms;
+		q->ctx = c;
+		ev_init(&q->w, deadline_cb);
+		q->w.data = q;
+		q->next = c->deadlines;
+		c->deadlines = q;
+	}
+	p->deadline = ev_now(c->loop) + p->chk->timeout_ms / 1000.0;
+	p->dlq = q;
+	p->dl_next = NULL;
+	p->dl_prev = q->tail;
+	if (q->tail)
+		q->tail->dl_next = p;
+	else
+		q->head = p;
+	q->tail = p;
+	if (!ev_is_active(&q->w)) {
+		ev_timer_set(&q->w, p->chk->timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &q->w);
+	}
+}
+
 /* ---- finishing --------------------------------------------------------- */
 
 static void release(struct dd_probe *p)
@@ -122,6 +196,7 @@ static void release(struct dd_probe *p)
 	struct ev_loop *loop = p->ctx->loop;
 	ev_io_stop(loop, &p->io);
 	ev_timer_stop(loop, &p->timeout);
+	deadline_unlink(p);
 	if (p->ssl) {
 		/* Keep the session only from a handshake that completed; with
 		 * TLS 1.3 the ticket arrives after it, so take it at the end. */
@@ -187,6 +262,7 @@ static void fail_soon(struct dd_probe *p, const char *fmt, ...)
 	va_end(ap);
 	p->phase = PH_FAILED;
 	ev_io_stop(p->ctx->loop, &p->io);
+	deadline_unlink(p);
 	ev_timer_stop(p->ctx->loop, &p->timeout);
 	ev_timer_set(&p->timeout, 0., 0.);
 	ev_timer_start(p->ctx->loop, &p->timeout);
@@ -549,7 +625,10 @@ static void advance(struct dd_probe *p, int revents)
 	if (p->phase == PH_CONNECT) {
 		int err = 0;
 		socklen_t l = sizeof err;
-		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+		/* Watched for both: a failed connect reports an error, which libev
+		 * passes on as readable and writable. Writable alone is success
+		 * and needs no system call to say so. */
+		if (revents != EV_WRITE && getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
 			err = errno;
 		if (err) {
 			char b[96];
@@ -626,6 +705,12 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		kill(-p->pid, SIGKILL);
 		return;
 	}
+	timed_out(p);
+}
+
+/* A network probe's deadline passed. */
+static void timed_out(struct dd_probe *p)
+{
 	/* One last look before blaming the server: when the loop itself ran
 	 * late (a loaded host), the answer may already be waiting. */
 	struct pollfd pfd = { .fd = p->fd };
@@ -773,6 +858,8 @@ void dd_probe_start(struct dd_probe *p)
 	p->io.data = p;
 	ev_timer_init(&p->timeout, timeout_cb, p->chk->timeout_ms / 1000.0, 0.);
 	p->timeout.data = p;
+	p->dlq = NULL;
+	p->dl_prev = p->dl_next = NULL;
 
 	if (p->chk->type == DD_CHECK_EXEC) {
 		exec_start(p);
@@ -805,9 +892,9 @@ void dd_probe_start(struct dd_probe *p)
 		return;
 	}
 	p->phase = dgram ? PH_SEND : PH_CONNECT;
-	ev_io_set(&p->io, p->fd, EV_WRITE);
+	ev_io_set(&p->io, p->fd, dgram ? EV_WRITE : EV_READ | EV_WRITE);
 	ev_io_start(loop, &p->io);
-	ev_timer_start(loop, &p->timeout);
+	deadline_add(p);
 }
 
 void dd_probe_abort(struct dd_probe *p)
