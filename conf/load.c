@@ -619,6 +619,9 @@ static void load_heartbeat(struct ld *ld, cs_t *root)
 			continue;
 		if (strcmp(p->name, ld->c->node_name) == 0)
 			err(ld, member(e, "name"), "peer name '%s' is this node's name", p->name);
+		/* The director pair is two machines; the engine hears one peer. */
+		if (h->n_peers == 2)
+			err(ld, e, "only one peer is supported (a director pair); '%s' is a second one", p->name);
 		for (size_t j = 0; j + 1 < h->n_peers; j++)
 			if (strcmp(h->peers[j].name, p->name) == 0)
 				err(ld, member(e, "name"), "duplicate peer name '%s' (first at line %d)",

@@ -685,6 +685,7 @@ START_TEST(duplicates)
 		   "  { name = \"lb2\"; links = ( { local = \"192.0.2.1\"; remote = \"192.0.2.3\"; } ); },\n"
 		   "  { name = \"lb1\"; links = ( { local = \"192.0.2.1\"; remote = \"192.0.2.4\"; } ); } ); };",
 		   "directord.conf:2: key file /nonexistent does not exist\n"
+		   "directord.conf:4: only one peer is supported (a director pair); 'lb2' is a second one\n"
 		   "directord.conf:4: duplicate peer name 'lb2' (first at line 3)\n"
 		   "directord.conf:5: peer name 'lb1' is this node's name\n");
 }
