@@ -6,12 +6,12 @@
 #include "config.h"
 #include "directord/notify.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 struct child {
 	struct dd_notify *n;
@@ -121,52 +120,21 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 {
 	if (!command || !*command)
 		return 0;
-	static const char *const ours[] = { "DIRECTORD_CLUSTER=", "DIRECTORD_ROLE=", "DIRECTORD_OLD_ROLE=",
-					    "DIRECTORD_REASON=", "DIRECTORD_NODE=" };
-	size_t nenv = 0;
-	while (environ && environ[nenv])
-		nenv++;
-	char **envp = xcalloc(nenv + 6, sizeof *envp);
-	size_t k = 0;
-	for (size_t i = 0; i < nenv; i++) {
-		bool skip = false;
-		for (size_t j = 0; j < ARRAY_SIZE(ours); j++)
-			if (strncmp(environ[i], ours[j], strlen(ours[j])) == 0)
-				skip = true;
-		if (!skip)
-			envp[k++] = environ[i];
-	}
-	char *mine[5] = {
+	char *mine[6] = {
 		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
 		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
-		envvar("DIRECTORD_NODE", ev->node),
+		envvar("DIRECTORD_NODE", ev->node), NULL,
 	};
+	/* Unset ones are NULL: close the gaps so the list ends at the first NULL. */
+	size_t k = 0;
 	for (size_t j = 0; j < 5; j++)
 		if (mine[j])
-			envp[k++] = mine[j];
-	envp[k] = NULL;
-
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_init(&fa);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					 POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	char *argv[] = { "/bin/sh", "-c", (char *)command, NULL };
+			mine[k++] = mine[j];
+	mine[k] = NULL;
 	pid_t pid;
-	int r = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	for (size_t j = 0; j < 5; j++)
+	int r = dd_spawn_shell(command, "DIRECTORD_", mine, false, &pid);
+	for (size_t j = 0; j < k; j++)
 		free(mine[j]);
-	free(envp);
 	if (r != 0) {
 		snprintf(err, errlen, "notify command: spawn /bin/sh: %s", strerror(r));
 		return -1;

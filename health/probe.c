@@ -10,13 +10,13 @@
 #include "health/probe.h"
 #include "health/reply.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-extern char **environ;
 
 enum phase { PH_IDLE, PH_FAILED, PH_CONNECT, PH_TLS, PH_SEND, PH_RECV, PH_EXEC };
 
@@ -781,39 +780,9 @@ static void exec_start(struct dd_probe *p)
 	char ip[INET6_ADDRSTRLEN], e_addr[INET6_ADDRSTRLEN + 16], e_port[32];
 	snprintf(e_addr, sizeof e_addr, "DD_RS_ADDR=%s", dd_addr_str(&p->addr, ip, sizeof ip));
 	snprintf(e_port, sizeof e_port, "DD_RS_PORT=%u", p->port);
-	size_t n = 0;
-	while (environ && environ[n])
-		n++;
-	char **envp = xcalloc(n + 3, sizeof *envp);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "DD_RS_", 6) != 0)
-			envp[k++] = environ[i];
-	envp[k++] = e_addr;
-	envp[k++] = e_port;
-	envp[k] = NULL;
-
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_init(&fa);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	char *argv[] = { (char *)"/bin/sh", (char *)"-c", c->command, NULL };
+	char *extra[] = { e_addr, e_port, NULL };
 	pid_t pid;
-	int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	free(envp);
+	int rc = dd_spawn_shell(c->command, "DD_RS_", extra, true, &pid);
 	if (rc != 0) {
 		fail_soon(p, "cannot run command: %s", strerror(rc));
 		return;
