@@ -7,7 +7,9 @@
  * shows up as measurable slip instead of silently stretching the interval,
  * and each probe's place on the grid comes from a hash of its key, which
  * spreads thousands of checks over the interval and keeps the phase stable
- * across reloads.
+ * across reloads. Checks due at the same instant (same slot, same start)
+ * share one timer: a tick group, so that libev's timer heap holds a few
+ * hundred entries instead of one per check.
  */
 #include "config.h"
 #include "health/health.h"
@@ -51,9 +53,22 @@ struct hc {
 	uint64_t n_checks, n_ok, n_failed, n_transitions;
 
 	double due;              /* monotonic seconds */
-	ev_timer tick;
+	struct tick_group *group; /* the group of checks due at `due` */
+	struct hc *gprev, *gnext;
 	struct dd_probe probe;
 };
+
+/* Checks whose next tick is at exactly the same time: those made in one
+ * pass (same `now`) with the same slot and interval stay together. */
+struct tick_group {
+	double due;
+	struct hc *head;
+	ev_timer w;
+	struct dd_health *h;
+	struct tick_group *hnext; /* hash chain */
+};
+
+#define GROUP_BUCKETS 1024
 
 struct dd_health {
 	struct ev_loop *loop;
@@ -65,6 +80,7 @@ struct dd_health {
 	uint64_t slip_n;
 	double slip_max;
 	uint32_t *slip_hist;
+	struct tick_group *groups[GROUP_BUCKETS];
 };
 
 /* ---- keys -------------------------------------------------------------- */
@@ -257,20 +273,91 @@ static void record_slip(struct dd_health *h, double slip_s)
 		h->slip_max = ms;
 }
 
-static void arm(struct hc *c, double now)
+static size_t group_bucket(double due)
 {
-	ev_timer_set(&c->tick, c->due > now ? c->due - now : 0., 0.);
-	ev_timer_start(c->h->loop, &c->tick);
+	uint64_t bits;
+	memcpy(&bits, &due, sizeof bits);
+	return (size_t)((bits * 0x9E3779B97F4A7C15ULL) >> 54) % GROUP_BUCKETS;
 }
 
-static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void group_free(struct tick_group *g)
 {
-	struct hc *c = w->data;
-	struct dd_health *h = c->h;
+	struct tick_group **pp = &g->h->groups[group_bucket(g->due)];
+	while (*pp != g)
+		pp = &(*pp)->hnext;
+	*pp = g->hnext;
+	ev_timer_stop(g->h->loop, &g->w);
+	free(g);
+}
+
+static void group_unlink(struct hc *c)
+{
+	struct tick_group *g = c->group;
+	if (!g)
+		return;
+	if (c->gprev)
+		c->gprev->gnext = c->gnext;
+	else
+		g->head = c->gnext;
+	if (c->gnext)
+		c->gnext->gprev = c->gprev;
+	c->group = NULL;
+	c->gprev = c->gnext = NULL;
+	if (!g->head)
+		group_free(g);
+}
+
+static void tick(struct hc *c, double now);
+
+static void group_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tick_group *g = w->data;
+	struct hc *c = g->head;
+	g->head = NULL;
+	group_free(g);
 	/* libev measures `after` from the loop's cached time; refresh it so the
-	 * next timer lands on the grid and the slip below is the real one. */
+	 * next timers land on the grid. */
 	ev_now_update(loop);
-	double now = mono_now();
+	/* The checks leave the group before any runs: a probe never calls back
+	 * from inside dd_probe_start(), so nothing frees a check meanwhile. */
+	for (struct hc *x = c; x; x = x->gnext)
+		x->group = NULL;
+	while (c) {
+		struct hc *next = c->gnext;
+		c->gprev = c->gnext = NULL;
+		tick(c, mono_now());
+		c = next;
+	}
+}
+
+static void arm(struct hc *c, double now)
+{
+	struct dd_health *h = c->h;
+	size_t b = group_bucket(c->due);
+	struct tick_group *g = h->groups[b];
+	while (g && g->due != c->due)
+		g = g->hnext;
+	if (!g) {
+		g = xcalloc(1, sizeof *g);
+		g->due = c->due;
+		g->h = h;
+		g->hnext = h->groups[b];
+		h->groups[b] = g;
+		ev_timer_init(&g->w, group_cb, c->due > now ? c->due - now : 0., 0.);
+		g->w.data = g;
+		ev_timer_start(h->loop, &g->w);
+	}
+	c->group = g;
+	c->gprev = NULL;
+	c->gnext = g->head;
+	if (g->head)
+		g->head->gprev = c;
+	g->head = c;
+}
+
+static void tick(struct hc *c, double now)
+{
+	struct dd_health *h = c->h;
 	record_slip(h, now - c->due);
 	if (c->probe.running) {
 		h->skipped++;
@@ -302,8 +389,6 @@ static struct hc *hc_new(struct dd_health *h, uint64_t key, const struct dd_addr
 	double iv = c->chk.interval_ms / 1000.0;
 	double phase = (double)(key % 1000003) / 1000003.0 * iv;
 	c->due = now + floor(phase / SLOT_S) * SLOT_S;
-	ev_init(&c->tick, tick_cb);
-	c->tick.data = c;
 	c->probe.ctx = &h->pctx;
 	c->probe.chk = &c->chk;
 	c->probe.addr = *a;
@@ -315,7 +400,7 @@ static struct hc *hc_new(struct dd_health *h, uint64_t key, const struct dd_addr
 
 static void hc_free(struct hc *c)
 {
-	ev_timer_stop(c->h->loop, &c->tick);
+	group_unlink(c);
 	dd_probe_cleanup(&c->probe);
 	dd_check_free(&c->chk);
 	free(c->subs);
