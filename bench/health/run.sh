@@ -4,10 +4,23 @@
 # once with TCP checks and once with HTTP checks. Prints CPU, RSS and timer
 # slip for both. Run as root from the build directory after `make`:
 #   bench/health/run.sh [SECONDS_PER_PHASE] [N_ADDRS] [N_PORTS]
+# (from another build directory: BUILD=/path/to/build bench/health/run.sh ...)
 # Knobs: WARM=seconds of warm-up (10), NICENESS=-10 (all three processes), NOKA=1 runs directord alone,
+# NODD=1 keepalived alone, SEQ=1 each alone in turn (directord then keepalived, per check type),
 # COLLECT_MS=n sets libev's I/O collect interval in directord's loop,
 # KEEP=dir keeps configs and outputs, PERF=dir records a perf profile of
-# directord's checker during each measured period.
+# directord's checker during each measured period, NAPI=1 moves the real
+# servers' side of the network onto kernel threads (below).
+#
+# Where the kernel's packet work is billed: a veth hands a packet to its
+# peer inline, so by default the real servers' TCP work (SYN-ACK, the
+# accepted socket, the RST) runs inside the checker's own system calls and
+# is billed to the checker, as if the servers' kernels were part of it. On a
+# real network that work happens on other machines. NAPI=1 turns on GRO and
+# threaded NAPI on the servers' switch ports, so packets towards the servers
+# (and everything they cause) are processed by napi/* kernel threads; each
+# checker then pays for its own system calls and its own side of TCP only.
+# The napi threads' CPU is reported too.
 #
 # Layout (all in namespaces made here, names with a per-run prefix):
 #   S: the real servers: 40 addresses 198.51.100.101-140 on a bridge, one
@@ -29,7 +42,7 @@ WARM=${WARM:-10}
 # checkers keeps unrelated load from deciding the result.
 NICE="nice -n ${NICENESS:--10}"
 BASE_PORT=20000
-B=$(cd "$(dirname "$0")/../.." && pwd)          # build dir
+B=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)}  # build dir (BUILD= for a VPATH build)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # bench/health sources
 P=dhb$(head -c2 /dev/urandom | od -An -tx1 | tr -d ' \n')
 S=${P}s D=${P}d K=${P}k
@@ -55,6 +68,13 @@ for x in d k; do
 	ns=$([ $x = d ] && echo $D || echo $K)
 	ip link add ${P}$x netns $ns type veth peer name ${P}${x}s netns $S
 	ip -n $S link set ${P}${x}s master br0 up
+	if [ -n "${NAPI:-}" ]; then
+		# veth takes the NAPI path only for packets its sender could not
+		# have segmented: TSO off on the checker's end.
+		ip netns exec $S ethtool -K ${P}${x}s gro on >/dev/null
+		echo 1 | ip netns exec $S tee /sys/class/net/${P}${x}s/threaded >/dev/null
+		ip netns exec $ns ethtool -K ${P}$x tso off >/dev/null
+	fi
 	ip -n $ns link set ${P}$x up
 	ip -n $ns link set lo up
 	# Enough source ports for 10,000 connections a second.
@@ -69,11 +89,28 @@ done | ip -n $S -batch -
 ip netns exec $S sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=8192
 
 N=$((NA * NP))
-ip netns exec $S $NICE "$B/bench/health/rs_server" 198.51.100.101 $NA $BASE_PORT $NP 1000 > "$T/rs.out" &
+# The napi threads do the servers' kernel work: the same priority as the
+# three processes, or they starve behind them.
+[ -n "${NAPI:-}" ] && for p in $(pgrep "^napi/${P}"); do
+	renice -n "${NICENESS:--10}" -p $p >/dev/null
+	[ -n "${PIN:-}" ] && taskset -pc 1 $p >/dev/null
+done
+# PIN=1 (with NAPI=1): the checkers on CPU 0, the servers and their napi
+# threads on CPU 1, like servers on other machines: a checker is then
+# never preempted by the kernel work its own packets cause for the servers.
+CHK_PIN="" SRV_PIN=""
+[ -n "${PIN:-}" ] && CHK_PIN="taskset -c 0" SRV_PIN="taskset -c 1"
+ip netns exec $S $NICE $SRV_PIN "$B/bench/health/rs_server" 198.51.100.101 $NA $BASE_PORT $NP 1000 > "$T/rs.out" &
 RS=$!; PIDS+=($RS)
 for _ in $(seq 100); do grep -q "RS READY" "$T/rs.out" && break; sleep 0.1; done
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+# All napi kernel threads of this run's switch ports, summed.
+napi_ticks() {
+	local t=0 p
+	for p in $(pgrep "^napi/${P}" || true); do t=$((t + $(cpu_ticks $p))); done
+	echo $t
+}
 sys_ticks() { awk '{print $15}' /proc/$1/stat; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 HZ=$(getconf CLK_TCK)
@@ -111,12 +148,18 @@ phase() {
 		done
 	} > "$T/ka.conf"
 
-	ip netns exec $D $NICE "$B/bench/health/health_runner" -q -s 5 ${COLLECT_MS:+-c $COLLECT_MS} "$T/dd.conf" > "$T/dd.out" 2> "$T/dd.err" &
-	local dd=$!; PIDS+=($dd)
+	local dd
+	if [ -z "${NODD:-}" ]; then
+		ip netns exec $D $NICE $CHK_PIN "$B/bench/health/health_runner" -q -s 5 ${COLLECT_MS:+-c $COLLECT_MS} "$T/dd.conf" > "$T/dd.out" 2> "$T/dd.err" &
+		dd=$!; PIDS+=($dd)
+	else
+		dd=$$ # placeholder: keepalived alone in this phase
+		: > "$T/dd.out"; : > "$T/dd.err"
+	fi
 	[ -n "${KEEP:-}" ] && cp "$T/dd.conf" "$T/ka.conf" "$KEEP/"
 	local ka="" kc=""
 	if [ -z "${NOKA:-}" ]; then
-		ip netns exec $K $NICE env LD_PRELOAD="$T/fake_ipvs.so" keepalived -n -l -C -f "$T/ka.conf" \
+		ip netns exec $K $NICE $CHK_PIN env LD_PRELOAD="$T/fake_ipvs.so" keepalived -n -l -C -f "$T/ka.conf" \
 			-p "$T/ka.pid" -c "$T/ka-check.pid" -r "$T/ka-vrrp.pid" > "$T/ka.out" 2>&1 &
 		ka=$!; PIDS+=($ka)
 		for _ in $(seq 100); do
@@ -131,8 +174,8 @@ phase() {
 
 	sleep "$WARM"
 	kill -USR1 $RS   # drop the warm-up figures
-	local dd0 kc0 rs0 t0 t1 dd1 kc1 rs1
-	dd0=$(cpu_ticks $dd); kc0=$(cpu_ticks $kc); rs0=$(cpu_ticks $RS); t0=$(date +%s.%N)
+	local dd0 kc0 rs0 t0 t1 dd1 kc1 rs1 nt0 nt1
+	dd0=$(cpu_ticks $dd); kc0=$(cpu_ticks $kc); rs0=$(cpu_ticks $RS); nt0=$(napi_ticks); t0=$(date +%s.%N)
 	local dds0 kcs0 dds1 kcs1
 	dds0=$(sys_ticks $dd); kcs0=$(sys_ticks $kc)
 	local mark
@@ -142,7 +185,7 @@ phase() {
 	else
 		sleep "$DUR"
 	fi
-	dd1=$(cpu_ticks $dd); kc1=$(cpu_ticks $kc); rs1=$(cpu_ticks $RS); t1=$(date +%s.%N)
+	dd1=$(cpu_ticks $dd); kc1=$(cpu_ticks $kc); rs1=$(cpu_ticks $RS); nt1=$(napi_ticks); t1=$(date +%s.%N)
 	dds1=$(sys_ticks $dd); kcs1=$(sys_ticks $kc)
 	local ddrss karss
 	ddrss=$(rss_kb $dd); karss=$(rss_kb $kc)
@@ -170,14 +213,16 @@ phase() {
 	kadown=$(grep -c "failed" "$T/ka.out" || true)
 	local rscpu
 	rscpu=$(echo "100 * ($rs1 - $rs0) / $HZ / $el" | bc -l)
-	printf '%s checks, %d real servers, %.0f s measured after %d s warm-up; load average %s; real servers used %.0f %% CPU\n' \
-		"$type" $N "$el" "$WARM" "$(cut -d' ' -f1-3 /proc/loadavg)" "$rscpu"
+	local ntcpu
+	ntcpu=$(echo "100 * ($nt1 - $nt0) / $HZ / $el" | bc -l)
+	printf '%s checks, %d real servers, %.0f s measured after %d s warm-up; load average %s; real servers used %.0f %% CPU, napi threads %.0f %%\n' \
+		"$type" $N "$el" "$WARM" "$(cut -d' ' -f1-3 /proc/loadavg)" "$rscpu" "$ntcpu"
 	local ddsys kasys
 	ddsys=$(echo "100 * ($dds1 - $dds0) / $HZ / $el" | bc -l)
 	kasys=$(echo "100 * ($kcs1 - $kcs0) / $HZ / $el" | bc -l)
-	printf '  directord : CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  own loop slip p99 (worst 5 s window) %.1f ms, max %.1f ms; DOWN lines: %s\n' \
+	[ -z "${NODD:-}" ] && printf '  directord : CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  own loop slip p99 (worst 5 s window) %.1f ms, max %.1f ms; DOWN lines: %s\n' \
 		"$ddcpu" "$ddsys" "$(echo "$ddrss / 1024" | bc -l)" "$ddslip" "$ddmax" "$downs"
-	printf '  keepalived: CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  (checker process); failure lines: %s\n' \
+	[ -z "${NOKA:-}" ] && printf '  keepalived: CPU %5.1f %% (sys %4.1f)  RSS %6.1f MB  (checker process); failure lines: %s\n' \
 		"$kacpu" "$kasys" "$(echo "$karss / 1024" | bc -l)" "$kadown"
 	# CPU per check: what each checker spent over the connections the
 	# real servers saw from it (a checker that falls behind does fewer).
@@ -189,15 +234,27 @@ phase() {
 		"$(echo "if ($ddconns > 0) ($dd1 - $dd0) / $HZ * 1000000 / $ddconns else 0" | bc -l)" \
 		"$(echo "if ($kaconns > 0) ($kc1 - $kc0) / $HZ * 1000000 / $kaconns else 0" | bc -l)"
 	echo "  seen by the real servers (gap between checks of one server, minus 1 s):"
-	echo "    directord : ${ddline#RS }"
-	echo "    keepalived: ${kaline#RS }"
+	[ -z "${NODD:-}" ] && echo "    directord : ${ddline#RS }"
+	[ -z "${NOKA:-}" ] && echo "    keepalived: ${kaline#RS }"
 	[ -n "${KEEP:-}" ] && cp "$T/dd.out" "$T/dd.err" "$T/ka.out" "$T/rs.out" "$KEEP/" || true
-	kill $dd $ka 2>/dev/null || true
-	wait $dd 2>/dev/null || true
+	[ -z "${NODD:-}" ] && kill $dd 2>/dev/null || true
+	[ -n "$ka" ] && kill $ka 2>/dev/null || true
+	[ -z "${NODD:-}" ] && wait $dd 2>/dev/null || true
 	[ -n "$ka" ] && wait $ka 2>/dev/null || true
 	rm -f "$T/ka.pid" "$T/ka-check.pid" "$T/ka-vrrp.pid"
 }
 
-echo "== health checker benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-phase tcp
-phase http
+echo "== health checker benchmark: $(date -u +%FT%TZ), $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg), server side $([ -n "${NAPI:-}" ] && echo "on napi threads" || echo inline)"
+if [ -n "${SEQ:-}" ]; then
+	# One checker at a time against the same servers: on a 2-CPU host two
+	# checkers at 10,000 checks/s each (plus the servers) compete for the
+	# CPUs and each one's slip measures the other. Same servers, same run,
+	# the phases back to back.
+	for type in tcp http; do
+		NOKA=1 phase $type
+		NODD=1 phase $type
+	done
+else
+	phase tcp
+	phase http
+fi
