@@ -14,7 +14,6 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <linux/ip_vs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,17 +59,6 @@ struct dd_fwdplane {
 	uint32_t timeouts[3];           /* last applied tcp, tcpfin, udp */
 	uint64_t retry_ms;              /* next retry delay after a failed pass */
 };
-
-static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return xstrdup(buf);
-}
 
 /* ------------------------------------------------------------ lookups */
 
@@ -358,10 +346,10 @@ static void apply_timeouts(struct dd_fwdplane *f, const struct dd_config *cfg)
 	}
 }
 
-static char *first_failure(const struct dd_fwdplane *f, int failed)
+static void first_failure(const struct dd_fwdplane *f, int failed, char **err)
 {
-	return errf("%d IPVS operation%s failed (see the log); retrying in %llu s", failed,
-		    failed == 1 ? "" : "s", (unsigned long long)(f->retry_ms / 1000));
+	dd_seterr(err, "%d IPVS operation%s failed (see the log); retrying in %llu s", failed,
+		  failed == 1 ? "" : "s", (unsigned long long)(f->retry_ms / 1000));
 }
 
 struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg, char **err)
@@ -376,7 +364,7 @@ struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg
 	uint32_t v = ipvs_version(f->h);
 	int r = ipvs_dump(f->h, &f->cur);
 	if (r) {
-		*err = errf("cannot dump the IPVS table: %s", strerror(-r));
+		dd_seterr(err, "cannot dump the IPVS table: %s", strerror(-r));
 		ipvs_close(f->h);
 		free(f);
 		return NULL;
@@ -392,13 +380,14 @@ struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg
 	 * and takes part in failover; the rest is retried. */
 	int failed = reconcile(f);
 	if (failed < 0) {
-		*err = errf("cannot program IPVS: the netlink socket failed (see the log)");
+		dd_seterr(err, "cannot program IPVS: the netlink socket failed (see the log)");
 		dd_fwd_free(f);
 		return NULL;
 	}
 	if (failed > 0) {
-		char *m = first_failure(f, failed);
-		log_err(SUB, "%s", m);
+		char *m = NULL;
+		first_failure(f, failed, &m);
+		log_err(SUB, "%s", m ? m : "IPVS operations failed");
 		free(m);
 	}
 	return f;
@@ -410,7 +399,10 @@ int dd_fwd_apply_config(struct dd_fwdplane *f, const struct dd_config *cfg, char
 	apply_timeouts(f, cfg);
 	int failed = reconcile(f);
 	if (failed) {
-		*err = failed < 0 ? errf("cannot program IPVS (see the log)") : first_failure(f, failed);
+		if (failed < 0)
+			dd_seterr(err, "cannot program IPVS (see the log)");
+		else
+			first_failure(f, failed, err);
 		return -1;
 	}
 	return 0;
@@ -551,7 +543,7 @@ int dd_fwd_dump(struct dd_fwdplane *f, struct ipvs_table *out, char **err)
 	struct ipvs_table all;
 	int r = ipvs_dump(f->h, &all);
 	if (r) {
-		*err = errf("cannot dump the IPVS table: %s", strerror(-r));
+		dd_seterr(err, "cannot dump the IPVS table: %s", strerror(-r));
 		return -1;
 	}
 	memset(out, 0, sizeof(*out));
@@ -635,7 +627,7 @@ int dd_fwd_plan(struct dd_fwdplane *f, const struct dd_config *cfg, struct ipvs_
 	if (f->need_resync) {
 		int r = ipvs_dump(f->h, &cur);
 		if (r) {
-			*err = errf("cannot dump the IPVS table: %s", strerror(-r));
+			dd_seterr(err, "cannot dump the IPVS table: %s", strerror(-r));
 			return -1;
 		}
 	} else {

@@ -14,7 +14,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <linux/ip_vs.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -674,33 +673,22 @@ static int info_cb(struct nlattr **tb, void *arg)
 	return 0;
 }
 
-static char *fmt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt_err(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return xstrdup(buf);
-}
-
 struct ipvs *ipvs_open(char **err)
 {
 	struct ipvs *h = xcalloc(1, sizeof(*h));
 	h->sk = nl_socket_alloc();
 	if (!h->sk) {
-		*err = fmt_err("cannot allocate a netlink socket");
+		dd_seterr(err, "cannot allocate a netlink socket");
 		goto fail;
 	}
 	if (genl_connect(h->sk) < 0) {
-		*err = fmt_err("cannot open a generic netlink socket: %s", strerror(errno));
+		dd_seterr(err, "cannot open a generic netlink socket: %s", strerror(errno));
 		goto fail;
 	}
 	h->fd = nl_socket_get_fd(h->sk);
 	h->family = genl_ctrl_resolve(h->sk, IPVS_GENL_NAME);
 	if (h->family < 0) {
-		*err = fmt_err("IPVS is not available in this kernel (is ip_vs loaded?)");
+		dd_seterr(err, "IPVS is not available in this kernel (is ip_vs loaded?)");
 		goto fail;
 	}
 	/* ACKs of a whole batch must fit: try to raise the buffer past rmem_max */
@@ -716,7 +704,7 @@ struct ipvs *ipvs_open(char **err)
 	/* GET_INFO is not a dump: its reply is a single message, then the ACK */
 	struct nl_msg *m = msg_new(h, IPVS_CMD_GET_INFO, NLM_F_ACK);
 	if (!m) {
-		*err = fmt_err("out of memory");
+		dd_seterr(err, "out of memory");
 		goto fail;
 	}
 	struct nlmsghdr *hdr = nlmsg_hdr(m);
@@ -745,7 +733,7 @@ struct ipvs *ipvs_open(char **err)
 		}
 	}
 	if (r || !h->version) {
-		*err = fmt_err("IPVS is not available in this kernel (is ip_vs loaded?): version query failed: %s",
+		dd_seterr(err, "IPVS is not available in this kernel (is ip_vs loaded?): version query failed: %s",
 			       r ? strerror(-r) : "no version in reply");
 		goto fail;
 	}
