@@ -375,13 +375,21 @@ int ipvs_apply(struct ipvs *h, struct ipvs_op *ops, size_t n)
 	return failed;
 }
 
+/* Sends one request (and frees it); *seq says which replies are its. */
+static int send_msg(struct ipvs *h, struct nl_msg *m, uint32_t *seq)
+{
+	struct nlmsghdr *hdr = nlmsg_hdr(m);
+	*seq = hdr->nlmsg_seq;
+	int r = send_buf(h, hdr, hdr->nlmsg_len);
+	nlmsg_free(m);
+	return r;
+}
+
 /* Sends one request and waits for its ACK. */
 static int transact(struct ipvs *h, struct nl_msg *m)
 {
-	struct nlmsghdr *hdr = nlmsg_hdr(m);
-	uint32_t seq = hdr->nlmsg_seq;
-	int r = send_buf(h, hdr, hdr->nlmsg_len);
-	nlmsg_free(m);
+	uint32_t seq;
+	int r = send_msg(h, m, &seq);
 	if (r)
 		return r;
 	for (;;) {
@@ -389,7 +397,7 @@ static int transact(struct ipvs *h, struct nl_msg *m)
 		if (got < 0)
 			return (int)got;
 		int rem = (int)got;
-		for (hdr = (struct nlmsghdr *)h->rbuf; nlmsg_ok(hdr, rem); hdr = nlmsg_next(hdr, &rem))
+		for (struct nlmsghdr *hdr = (struct nlmsghdr *)h->rbuf; nlmsg_ok(hdr, rem); hdr = nlmsg_next(hdr, &rem))
 			if (hdr->nlmsg_type == NLMSG_ERROR && hdr->nlmsg_seq == seq)
 				return ((struct nlmsgerr *)nlmsg_data(hdr))->error;
 	}
@@ -400,10 +408,8 @@ typedef int (*dump_cb)(struct nlattr **tb, void *arg);
 /* Sends a dump request and calls cb for each reply until NLMSG_DONE. */
 static int dump(struct ipvs *h, struct nl_msg *m, dump_cb cb, void *arg)
 {
-	struct nlmsghdr *hdr = nlmsg_hdr(m);
-	uint32_t seq = hdr->nlmsg_seq;
-	int r = send_buf(h, hdr, hdr->nlmsg_len);
-	nlmsg_free(m);
+	uint32_t seq;
+	int r = send_msg(h, m, &seq);
 	if (r)
 		return r;
 	int result = 0;
@@ -412,7 +418,7 @@ static int dump(struct ipvs *h, struct nl_msg *m, dump_cb cb, void *arg)
 		if (got < 0)
 			return (int)got;
 		int rem = (int)got;
-		for (hdr = (struct nlmsghdr *)h->rbuf; nlmsg_ok(hdr, rem); hdr = nlmsg_next(hdr, &rem)) {
+		for (struct nlmsghdr *hdr = (struct nlmsghdr *)h->rbuf; nlmsg_ok(hdr, rem); hdr = nlmsg_next(hdr, &rem)) {
 			if (hdr->nlmsg_seq != seq)
 				continue;
 			if (hdr->nlmsg_type == NLMSG_DONE)
@@ -719,7 +725,7 @@ struct ipvs *ipvs_open(char **err)
 			break;
 		}
 		int rem = (int)got;
-		for (hdr = (struct nlmsghdr *)h->rbuf; nlmsg_ok(hdr, rem); hdr = nlmsg_next(hdr, &rem)) {
+		for (struct nlmsghdr *hdr = (struct nlmsghdr *)h->rbuf; nlmsg_ok(hdr, rem); hdr = nlmsg_next(hdr, &rem)) {
 			if (hdr->nlmsg_seq != seq)
 				continue;
 			if (hdr->nlmsg_type == NLMSG_ERROR) {
