@@ -713,10 +713,8 @@ struct ipvs *ipvs_open(char **err)
 		dd_seterr(err, "out of memory");
 		goto fail;
 	}
-	struct nlmsghdr *hdr = nlmsg_hdr(m);
-	uint32_t seq = hdr->nlmsg_seq;
-	int r = send_buf(h, hdr, hdr->nlmsg_len);
-	nlmsg_free(m);
+	uint32_t seq;
+	int r = send_msg(h, m, &seq);
 	bool acked = false;
 	while (r == 0 && !acked) {
 		ssize_t got = recv_buf(h);
