@@ -122,6 +122,23 @@ static void copy_table(struct ipvs_table *dst, const struct ipvs_table *src)
 	}
 }
 
+/* The base config, built at t=1000 and already in the kernel as is. */
+static void converged(struct world *w, struct ipvs_table *d, struct ipvs_table *cur)
+{
+	world_init(w, load(CFG_BASE));
+	build(w, 1000, d);
+	copy_table(cur, d);
+}
+
+/* ...and a first pass at t=1000 has made the reconciler own it. */
+static void owned(struct world *w, struct ipvs_table *d, struct ipvs_table *cur, struct rc_state *st)
+{
+	converged(w, d, cur);
+	struct rc_result r;
+	pass(st, d, cur, 1000, &r);
+	rc_result_free(&r);
+}
+
 static struct ipvs_service *svc_by_name(struct ipvs_table *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
@@ -228,10 +245,8 @@ END_TEST
 START_TEST(test_one_weight_change_is_one_op)
 {
 	struct world w;
-	world_init(&w, load(CFG_BASE));
 	struct ipvs_table d, cur;
-	build(&w, 1000, &d);
-	copy_table(&cur, &d);
+	converged(&w, &d, &cur);
 	ipvs_table_free(&d);
 	world_free(&w);
 	world_init(&w, load_edit("address = \"198.51.100.22\"; port = 80; }",
@@ -256,10 +271,8 @@ END_TEST
 START_TEST(test_scheduler_change_edits_in_place)
 {
 	struct world w;
-	world_init(&w, load(CFG_BASE));
 	struct ipvs_table d, cur;
-	build(&w, 1000, &d);
-	copy_table(&cur, &d);
+	converged(&w, &d, &cur);
 	ipvs_table_free(&d);
 	world_free(&w);
 	world_init(&w, load_edit("scheduler = \"wrr\";", "scheduler = \"lc\";"));
@@ -281,14 +294,10 @@ END_TEST
 START_TEST(test_drain_then_delete)
 {
 	struct world w;
-	world_init(&w, load(CFG_BASE));
 	struct ipvs_table d, cur;
-	build(&w, 1000, &d);
-	copy_table(&cur, &d);
 	struct rc_state st = { 0 };
+	owned(&w, &d, &cur, &st);
 	struct rc_result r;
-	pass(&st, &d, &cur, 1000, &r); /* owns the services */
-	rc_result_free(&r);
 	ipvs_table_free(&d);
 	world_free(&w);
 	/* 198.51.100.23 has two active connections and leaves the config */
@@ -335,14 +344,10 @@ END_TEST
 START_TEST(test_drain_ends_when_connections_end)
 {
 	struct world w;
-	world_init(&w, load(CFG_BASE));
 	struct ipvs_table d, cur;
-	build(&w, 1000, &d);
-	copy_table(&cur, &d);
 	struct rc_state st = { 0 };
+	owned(&w, &d, &cur, &st);
 	struct rc_result r;
-	pass(&st, &d, &cur, 1000, &r);
-	rc_result_free(&r);
 	ipvs_table_free(&d);
 	world_free(&w);
 	struct ipvs_dest *x = NULL;
@@ -409,14 +414,10 @@ END_TEST
 START_TEST(test_removed_service_drained_then_deleted)
 {
 	struct world w;
-	world_init(&w, load(CFG_BASE));
 	struct ipvs_table d, cur;
-	build(&w, 1000, &d);
-	copy_table(&cur, &d);
 	struct rc_state st = { 0 };
+	owned(&w, &d, &cur, &st);
 	struct rc_result r;
-	pass(&st, &d, &cur, 1000, &r);
-	rc_result_free(&r);
 	ipvs_table_free(&d);
 	struct ipvs_service *dns = NULL;
 	for (size_t i = 0; i < cur.n; i++)
