@@ -122,6 +122,14 @@ static void copy_table(struct ipvs_table *dst, const struct ipvs_table *src)
 	}
 }
 
+static void finish(struct world *w, struct ipvs_table *d, struct ipvs_table *cur, struct rc_state *st)
+{
+	rc_state_free(st);
+	ipvs_table_free(cur);
+	ipvs_table_free(d);
+	world_free(w);
+}
+
 /* The base config, built at t=1000 and already in the kernel as is. */
 static void converged(struct world *w, struct ipvs_table *d, struct ipvs_table *cur)
 {
@@ -235,10 +243,7 @@ START_TEST(test_adopt_without_change)
 	ck_assert_uint_eq(r.expected.n, 4); /* the foreign service stays in the model */
 	ck_assert_ptr_nonnull(svc_by_name(&r.expected, "http"));
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
@@ -261,10 +266,7 @@ START_TEST(test_one_weight_change_is_one_op)
 	ck_assert_uint_eq(r.ops[0].dest.weight, 7);
 	ck_assert_str_eq(r.ops[0].svc.name, "http");
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
@@ -284,10 +286,7 @@ START_TEST(test_scheduler_change_edits_in_place)
 	ck_assert_int_eq(r.ops[0].type, IPVS_OP_EDIT_SVC); /* never delete + add */
 	ck_assert_str_eq(r.ops[0].svc.sched, "lc");
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
@@ -334,10 +333,7 @@ START_TEST(test_drain_then_delete)
 	pass(&st, &d, &cur, 8000, &r);
 	ck_assert_uint_eq(r.n_ops, 0);
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
@@ -372,10 +368,7 @@ START_TEST(test_drain_ends_when_connections_end)
 	ck_assert_int_eq(r.ops[0].type, IPVS_OP_DEL_DEST);
 	ck_assert_str_eq(r.ops[0].reason, "removed from config, no active connections");
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
@@ -404,10 +397,7 @@ START_TEST(test_foreign_services_untouched)
 	}
 	ck_assert_ptr_nonnull(ipvs_table_find(&r.expected, &cur.svc[0].key));
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
@@ -504,10 +494,7 @@ START_TEST(test_desired_health_down_drain_or_remove)
 	ck_assert_uint_eq(r.n_ops, 1);
 	ck_assert_int_eq(r.ops[0].type, IPVS_OP_DEL_DEST);
 	rc_result_free(&r);
-	rc_state_free(&st);
-	ipvs_table_free(&cur);
-	ipvs_table_free(&d);
-	world_free(&w);
+	finish(&w, &d, &cur, &st);
 }
 END_TEST
 
