@@ -331,6 +331,17 @@ virtual_server {VIP} {PORT} {{
         labmod._ip_batch(ns, ["link set eth0 up", "link set eth1 up"])
 
 
+def run_scene(lab, mode, scene):
+    """Runs scene(site) on a fresh Site; on any failure the directors' logs
+    and tables are dumped before the error goes up."""
+    site = Site(lab, mode)
+    try:
+        scene(site)
+    except BaseException:
+        site.dump()
+        raise
+
+
 def task_stacks(pid):
     """Where each thread of a live process waits (kernel stacks): tells a
     hung netlink call from a busy loop."""

@@ -31,12 +31,7 @@ N_OLD = 200
 
 
 def test_pair_dr_kill_nofailback_handover(lab, ipvs_modules):
-    site = pairlab.Site(lab, "dr")
-    try:
-        scene(site)
-    except BaseException:
-        site.dump()
-        raise
+    pairlab.run_scene(lab, "dr", scene)
 
 
 def scene(site):

@@ -26,12 +26,7 @@ N_OLD = 200
 
 
 def test_pair_nat_kill_failback_rs_loss(lab, ipvs_modules):
-    site = pairlab.Site(lab, "nat")
-    try:
-        scene(site)
-    except BaseException:
-        site.dump()
-        raise
+    pairlab.run_scene(lab, "nat", scene)
 
 
 def scene(site):
