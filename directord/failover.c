@@ -236,7 +236,6 @@ struct dd_failover {
 	struct dd_failover_hooks hooks;
 	pthread_t thread;
 	bool thread_started;
-	bool have_generation;    /* the state file was bumped for this run */
 
 	/* shared, under mu */
 	pthread_mutex_t mu;
@@ -1010,17 +1009,17 @@ static void finish_stop(struct dd_failover *fo)
 	ev_timer_stop(fo->loop, &fo->stop_timer);
 	for (size_t i = 0; i < fo->n_clusters; i++) {
 		struct fo_cluster *c = &fo->clusters[i];
-		if (c->fsm.role == DD_ROLE_ACTIVE && !fo->n_links) {
-			/* Nobody to hand over to: the VIPs go, as keepalived's do. */
-			log_alert(SUB, "cluster %s: active -> stopped: directord is stopping; no peer configured",
-				  c->cfg->name);
-			post_event(fo, c->cfg->name, "active", "stopped",
-				   "directord is stopping; no peer configured");
-		} else if (c->fsm.role == DD_ROLE_ACTIVE) {
-			log_alert(SUB, "cluster %s: active -> stopped: directord is stopping and peer %s did not take over",
-				  c->cfg->name, fo->conf->peer);
-			post_event(fo, c->cfg->name, "active", "stopped",
-				   "directord is stopping and the peer did not take over");
+		if (c->fsm.role == DD_ROLE_ACTIVE) {
+			/* Standalone, nobody to hand over to: the VIPs go, as
+			 * keepalived's do. */
+			char why[160];
+			if (fo->n_links)
+				snprintf(why, sizeof why, "directord is stopping and peer %s did not take over",
+					 fo->conf->peer);
+			else
+				snprintf(why, sizeof why, "directord is stopping; no peer configured");
+			log_alert(SUB, "cluster %s: active -> stopped: %s", c->cfg->name, why);
+			post_event(fo, c->cfg->name, "active", "stopped", why);
 		}
 		if (c->vips_on)
 			vips_down(c, false);
@@ -1257,7 +1256,6 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	fo->conf = conf;
 	fo->vipctl = vipctl;
 	fo->generation = gen;
-	fo->have_generation = gen != 0;
 	dlog_ratelimit_init(&fo->drop_rl, 5, 1.0);
 	dlog_ratelimit_init(&fo->tx_rl, 5, 1.0);
 	dlog_ratelimit_init(&fo->stall_rl, 5, 0.1);
@@ -1314,15 +1312,15 @@ int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char
 		return -1;
 	uint64_t gen;
 	struct link_socks socks;
-	if (take_generation(conf, cfg, fo->have_generation, &gen, err) < 0 ||
+	/* fo->generation is written on the heartbeat thread only while this
+	 * thread waits in post_cmd(), so it can be read here. */
+	if (take_generation(conf, cfg, fo->generation != 0, &gen, err) < 0 ||
 	    open_links(conf, &socks, err) < 0) {
 		conf_free(conf);
 		return -1;
 	}
 	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks, .generation = gen };
-	int r = post_cmd(fo, &cmd);
-	fo->have_generation |= gen != 0;
-	return r;
+	return post_cmd(fo, &cmd);
 }
 
 static int cluster_cmd(struct dd_failover *fo, enum cmd_kind kind, const char *cluster, char **err)

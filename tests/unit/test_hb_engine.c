@@ -259,12 +259,12 @@ START_TEST(pair_lifecycle)
 	/* SIGTERM path: web is handed over before stop returns. */
 	dd_failover_stop(a, true);
 	ck_assert(has(&ra, "web: active -> standby: directord is stopping; peer b took over"));
-	ck_assert(has(&ra, "dns: active -> stopped: directord is stopping and the peer did not take over"));
+	ck_assert(has(&ra, "dns: active -> stopped: directord is stopping and peer b did not take over"));
 	ck_assert(!addr_present("203.0.113.1"));
 	wait_event(&rb, "web: standby -> active: peer a is standing down");
 	ck_assert(addr_present("203.0.113.2"));
 	dd_failover_stop(b, false);
-	ck_assert(has(&rb, "web: active -> stopped: directord is stopping and the peer did not take over"));
+	ck_assert(has(&rb, "web: active -> stopped: directord is stopping and peer a did not take over"));
 	ck_assert(!addr_present("203.0.113.2"));
 }
 END_TEST
