@@ -167,7 +167,6 @@ static void deadline_add(struct dd_probe *p)
 	if (!q) {
 		q = xcalloc(1, sizeof *q);
 		q->timeout_ms = p->chk->timeout_ms;
-		q->ctx = c;
 		ev_init(&q->w, deadline_cb);
 		q->w.data = q;
 		q->next = c->deadlines;

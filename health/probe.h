@@ -28,7 +28,6 @@ struct dd_probe_deadlines {
 	unsigned timeout_ms;
 	struct dd_probe *head, *tail;
 	ev_timer w;
-	struct dd_probe_ctx *ctx;
 	struct dd_probe_deadlines *next;
 };
 
