@@ -218,9 +218,18 @@ static int rd_strdup(struct ld *ld, cs_t *g, const char *key, bool optional, cha
 	return 1;
 }
 
-/* Names end up in logs, metrics labels and the control protocol: printable
- * ASCII without blanks or quotes. */
-static int rd_name(struct ld *ld, cs_t *g, const char *key, char *buf, size_t sz)
+/* Names end up in logs, metrics labels, the control protocol and the
+ * heartbeat wire (which takes 1..63 printable bytes without spaces):
+ * printable ASCII without blanks or quotes. */
+static bool name_chars_ok(const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'' || *p == '\\')
+			return false;
+	return true;
+}
+
+static int rd_name(struct ld *ld, cs_t *g, const char *key, char buf[DD_NAME_MAX])
 {
 	const char *v;
 	int r = rd_str(ld, g, key, &v);
@@ -231,16 +240,15 @@ static int rd_name(struct ld *ld, cs_t *g, const char *key, char *buf, size_t sz
 		err(ld, s, "%s must not be empty", key);
 		return -1;
 	}
-	if (strlen(v) >= sz) {
-		err(ld, s, "%s '%s' is too long (at most %zu characters)", key, v, sz - 1);
+	if (strlen(v) >= DD_NAME_MAX) {
+		err(ld, s, "%s '%s' is too long (at most %d characters)", key, v, DD_NAME_MAX - 1);
 		return -1;
 	}
-	for (const char *p = v; *p; p++)
-		if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'' || *p == '\\') {
-			err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
-			return -1;
-		}
-	snprintf(buf, sz, "%s", v);
+	if (!name_chars_ok(v)) {
+		err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
+		return -1;
+	}
+	snprintf(buf, DD_NAME_MAX, "%s", v);
 	return 1;
 }
 
@@ -534,8 +542,10 @@ static void load_link(struct ld *ld, cs_t *g, struct dd_link *l, bool mcast)
 	rd_ifname(ld, g, "interface", true, l->ifname);
 	if (ok_local == 0)
 		err(ld, g, "link needs a local address");
-	if (ok_remote == 0 && !mcast)
-		err(ld, g, "link needs a remote address (or set heartbeat.multicast_group)");
+	/* remote = "" reads as unset, like an absent key. */
+	if (ok_remote >= 0 && !l->remote.family && !mcast)
+		err(ld, ok_remote ? member(g, "remote") : g,
+		    "link needs a remote address (or set heartbeat.multicast_group)");
 	if (ok_local == 1 && ok_remote == 1 && l->remote.family &&
 	    l->local.family != l->remote.family)
 		err(ld, member(g, "remote"), "remote address family differs from local");
@@ -545,7 +555,7 @@ static void load_peer(struct ld *ld, cs_t *g, struct dd_peer *p, bool mcast)
 {
 	p->line = (int)config_setting_source_line(g);
 	check_keys(ld, g, "in peer", dd_keys_peer);
-	if (rd_name(ld, g, "name", p->name, sizeof p->name) == 0)
+	if (rd_name(ld, g, "name", p->name) == 0)
 		err(ld, g, "peer needs a name");
 	cs_t *links = rd_list(ld, g, "links");
 	if (!links) {
@@ -556,6 +566,8 @@ static void load_peer(struct ld *ld, cs_t *g, struct dd_peer *p, bool mcast)
 	int n = config_setting_length(links);
 	if (n == 0)
 		err(ld, links, "peer needs at least one link");
+	else if (n > DD_MAX_LINKS)
+		err(ld, links, "peer has %d links; at most %d are supported", n, DD_MAX_LINKS);
 	p->links = xcalloc((size_t)n, sizeof *p->links);
 	for (int i = 0; i < n; i++) {
 		cs_t *e = list_group(ld, links, i, "link");
@@ -893,7 +905,7 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 			err(ld, member(g, "family"),
 			    "family applies to fwmark services only (the address gives it)");
 	}
-	if (rd_name(ld, g, "name", s->name, sizeof s->name) != 1)
+	if (rd_name(ld, g, "name", s->name) != 1)
 		default_service_name(s);
 
 	const char *v;
@@ -1045,7 +1057,7 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 	cl->ping_fall = 3;
 	cl->garp.count = 5;
 	cl->garp.interval_ms = 200;
-	if (rd_name(ld, g, "name", cl->name, sizeof cl->name) == 0)
+	if (rd_name(ld, g, "name", cl->name) == 0)
 		err(ld, g, "cluster needs a name");
 	rd_u32(ld, g, "priority", 1, 254, &cl->priority);
 	rd_bool(ld, g, "failback", &cl->failback);
@@ -1169,6 +1181,9 @@ static void load_clusters(struct ld *ld, cs_t *root)
 			continue;
 		struct dd_cluster *cl = &c->clusters[c->n_clusters++];
 		load_cluster(ld, e, cl);
+		if (c->n_clusters == DD_MAX_CLUSTERS + 1)
+			err(ld, e, "cluster '%s' is one too many: at most %d are supported "
+			    "(one keepalive carries them all)", cl->name, DD_MAX_CLUSTERS);
 		for (size_t j = 0; j + 1 < c->n_clusters; j++)
 			if (cl->name[0] && strcmp(c->clusters[j].name, cl->name) == 0) {
 				err(ld, member(e, "name"), "duplicate cluster name '%s' (first at line %d)",
@@ -1339,10 +1354,16 @@ static struct dd_config *load_text(const char *text, const char *name,
 	c->path = xstrdup(name);
 	cs_t *root = config_root_setting(&cfg);
 	check_keys(&ld, root, "at top level", dd_keys_top);
-	if (rd_name(&ld, root, "node", c->node_name, sizeof c->node_name) == 0) {
+	if (rd_name(&ld, root, "node", c->node_name) == 0) {
 		char host[256] = "";
 		if (gethostname(host, sizeof host - 1) != 0 || !host[0])
 			snprintf(host, sizeof host, "localhost");
+		/* The default must pass the rule a written name does: the
+		 * peer would drop keepalives carrying anything else. */
+		if (strlen(host) >= DD_NAME_MAX || !name_chars_ok(host))
+			errl(&ld, 0, "node is not set and the host name '%s' is not a valid node name "
+			     "(1..%d printable characters without blanks or quotes); set node",
+			     host, DD_NAME_MAX - 1);
 		snprintf(c->node_name, sizeof c->node_name, "%s", host);
 	}
 	c->pid_file = xstrdup(RUNSTATEDIR "/directord.pid");

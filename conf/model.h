@@ -15,7 +15,14 @@
 
 #include "lib/addr.h"
 
+/* Limits the loader enforces, so that every part can size its arrays by
+ * them. Names (node, peer, cluster, service) are 1..DD_NAME_MAX-1
+ * printable ASCII characters without blanks, quotes or backslashes: they
+ * go on the heartbeat wire, into logs and into metrics labels. A
+ * keepalive carries every cluster, so the cluster limit is the wire's. */
 #define DD_NAME_MAX 64
+#define DD_MAX_LINKS 8          /* heartbeat links to the peer */
+#define DD_MAX_CLUSTERS 16      /* clusters in the file, and in one keepalive */
 
 enum dd_proto { DD_PROTO_TCP, DD_PROTO_UDP, DD_PROTO_SCTP, DD_PROTO_FWMARK };
 enum dd_fwd { DD_FWD_NAT, DD_FWD_DR, DD_FWD_TUN };

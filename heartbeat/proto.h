@@ -17,7 +17,7 @@
 #define DD_HB_HDR_LEN 36
 #define DD_HB_MAC_LEN 32
 #define DD_HB_MAX_PKT 1400
-#define DD_HB_MAX_CLUSTERS 16
+#define DD_HB_MAX_CLUSTERS DD_MAX_CLUSTERS
 #define DD_HB_KEY_MIN 16
 #define DD_HB_KEY_MAX 256
 
