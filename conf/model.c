@@ -1,7 +1,9 @@
-/* conf/model.c: names of model enums and error-list helpers. No state. */
+/* conf/model.c: names of model enums and error-list helpers. No state;
+ * any thread. */
 #include "config.h"
 #include "conf/model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 const char *dd_proto_name(enum dd_proto p)
@@ -48,4 +50,20 @@ void dd_conf_errors_free(struct dd_conf_errors *e)
 	free(e->v);
 	e->v = NULL;
 	e->n = 0;
+}
+
+const char *dd_conf_error_str(const struct dd_conf_error *e, char *buf, size_t len)
+{
+	if (e->line > 0)
+		snprintf(buf, len, "%s:%d: %s", e->file, e->line, e->msg);
+	else
+		snprintf(buf, len, "%s: %s", e->file, e->msg);
+	return buf;
+}
+
+void dd_conf_errors_print(const struct dd_conf_errors *e, FILE *out)
+{
+	char b[DD_CONF_ERROR_STRLEN];
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(out, "%s\n", dd_conf_error_str(&e->v[i], b, sizeof b));
 }

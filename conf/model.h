@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/addr.h"
 
@@ -216,6 +217,13 @@ struct dd_conf_errors {
 	size_t n;
 };
 void dd_conf_errors_free(struct dd_conf_errors *e);
+/* The one form a config error is shown in, on a terminal, in the log and
+ * to directorctl: "FILE:LINE: msg", or "FILE: msg" when no line applies
+ * (a file that cannot be opened). Truncates to `len`; returns `buf`. */
+#define DD_CONF_ERROR_STRLEN 4608 /* a PATH_MAX file name and a message */
+const char *dd_conf_error_str(const struct dd_conf_error *e, char *buf, size_t len);
+/* Every error in that form, one a line (`directord -t`, tools, tests). */
+void dd_conf_errors_print(const struct dd_conf_errors *e, FILE *out);
 
 /* Load and validate. Returns NULL and fills `errs` on any error. */
 struct dd_config *dd_config_load(const char *path, struct dd_conf_errors *errs);

@@ -42,24 +42,11 @@ struct dd_daemon {
 	struct dd_health *health;
 };
 
-static void print_errors(const struct dd_conf_errors *errs, FILE *out)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		if (errs->v[i].line > 0)
-			fprintf(out, "%s:%d: %s\n", errs->v[i].file, errs->v[i].line, errs->v[i].msg);
-		else
-			fprintf(out, "%s: %s\n", errs->v[i].file, errs->v[i].msg);
-	}
-}
-
 static void log_errors(const struct dd_conf_errors *errs)
 {
-	for (size_t i = 0; i < errs->n; i++) {
-		if (errs->v[i].line > 0)
-			log_err("config", "%s:%d: %s", errs->v[i].file, errs->v[i].line, errs->v[i].msg);
-		else
-			log_err("config", "%s: %s", errs->v[i].file, errs->v[i].msg);
-	}
+	char b[DD_CONF_ERROR_STRLEN];
+	for (size_t i = 0; i < errs->n; i++)
+		log_err("config", "%s", dd_conf_error_str(&errs->v[i], b, sizeof b));
 }
 
 int dd_config_test(const char *path, bool print)
@@ -67,7 +54,7 @@ int dd_config_test(const char *path, bool print)
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *cfg = dd_config_load(path, &errs);
 	if (!cfg) {
-		print_errors(&errs, stderr);
+		dd_conf_errors_print(&errs, stderr);
 		fprintf(stderr, "%s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
 		dd_conf_errors_free(&errs);
 		return 1;
@@ -223,8 +210,9 @@ static int reload(struct dd_daemon *d, char **why)
 		log_errors(&errs);
 		if (why) {
 			struct dd_buf b = { 0 };
+			char e[DD_CONF_ERROR_STRLEN];
 			for (size_t i = 0; i < errs.n; i++)
-				dd_buf_printf(&b, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+				dd_buf_printf(&b, "%s\n", dd_conf_error_str(&errs.v[i], e, sizeof e));
 			*why = dd_buf_take(&b);
 		}
 		log_err("config", "reload rejected: %zu error%s in %s; keeping the running configuration",
@@ -346,7 +334,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	if (!d.cfg) {
 		/* Before the daemon detaches, the operator is still watching the
 		 * terminal: say it there too. */
-		print_errors(&errs, stderr);
+		dd_conf_errors_print(&errs, stderr);
 		log_errors(&errs);
 		log_crit("core", "not starting: %zu error%s in %s", errs.n,
 			 errs.n == 1 ? "" : "s", opts->conf_path);

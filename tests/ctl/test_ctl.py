@@ -370,6 +370,19 @@ def test_reload_good_and_bad(daemon, confdir):
     wait_for(lambda: daemon.ctl_json("status")[1]["config"]["reloads"] == 2, what="SIGHUP reload")
 
 
+def test_reload_missing_file(daemon, confdir):
+    # An error without a line reads "PATH: message", not "PATH:0: message".
+    path = os.path.join(confdir, "directord.conf")
+    os.rename(path, path + ".away")
+    r = daemon.ctl("reload")
+    assert r.returncode == EX_FAILED
+    assert f"{path}: cannot open: No such file or directory" in r.stderr, r.stderr
+    assert f"{path}:0:" not in r.stderr, r.stderr
+    assert f"{path}:0:" not in daemon.output()
+    r, j = daemon.ctl_json("status")
+    assert j["config"]["reload_failures"] == 1
+
+
 def test_check(daemon, confdir):
     r = daemon.ctl("check")
     assert r.returncode == EX_OK, r.stderr

@@ -88,14 +88,13 @@ static char *fmt(const char *f, ...)
 	return s;
 }
 
-/* All errors as "FILE:LINE: msg\n" lines. */
+/* All errors as "FILE:LINE: msg\n" lines, as every program shows them. */
 static char *errs_text(const struct dd_conf_errors *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	for (size_t i = 0; i < e->n; i++)
-		fprintf(f, "%s:%d: %s\n", e->v[i].file, e->v[i].line, e->v[i].msg);
+	dd_conf_errors_print(e, f);
 	fclose(f);
 	return buf;
 }
@@ -999,7 +998,7 @@ START_TEST(load_file_errors)
 	struct dd_conf_errors e = { 0 };
 	char *name = fmt("%s/nope.conf", tmpdir);
 	ck_assert_ptr_null(dd_config_load(name, &e));
-	char *want = fmt("%s:0: cannot open: No such file or directory\n", name);
+	char *want = fmt("%s: cannot open: No such file or directory\n", name); /* no line */
 	char *got = errs_text(&e);
 	ck_assert_str_eq(got, want);
 	free(got);
