@@ -202,9 +202,25 @@ struct dd_config {
 	size_t n_clusters;
 };
 
+/* Enum values as the config file spells them, from one table per enum
+ * (conf/keys.c) that the loader, the printer and everyone else use.
+ * name() of a value outside the enum is "?"; parse() takes the exact
+ * name, and leaves *out alone and returns false for anything else. */
 const char *dd_proto_name(enum dd_proto p);
+bool dd_proto_parse(const char *s, enum dd_proto *out);
 const char *dd_fwd_name(enum dd_fwd f);
+bool dd_fwd_parse(const char *s, enum dd_fwd *out);
 const char *dd_check_type_name(enum dd_check_type t);
+bool dd_check_type_parse(const char *s, enum dd_check_type *out);
+const char *dd_removal_name(enum dd_removal r);
+bool dd_removal_parse(const char *s, enum dd_removal *out);
+const char *dd_garp_mode_name(enum dd_garp_mode m);
+bool dd_garp_mode_parse(const char *s, enum dd_garp_mode *out);
+const char *dd_initial_name(enum dd_initial i);
+bool dd_initial_parse(const char *s, enum dd_initial *out);
+/* A fwmark service's family: "inet" or "inet6". */
+const char *dd_family_name(int af);
+bool dd_family_parse(const char *s, int *af);
 
 /* Errors are collected, not stopped at: `directord -t` prints them all. */
 struct dd_conf_error {

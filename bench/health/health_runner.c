@@ -49,10 +49,9 @@ struct runner {
 
 static enum dd_check_type type_from(const char *s)
 {
-	static const char *names[] = { "none", "tcp", "http", "https", "exec", "udp", "dns" };
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (strcmp(s, names[i]) == 0)
-			return (enum dd_check_type)i;
+	enum dd_check_type t;
+	if (dd_check_type_parse(s, &t))
+		return t;
 	fprintf(stderr, "unknown check type %s\n", s);
 	exit(2);
 }

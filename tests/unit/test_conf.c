@@ -634,6 +634,36 @@ START_TEST(enums)
 }
 END_TEST
 
+/* Each enum's one table: every value has a name, parse() inverts name(),
+ * and the protocol key still refuses the fwmark pseudo-protocol. */
+#define ROUNDTRIP(fn, type, last)                                              \
+	for (int v = 0; v <= (int)(last) + 1; v++) {                           \
+		type x;                                                        \
+		const char *n = dd_##fn##_name((type)v);                       \
+		ck_assert_msg(v > (int)(last) ? !strcmp(n, "?") : dd_##fn##_parse(n, &x) && (int)x == v, \
+			      #fn " %d is '%s'", v, n);                        \
+	}
+START_TEST(enum_names)
+{
+	ROUNDTRIP(proto, enum dd_proto, DD_PROTO_FWMARK);
+	ROUNDTRIP(fwd, enum dd_fwd, DD_FWD_TUN);
+	ROUNDTRIP(check_type, enum dd_check_type, DD_CHECK_DNS);
+	ROUNDTRIP(removal, enum dd_removal, DD_REMOVAL_REMOVE);
+	ROUNDTRIP(garp_mode, enum dd_garp_mode, DD_GARP_REPLY);
+	ROUNDTRIP(initial, enum dd_initial, DD_INITIAL_UP);
+	enum dd_fwd f = DD_FWD_TUN;
+	ck_assert(!dd_fwd_parse("NAT", &f) && f == DD_FWD_TUN);
+	int af = 0;
+	ck_assert(dd_family_parse("inet6", &af) && af == AF_INET6);
+	ck_assert_str_eq(dd_family_name(AF_INET), "inet");
+	ck_assert(!dd_family_parse("ipv6", &af) && af == AF_INET6);
+	expect_errors("clusters = ( { name = \"web\";\n"
+		      "  services = ( { protocol = \"fwmark\"; address = \"203.0.113.10\"; port = 80; } ); } );\n",
+		      "directord.conf:2: protocol 'fwmark' is not one of tcp, udp, sctp\n");
+}
+END_TEST
+#undef ROUNDTRIP
+
 START_TEST(valid_schedulers)
 {
 	for (const char *const *s = dd_schedulers; *s; s++) {
@@ -1203,6 +1233,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, ranges);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, enums);
+	tcase_add_test(tc, enum_names);
 	tcase_add_test(tc, valid_schedulers);
 	tcase_add_test(tc, duplicates);
 	tcase_add_test(tc, engine_rules);
