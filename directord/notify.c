@@ -120,14 +120,15 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 {
 	if (!command || !*command)
 		return 0;
-	char *mine[6] = {
+	char *mine[7] = {
 		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
 		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
-		envvar("DIRECTORD_NODE", ev->node), NULL,
+		envvar("DIRECTORD_NODE", ev->node),
+		envvar("DIRECTORD_REASON_CODE", ev->why), NULL,
 	};
 	/* Unset ones are NULL: close the gaps so the list ends at the first NULL. */
 	size_t k = 0;
-	for (size_t j = 0; j < 5; j++)
+	for (size_t j = 0; j < ARRAY_SIZE(mine) - 1; j++)
 		if (mine[j])
 			mine[k++] = mine[j];
 	mine[k] = NULL;

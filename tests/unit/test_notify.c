@@ -1,4 +1,4 @@
-/* tests/unit/test_hb_notify.c: the notify command runner on a private libev
+/* tests/unit/test_notify.c: the notify command runner on a private libev
  * loop: environment, exit status, and the timeout that kills the whole
  * process group. Real /bin/sh children, no stand-ins. */
 #include "config.h"
@@ -18,7 +18,7 @@ static char dir[64];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/test_hb_notify.XXXXXX");
+	strcpy(dir, "/tmp/test_notify.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
@@ -46,7 +46,8 @@ START_TEST(env_is_passed)
 	snprintf(cmd, sizeof cmd, "env | grep ^DIRECTORD_ | sort > %s", path);
 	setenv("DIRECTORD_ROLE", "stale-from-parent", 1);
 	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
-				      .reason = "peer lb1 silent for 312 ms on 2/2 links", .node = "lb2" };
+				      .reason = "peer lb1 silent for 312 ms on 2/2 links", .why = "peer-silent",
+				      .node = "lb2" };
 	ck_assert_int_eq(dd_notify_run(n, cmd, 5000, &ev, err, sizeof err), 0);
 	ck_assert_uint_eq(dd_notify_running(n), 1);
 	drain(loop, n, 10);
@@ -56,6 +57,7 @@ START_TEST(env_is_passed)
 			      "DIRECTORD_NODE=lb2\n"
 			      "DIRECTORD_OLD_ROLE=standby\n"
 			      "DIRECTORD_REASON=peer lb1 silent for 312 ms on 2/2 links\n"
+			      "DIRECTORD_REASON_CODE=peer-silent\n"
 			      "DIRECTORD_ROLE=active\n");
 	unsetenv("DIRECTORD_ROLE");
 	dd_notify_free(n);
@@ -112,7 +114,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("hb_notify");
+	Suite *s = suite_create("notify");
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, env_is_passed);
