@@ -166,11 +166,12 @@ static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 	struct dd_notify_event ne = { .cluster = ev->cluster, .role = dd_role_name(ev->new_role),
 				      .old_role = dd_role_name(ev->old_role), .reason = ev->reason,
 				      .why = dd_fsm_why_name(ev->why), .node = d->cfg->node_name };
-	char err[256];
+	char *err = NULL;
 	if (d->cfg->alert.notify &&
-	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ne,
-			  err, sizeof err) < 0)
+	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ne, &err) < 0) {
 		log_err("notify", "cluster %s: %s", ev->cluster, err);
+		free(err);
+	}
 }
 
 static bool needs_fwd(const struct dd_config *cfg)

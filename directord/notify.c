@@ -116,7 +116,7 @@ static char *envvar(const char *name, const char *val)
 }
 
 int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
-		  const struct dd_notify_event *ev, char *err, size_t errlen)
+		  const struct dd_notify_event *ev, char **err)
 {
 	if (!command || !*command)
 		return 0;
@@ -137,12 +137,12 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 	for (size_t j = 0; j < k; j++)
 		free(mine[j]);
 	if (r != 0) {
-		snprintf(err, errlen, "notify command: spawn /bin/sh: %s", strerror(r));
+		dd_seterr(err, "notify command: spawn /bin/sh: %s", strerror(r));
 		return -1;
 	}
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
-		snprintf(err, errlen, "notify command: pidfd_open: %s", strerror(errno));
+		dd_seterr(err, "notify command: pidfd_open: %s", strerror(errno));
 		kill(-pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return -1;

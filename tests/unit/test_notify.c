@@ -41,14 +41,15 @@ START_TEST(env_is_passed)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct dd_notify *n = dd_notify_new(loop);
-	char cmd[256], path[128], buf[1024], err[256];
+	char cmd[256], path[128], buf[1024];
+	char *err = NULL;
 	snprintf(path, sizeof path, "%s/env", dir);
 	snprintf(cmd, sizeof cmd, "env | grep ^DIRECTORD_ | sort > %s", path);
 	setenv("DIRECTORD_ROLE", "stale-from-parent", 1);
 	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
 				      .reason = "peer lb1 silent for 312 ms on 2/2 links", .why = "peer-silent",
 				      .node = "lb2" };
-	ck_assert_int_eq(dd_notify_run(n, cmd, 5000, &ev, err, sizeof err), 0);
+	ck_assert_int_eq(dd_notify_run(n, cmd, 5000, &ev, &err), 0);
 	ck_assert_uint_eq(dd_notify_running(n), 1);
 	drain(loop, n, 10);
 	ck_assert_uint_eq(dd_notify_running(n), 0);
@@ -69,7 +70,8 @@ START_TEST(returns_at_once_and_timeout_kills_group)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct dd_notify *n = dd_notify_new(loop);
-	char cmd[256], path[128], buf[64], err[256];
+	char cmd[256], path[128], buf[64];
+	char *err = NULL;
 	snprintf(path, sizeof path, "%s/grandchild", dir);
 	/* The shell starts a grandchild that would outlive a plain kill of
 	 * the shell; its pid is recorded so we can check it died too. */
@@ -77,7 +79,7 @@ START_TEST(returns_at_once_and_timeout_kills_group)
 	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
 				      .reason = "test", .node = "lb1" };
 	double t0 = mono_now();
-	ck_assert_int_eq(dd_notify_run(n, cmd, 300, &ev, err, sizeof err), 0);
+	ck_assert_int_eq(dd_notify_run(n, cmd, 300, &ev, &err), 0);
 	ck_assert(mono_now() - t0 < 0.2); /* spawning does not wait for the command */
 	drain(loop, n, 10);
 	ck_assert_uint_eq(dd_notify_running(n), 0);
@@ -99,11 +101,11 @@ START_TEST(free_kills_running)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct dd_notify *n = dd_notify_new(loop);
-	char err[256];
+	char *err = NULL;
 	struct dd_notify_event ev = { .cluster = "web", .role = "fault", .old_role = "active",
 				      .reason = "x", .node = "lb1" };
-	ck_assert_int_eq(dd_notify_run(n, "sleep 30", 60000, &ev, err, sizeof err), 0);
-	ck_assert_int_eq(dd_notify_run(n, "exit 3", 60000, &ev, err, sizeof err), 0);
+	ck_assert_int_eq(dd_notify_run(n, "sleep 30", 60000, &ev, &err), 0);
+	ck_assert_int_eq(dd_notify_run(n, "exit 3", 60000, &ev, &err), 0);
 	ck_assert_uint_eq(dd_notify_running(n), 2);
 	double t0 = mono_now();
 	dd_notify_free(n);
