@@ -5,8 +5,9 @@
  * Runs on the daemon's main libev loop. */
 #include "config.h"
 #include "directord/ctlops.h"
+#include "conf/diff.h"
 #include "directord/ctl.h"
-#include "directord/failover.h"
+#include "heartbeat/failover.h"
 #include "directord/fwd.h"
 #include "health/health.h"
 #include "directord/json.h"
@@ -129,6 +130,15 @@ static const struct dd_failover_cluster_status *fo_cluster(const struct snap *sn
 		if (strcmp(sn->fo.clusters[i].name, name) == 0)
 			return &sn->fo.clusters[i];
 	return NULL;
+}
+
+/* The peer's role as status shows it: NULL without a peer, "unknown"
+ * while the peer has not listed the cluster. */
+static const char *peer_role_name(const struct snap *sn, const struct dd_failover_cluster_status *fc)
+{
+	if (!sn->fo.peer[0])
+		return NULL;
+	return fc->peer_known ? dd_role_name(fc->peer_role) : "unknown";
 }
 
 static void json_age(struct dd_json *j, const char *key, int64_t ms)
@@ -279,9 +289,9 @@ static void status_json_cluster(struct dd_ctlops *o, const struct snap *sn, stru
 	dd_json_kstr(j, "name", cl->name);
 	dd_json_kuint(j, "priority", cl->priority);
 	if (fc) {
-		dd_json_kstr(j, "role", fc->role);
+		dd_json_kstr(j, "role", dd_role_name(fc->role));
 		dd_json_kuint(j, "in_role_ms", fc->in_role_ms);
-		dd_json_kstr(j, "peer_role", fc->peer_role);
+		dd_json_kstr(j, "peer_role", peer_role_name(sn, fc));
 		dd_json_kuint(j, "peer_priority", fc->peer_priority);
 		dd_json_kbool(j, "vips_up", fc->vips_up);
 	} else {
@@ -460,9 +470,10 @@ static void status_text(struct dd_ctlops *o, const struct snap *sn, const struct
 		const struct dd_failover_cluster_status *fc = fo_cluster(sn, cl->name);
 		if (fc) {
 			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %" PRIu32 "; ",
-				      cl->name, fc->role, duration(fc->in_role_ms, d, sizeof d), cl->priority);
-			if (fc->peer_role)
-				dd_buf_printf(out, "peer %s, priority %u\n", fc->peer_role,
+				      cl->name, dd_role_name(fc->role), duration(fc->in_role_ms, d, sizeof d),
+				      cl->priority);
+			if (peer_role_name(sn, fc))
+				dd_buf_printf(out, "peer %s, priority %u\n", peer_role_name(sn, fc),
 					      (unsigned)fc->peer_priority);
 			else
 				dd_buf_puts(out, "no peer\n");
@@ -505,17 +516,15 @@ static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 
 static void metrics_failover(const struct snap *sn, struct dd_prom *p)
 {
-	static const char *const roles[] = { "init", "standby", "active", "fault" };
 	if (!sn->have_fo)
 		return;
 	const struct dd_failover_status *f = &sn->fo;
 	dd_prom_family(p, "directord_cluster_role", "gauge",
 		       "1 for the role this director has for a cluster, 0 for the others.");
 	for (size_t i = 0; i < f->n_clusters; i++)
-		for (size_t r = 0; r < ARRAY_SIZE(roles); r++)
-			dd_prom_sample(p, "directord_cluster_role",
-				       strcmp(f->clusters[i].role, roles[r]) == 0, "cluster",
-				       f->clusters[i].name, "role", roles[r], NULL);
+		for (enum dd_role r = DD_ROLE_INIT; r <= DD_ROLE_MAX; r++)
+			dd_prom_sample(p, "directord_cluster_role", f->clusters[i].role == r, "cluster",
+				       f->clusters[i].name, "role", dd_role_name(r), NULL);
 	dd_prom_family(p, "directord_cluster_role_seconds", "gauge", "Seconds in the current role.");
 	for (size_t i = 0; i < f->n_clusters; i++)
 		dd_prom_sample(p, "directord_cluster_role_seconds", (double)f->clusters[i].in_role_ms / 1000,
@@ -970,51 +979,6 @@ static void op_reload(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 	}
 }
 
-/* VIP changes are decided from the two configs: a VIP is the same when its
- * address, prefix and interface are. Whether a change touches the kernel
- * now depends on the cluster's role (only an active director holds VIPs). */
-struct vip_change {
-	const char *cluster;
-	const struct dd_vip *vip;
-	bool add;
-};
-
-static bool vip_in(const struct dd_cluster *cl, const struct dd_vip *v)
-{
-	if (!cl)
-		return false;
-	for (size_t i = 0; i < cl->n_vips; i++)
-		if (dd_addr_eq(&cl->vips[i].addr, &v->addr) && cl->vips[i].prefix == v->prefix &&
-		    strcmp(cl->vips[i].ifname, v->ifname) == 0)
-			return true;
-	return false;
-}
-
-static size_t vip_diff(const struct dd_config *cur, const struct dd_config *next,
-		       struct vip_change **out)
-{
-	size_t n = 0, cap = 0;
-	*out = NULL;
-	for (int pass = 0; pass < 2; pass++) {
-		const struct dd_config *a = pass == 0 ? cur : next; /* removed from a, then added in b */
-		const struct dd_config *b = pass == 0 ? next : cur;
-		for (size_t i = 0; i < a->n_clusters; i++) {
-			const struct dd_cluster *cl = &a->clusters[i];
-			const struct dd_cluster *other = find_cluster(b, cl->name);
-			for (size_t v = 0; v < cl->n_vips; v++) {
-				if (vip_in(other, &cl->vips[v]))
-					continue;
-				if (n == cap) {
-					cap = cap ? cap * 2 : 8;
-					*out = xrealloc(*out, cap * sizeof **out);
-				}
-				(*out)[n++] = (struct vip_change){ cl->name, &cl->vips[v], pass == 1 };
-			}
-		}
-	}
-	return n;
-}
-
 static const char *const op_names[] = {
 	[IPVS_OP_ADD_SVC] = "add_service", [IPVS_OP_EDIT_SVC] = "edit_service",
 	[IPVS_OP_DEL_SVC] = "delete_service", [IPVS_OP_ADD_DEST] = "add_server",
@@ -1090,8 +1054,12 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 	struct dd_config *next = load_for(o, req, r, &path);
 	if (!next)
 		return;
-	struct vip_change *vc;
-	size_t n = vip_diff(cfg_of(o), next, &vc);
+	/* The config's diff, the same one a reload applies (conf/diff.h);
+	 * each change says whether it touches the kernel now. */
+	struct dd_vip_change *vc;
+	const struct dd_config *cur = cfg_of(o);
+	size_t n = dd_vip_diff(cur->clusters, cur->n_clusters, next->clusters, next->n_clusters, NULL,
+			       NULL, &vc);
 	struct snap *sn = snap_new(o);
 	char a[DD_ADDR_STRLEN];
 	struct ipvs_op *ops = NULL;
@@ -1116,14 +1084,14 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 		for (size_t i = 0; i < n; i++) {
 			dd_json_obj_begin(&j);
 			dd_json_kstr(&j, "action", vc[i].add ? "add" : "remove");
-			dd_json_kstr(&j, "cluster", vc[i].cluster);
+			dd_json_kstr(&j, "cluster", vc[i].cluster->name);
 			dd_json_kstr(&j, "address", dd_addr_str(&vc[i].vip->addr, a, sizeof a));
 			dd_json_kint(&j, "prefix", vc[i].vip->prefix);
 			dd_json_kstr(&j, "interface", vc[i].vip->ifname);
-			const struct dd_failover_cluster_status *fc = fo_cluster(sn, vc[i].cluster);
+			const struct dd_failover_cluster_status *fc = fo_cluster(sn, vc[i].cluster->name);
 			dd_json_key(&j, "now");
 			if (fc)
-				dd_json_bool(&j, strcmp(fc->role, "active") == 0);
+				dd_json_bool(&j, fc->role == DD_ROLE_ACTIVE);
 			else
 				dd_json_null(&j);
 			dd_json_obj_end(&j);
@@ -1138,12 +1106,12 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 	} else {
 		dd_buf_printf(&r->body, "plan for %s:\n", path);
 		for (size_t i = 0; i < n; i++) {
-			const struct dd_failover_cluster_status *fc = fo_cluster(sn, vc[i].cluster);
+			const struct dd_failover_cluster_status *fc = fo_cluster(sn, vc[i].cluster->name);
 			dd_buf_printf(&r->body, "  vip %s %s/%d on %s (cluster %s%s)\n",
 				      vc[i].add ? "add" : "remove",
 				      dd_addr_str(&vc[i].vip->addr, a, sizeof a), vc[i].vip->prefix,
-				      vc[i].vip->ifname, vc[i].cluster,
-				      !fc ? "" : strcmp(fc->role, "active") == 0 ? ", active: now" :
+				      vc[i].vip->ifname, vc[i].cluster->name,
+				      !fc ? "" : fc->role == DD_ROLE_ACTIVE ? ", active: now" :
 				      ", not active: at takeover");
 		}
 		if (n == 0)
@@ -1205,8 +1173,8 @@ struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_s
 	return o;
 }
 
-void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, const char *old_role,
-			    const char *new_role)
+void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, enum dd_role old_role,
+			    enum dd_role new_role)
 {
 	if (!o)
 		return;
@@ -1221,7 +1189,7 @@ void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, const char
 		snprintf(rc->cluster, sizeof rc->cluster, "%s", cluster);
 	}
 	rc->changes++;
-	if (strcmp(new_role, "active") == 0)
+	if (new_role == DD_ROLE_ACTIVE)
 		rc->to_active++;
 }
 

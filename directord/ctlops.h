@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf/model.h"
+#include "heartbeat/proto.h"
 
 struct ev_loop;
 struct dd_fwdplane;
@@ -41,8 +42,8 @@ struct dd_ctlops;
 struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_src *src, char **err);
 /* From the failover engine's role_changed hook: counts role changes and
  * failovers (becoming active) per cluster for the metrics. */
-void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, const char *old_role,
-			    const char *new_role);
+void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, enum dd_role old_role,
+			    enum dd_role new_role);
 /* After a reload: control group/mode, metrics listener address. */
 void dd_ctlops_reconfigure(struct dd_ctlops *o);
 void dd_ctlops_stop(struct dd_ctlops *o);

@@ -7,8 +7,8 @@
 #include "conf/model.h"
 #include "directord/ctlops.h"
 #include "directord/json.h"
-#include "directord/failover.h"
 #include "directord/fwd.h"
+#include "heartbeat/failover.h"
 #include "health/health.h"
 #include "directord/notify.h"
 #include "lib/log.h"
@@ -142,22 +142,23 @@ static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg
 
 /* Failover hook, in the main loop: the alert itself was logged by the
  * heartbeat thread; here the operator's notify command runs. */
-static void on_role_changed(void *ctx, const char *cluster, const char *old_role,
-			    const char *new_role, const char *reason)
+static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 {
 	struct dd_daemon *d = ctx;
-	dd_ctlops_role_changed(d->ctl, cluster, old_role, new_role);
+	dd_ctlops_role_changed(d->ctl, ev->cluster, ev->old_role, ev->new_role);
 	/* Both directors keep IPVS programmed; a role change only moves the
-	 * sync daemon between master and backup. "init" says nothing yet. */
-	if (d->fwd && strcmp(new_role, "init"))
-		dd_fwd_set_cluster_role(d->fwd, cluster, !strcmp(new_role, "active"));
-	struct dd_notify_event ev = { .cluster = cluster, .role = new_role, .old_role = old_role,
-				      .reason = reason, .node = d->cfg->node_name };
-	char err[256];
+	 * sync daemon between master and backup. INIT says nothing yet. */
+	if (d->fwd && ev->new_role != DD_ROLE_INIT)
+		dd_fwd_set_cluster_role(d->fwd, ev->cluster, ev->new_role == DD_ROLE_ACTIVE);
+	struct dd_notify_event ne = { .cluster = ev->cluster, .role = dd_role_name(ev->new_role),
+				      .old_role = dd_role_name(ev->old_role), .reason = ev->reason,
+				      .why = dd_fsm_why_name(ev->why), .node = d->cfg->node_name };
+	char *err = NULL;
 	if (d->cfg->alert.notify &&
-	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ev,
-			  err, sizeof err) < 0)
-		log_err("notify", "cluster %s: %s", cluster, err);
+	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ne, &err) < 0) {
+		log_err("notify", "cluster %s: %s", ev->cluster, err);
+		free(err);
+	}
 }
 
 static bool needs_fwd(const struct dd_config *cfg)

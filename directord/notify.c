@@ -116,18 +116,19 @@ static char *envvar(const char *name, const char *val)
 }
 
 int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
-		  const struct dd_notify_event *ev, char *err, size_t errlen)
+		  const struct dd_notify_event *ev, char **err)
 {
 	if (!command || !*command)
 		return 0;
-	char *mine[6] = {
+	char *mine[7] = {
 		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
 		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
-		envvar("DIRECTORD_NODE", ev->node), NULL,
+		envvar("DIRECTORD_NODE", ev->node),
+		envvar("DIRECTORD_REASON_CODE", ev->why), NULL,
 	};
 	/* Unset ones are NULL: close the gaps so the list ends at the first NULL. */
 	size_t k = 0;
-	for (size_t j = 0; j < 5; j++)
+	for (size_t j = 0; j < ARRAY_SIZE(mine) - 1; j++)
 		if (mine[j])
 			mine[k++] = mine[j];
 	mine[k] = NULL;
@@ -136,12 +137,12 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 	for (size_t j = 0; j < k; j++)
 		free(mine[j]);
 	if (r != 0) {
-		snprintf(err, errlen, "notify command: spawn /bin/sh: %s", strerror(r));
+		dd_seterr(err, "notify command: spawn /bin/sh: %s", strerror(r));
 		return -1;
 	}
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
-		snprintf(err, errlen, "notify command: pidfd_open: %s", strerror(errno));
+		dd_seterr(err, "notify command: pidfd_open: %s", strerror(errno));
 		kill(-pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return -1;

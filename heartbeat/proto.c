@@ -25,6 +25,7 @@ const char *dd_role_name(enum dd_role r)
 	case DD_ROLE_STANDBY: return "standby";
 	case DD_ROLE_ACTIVE: return "active";
 	case DD_ROLE_FAULT: return "fault";
+	case DD_ROLE_STOPPED: return "stopped";
 	}
 	return "?";
 }

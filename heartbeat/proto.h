@@ -21,9 +21,13 @@
 #define DD_HB_KEY_MIN 16
 #define DD_HB_KEY_MAX 256
 
-/* Roles as carried on the wire. */
-enum dd_role { DD_ROLE_INIT = 0, DD_ROLE_STANDBY = 1, DD_ROLE_ACTIVE = 2, DD_ROLE_FAULT = 3 };
+/* Roles as carried on the wire (up to DD_ROLE_MAX). DD_ROLE_STOPPED never
+ * goes on the wire: it is what the engine reports when it stops while a
+ * cluster was active. The names are the ones every output uses. */
+enum dd_role { DD_ROLE_INIT = 0, DD_ROLE_STANDBY = 1, DD_ROLE_ACTIVE = 2, DD_ROLE_FAULT = 3,
+	       DD_ROLE_STOPPED = 4 };
 #define DD_ROLE_MAX DD_ROLE_FAULT
+#define DD_ROLE_COUNT (DD_ROLE_STOPPED + 1)
 const char *dd_role_name(enum dd_role r);
 
 /* Per-cluster flags. */

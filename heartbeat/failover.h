@@ -1,43 +1,57 @@
-/* directord/failover.h: the failover engine: the heartbeat thread (its own
- * libev loop), the per-cluster role state machines, VIP takeover and
- * gratuitous ARP. The daemon's main loop creates it, hands it new configs
- * and hears about role changes through hooks called in the main loop.
+/* heartbeat/failover.h: the failover engine's public API: the heartbeat
+ * thread (its own libev loop), the per-cluster role state machines, VIP
+ * takeover and announcements. The daemon's main loop creates it, hands it
+ * new configs and hears about role changes through a hook called in the
+ * main loop.
  *
  * Every function here is called from the main thread; the engine's own
- * work happens in its thread. */
-#ifndef DD_FAILOVER_H
-#define DD_FAILOVER_H
+ * work happens in its thread (heartbeat/engine.c says who runs what).
+ * Roles and reasons cross as values; they are named only for output. */
+#ifndef DD_HB_FAILOVER_H
+#define DD_HB_FAILOVER_H
 
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "conf/model.h"
+#include "heartbeat/fsm.h"
 #include "heartbeat/proto.h"
 #include "lib/addr.h"
 
 struct dd_failover;
 
+/* One role change, as the heartbeat thread saw it. new_role is
+ * DD_ROLE_STOPPED when the engine stopped while the cluster was active. */
+struct dd_role_change {
+	char cluster[DD_NAME_MAX];
+	enum dd_role old_role, new_role;
+	enum dd_fsm_why why;
+	char reason[DD_FSM_REASON_MAX];  /* the same reason in words, for the log */
+};
+
 struct dd_failover_hooks {
 	void *ctx;
 	/* Called in the MAIN loop after the heartbeat thread changed a role
-	 * (VIPs already added/removed). Roles: "init", "standby", "active",
-	 * "fault", and "stopped" when the engine stops while active. */
-	void (*role_changed)(void *ctx, const char *cluster, const char *old_role,
-			     const char *new_role, const char *reason);
+	 * (VIPs already added/removed). */
+	void (*role_changed)(void *ctx, const struct dd_role_change *ev);
 };
 
-/* Validates the heartbeat part of cfg (at most one peer; with one, 1..8
- * links, key file and state file; clusters), bumps the generation if there
- * is a peer, removes any VIP left over from an earlier run and starts the
- * thread. Without a peer (standalone) nothing is sent and the clusters go
- * active unless in fault. NULL with *err malloc'd on error. */
+/* Bumps the generation if there is a peer, removes any VIP left over from
+ * an earlier run and starts the thread. Without a peer (standalone)
+ * nothing is sent and the clusters go active unless in fault. cfg must
+ * come from the loader (conf/), which has validated everything the
+ * engine relies on. NULL with *err malloc'd if a resource (key, state
+ * file, socket, thread) cannot be had. */
 struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_config *cfg,
 				    const struct dd_failover_hooks *hooks, char **err);
 
 /* Hands a new config to the thread; returns when the thread has taken it.
  * cfg may be freed afterwards: the engine keeps copies. Clusters keep their
- * role across a reload when their name is unchanged. */
+ * role across a reload when their name is unchanged; VIPs change only as
+ * dd_vip_diff() (conf/diff.h) says. Every resource the new config needs is
+ * acquired first: -1 with *err, and the running config untouched, if one
+ * cannot be had. */
 int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char **err);
 
 /* Planned handover (directorctl). takeover: asks the active peer to stand
@@ -53,7 +67,7 @@ int dd_failover_release(struct dd_failover *fo, const char *cluster, char **err)
  * Pending role changes are delivered to the hook before it returns. */
 void dd_failover_stop(struct dd_failover *fo, bool handover);
 
-#define DD_FO_MAX_LINKS 8
+#define DD_FO_MAX_LINKS DD_MAX_LINKS
 
 struct dd_failover_link_status {
 	char local[DD_ADDR_STRLEN];
@@ -66,10 +80,12 @@ struct dd_failover_link_status {
 
 struct dd_failover_cluster_status {
 	char name[DD_NAME_MAX];
-	const char *role;
+	enum dd_role role;
 	uint64_t in_role_ms;
 	uint8_t priority;
-	const char *peer_role;   /* "unknown" if the peer never listed it; NULL: no peer */
+	enum dd_fsm_why why;     /* of the last role change */
+	bool peer_known;         /* the peer's last keepalive listed this cluster */
+	enum dd_role peer_role;  /* meaningful only when peer_known */
 	uint8_t peer_priority;
 	bool vips_up;
 };

@@ -1,7 +1,7 @@
-/* directord/vip.c: VIP add/remove over rtnetlink. A handle belongs to one
+/* heartbeat/vip.c: VIP add/remove over rtnetlink. A handle belongs to one
  * thread (in practice the heartbeat thread). */
 #include "config.h"
-#include "directord/vip.h"
+#include "heartbeat/vip.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -19,18 +19,18 @@ struct dd_vipctl {
 	struct nl_sock *sk;
 };
 
-struct dd_vipctl *dd_vipctl_new(char *err, size_t errlen)
+struct dd_vipctl *dd_vipctl_new(char **err)
 {
 	struct dd_vipctl *c = xcalloc(1, sizeof *c);
 	c->sk = nl_socket_alloc();
 	if (!c->sk) {
-		snprintf(err, errlen, "netlink: cannot allocate socket");
+		dd_seterr(err, "netlink: cannot allocate socket");
 		free(c);
 		return NULL;
 	}
 	int r = nl_connect(c->sk, NETLINK_ROUTE);
 	if (r < 0) {
-		snprintf(err, errlen, "netlink: connect: %s", nl_geterror(r));
+		dd_seterr(err, "netlink: connect: %s", nl_geterror(r));
 		nl_socket_free(c->sk);
 		free(c);
 		return NULL;
@@ -53,18 +53,18 @@ const char *dd_vip_str(const struct dd_vip *v, char *buf, size_t len)
 	return buf;
 }
 
-static struct rtnl_addr *build(const struct dd_vip *v, char *err, size_t errlen)
+static struct rtnl_addr *build(const struct dd_vip *v, char **err)
 {
 	char s[96];
 	unsigned ifindex = if_nametoindex(v->ifname);
 	if (!ifindex) {
-		snprintf(err, errlen, "VIP %s: interface: %s", dd_vip_str(v, s, sizeof s), strerror(errno));
+		dd_seterr(err, "VIP %s: interface: %s", dd_vip_str(v, s, sizeof s), strerror(errno));
 		return NULL;
 	}
 	struct rtnl_addr *ra = rtnl_addr_alloc();
 	struct nl_addr *na = nl_addr_build(v->addr.family, v->addr.u.bytes, dd_addr_len(&v->addr));
 	if (!ra || !na) {
-		snprintf(err, errlen, "VIP %s: out of memory", dd_vip_str(v, s, sizeof s));
+		dd_seterr(err, "VIP %s: out of memory", dd_vip_str(v, s, sizeof s));
 		rtnl_addr_put(ra);
 		nl_addr_put(na);
 		return NULL;
@@ -84,32 +84,34 @@ static struct rtnl_addr *build(const struct dd_vip *v, char *err, size_t errlen)
 	return ra;
 }
 
-int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char *err, size_t errlen)
+int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	struct rtnl_addr *ra = build(v, err, errlen);
+	struct rtnl_addr *ra = build(v, err);
 	if (!ra)
 		return -1;
 	int r = rtnl_addr_add(c->sk, ra, 0);
 	rtnl_addr_put(ra);
 	if (r < 0 && r != -NLE_EXIST) {
 		char s[96];
-		snprintf(err, errlen, "VIP %s: add: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
+		dd_seterr(err, "VIP %s: add: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
 		return -1;
 	}
 	return 0;
 }
 
-int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char *err, size_t errlen)
+int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	struct rtnl_addr *ra = build(v, err, errlen);
+	struct rtnl_addr *ra = build(v, err);
 	if (!ra)
 		return -1;
 	int r = rtnl_addr_delete(c->sk, ra, 0);
 	rtnl_addr_put(ra);
-	if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND) {
+	if (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND)
+		return 0;
+	if (r < 0) {
 		char s[96];
-		snprintf(err, errlen, "VIP %s: remove: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
+		dd_seterr(err, "VIP %s: remove: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
 		return -1;
 	}
-	return 0;
+	return 1;
 }
