@@ -160,7 +160,12 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 	p->none = !fo->conf->peer[0];
 	p->alive = fo_peer_alive(fo);
 	uint64_t now = mono_ms();
-	if (!fo->peer.heard)
+	const char *unbelieved = fo_peer_unbelieved(fo);
+	p->unbelieved = !p->alive && unbelieved;
+	if (p->unbelieved)
+		/* The true reason: it is there, but cannot be trusted. */
+		snprintf(silence, slen, "heard but not believed: %s", unbelieved);
+	else if (!fo->peer.heard)
 		snprintf(silence, slen, "not heard for %" PRIu64 " ms on %zu/%zu links",
 			 now - c->fsm.start_ms, fo->n_links, fo->n_links);
 	else
@@ -367,6 +372,8 @@ static void fill_status(struct dd_failover *fo, struct dd_failover_status *st)
 	st->generation = fo->generation;
 	st->peer_generation = fo->peer.replay.generation;
 	st->peer_alive = fo_peer_alive(fo);
+	st->peer_problem = fo->peer.problem;
+	snprintf(st->peer_problem_text, sizeof st->peer_problem_text, "%s", fo->peer.problem_text);
 	st->last_heartbeat_age_ms = fo->peer.heard ? (int64_t)(now - fo->peer.last_rx) : -1;
 	st->interval_ms = fo->conf->interval_ms;
 	st->dead_ms = fo->conf->dead_ms;

@@ -50,6 +50,7 @@ struct fo_link {
 	bool up;
 	bool heard;
 	uint64_t last_rx;
+	uint64_t last_rejected;  /* a keepalive from the peer's address we could not believe */
 	uint64_t rx, tx, tx_err;
 };
 
@@ -135,6 +136,9 @@ struct dd_failover {
 		uint32_t interval_ms, dead_ms;
 		struct dd_hb_replay replay;
 		struct dd_hb_msg last;
+		enum dd_peer_problem problem;
+		uint64_t problem_last;  /* newest packet showing it */
+		char problem_text[200];
 	} peer;
 
 	struct dd_failover_drops drops;
@@ -159,6 +163,9 @@ void fo_send(struct dd_failover *fo);
 void fo_on_send(struct ev_loop *loop, ev_timer *w, int revents);
 size_t fo_links_up(const struct dd_failover *fo);
 bool fo_peer_alive(const struct dd_failover *fo);
+/* NULL, or why the peer's address sends keepalives we cannot believe
+ * ("its keepalives fail authentication"). */
+const char *fo_peer_unbelieved(const struct dd_failover *fo);
 
 /* takeover.c, heartbeat thread (and the main thread in dd_failover_new
  * and dd_failover_stop, before the thread starts or after it ended). */

@@ -90,6 +90,18 @@ struct dd_failover_cluster_status {
 	bool vips_up;
 };
 
+/* Why a peer that is heard is not believed, or not in step. Raised as an
+ * alert at once, shown in status and metrics, cleared by itself. */
+enum dd_peer_problem {
+	DD_PEER_OK = 0,
+	DD_PEER_BAD_AUTH,      /* its keepalives fail the HMAC: another key */
+	DD_PEER_BAD_VERSION,   /* another protocol version */
+	DD_PEER_WRONG_NODE,    /* authenticated, but from another node name */
+	DD_PEER_TIMERS,        /* believed, but with other heartbeat timers */
+};
+#define DD_PEER_PROBLEM_COUNT (DD_PEER_TIMERS + 1)
+const char *dd_peer_problem_name(enum dd_peer_problem p); /* "auth", "version", ... */
+
 struct dd_failover_drops {
 	uint64_t malformed, bad_version, bad_auth, replayed, unknown_sender;
 };
@@ -100,6 +112,8 @@ struct dd_failover_status {
 	uint64_t generation, peer_generation;
 	bool peer_alive;
 	int64_t last_heartbeat_age_ms; /* -1: never */
+	enum dd_peer_problem peer_problem;
+	char peer_problem_text[200];   /* the alert's words; "" when OK */
 	uint32_t interval_ms, dead_ms;
 	size_t n_links;
 	struct dd_failover_link_status links[DD_FO_MAX_LINKS];

@@ -60,6 +60,7 @@ const char *dd_fsm_why_name(enum dd_fsm_why w)
 	case DD_WHY_FAULT_CLEARED: return "fault-cleared";
 	case DD_WHY_NO_PEER: return "no-peer";
 	case DD_WHY_PEER_SILENT: return "peer-silent";
+	case DD_WHY_PEER_UNBELIEVED: return "peer-not-believed";
 	case DD_WHY_PEER_LACKS_CLUSTER: return "peer-lacks-cluster";
 	case DD_WHY_PEER_ACTIVE: return "peer-active";
 	case DD_WHY_PEER_STANDING_DOWN: return "peer-standing-down";
@@ -118,7 +119,7 @@ static enum dd_fsm_why peer_gone(const struct dd_fsm_peer *p, char *buf, size_t 
 	}
 	if (!p->alive) {
 		snprintf(buf, n, "peer %s %s", p->name, p->silence && *p->silence ? p->silence : "silent");
-		return DD_WHY_PEER_SILENT;
+		return p->unbelieved ? DD_WHY_PEER_UNBELIEVED : DD_WHY_PEER_SILENT;
 	}
 	snprintf(buf, n, "peer %s does not run this cluster", p->name);
 	return DD_WHY_PEER_LACKS_CLUSTER;

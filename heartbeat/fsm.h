@@ -25,6 +25,7 @@ enum dd_fsm_why {
 	DD_WHY_FAULT_CLEARED,
 	DD_WHY_NO_PEER,            /* standalone: nobody to wait for */
 	DD_WHY_PEER_SILENT,        /* the peer is silent, or was never heard */
+	DD_WHY_PEER_UNBELIEVED,    /* heard, but its keepalives cannot be believed */
 	DD_WHY_PEER_LACKS_CLUSTER, /* the peer is alive but does not run it */
 	DD_WHY_PEER_ACTIVE,
 	DD_WHY_PEER_STANDING_DOWN,
@@ -43,6 +44,8 @@ struct dd_fsm_peer {
 	bool none;              /* no peer configured: a standalone director,
 				 * with nobody to wait for or defer to */
 	bool alive;             /* a valid heartbeat within its dead time */
+	bool unbelieved;        /* !alive, but its address sends keepalives we
+				 * cannot believe (another key, version, name) */
 	bool has_cluster;       /* its last heartbeat listed this cluster */
 	enum dd_role role;
 	uint8_t priority;

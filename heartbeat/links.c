@@ -161,6 +161,85 @@ static void drop(struct dd_failover *fo, uint64_t *counter, size_t link, const s
 		 d->unknown_sender, suppressed);
 }
 
+const char *dd_peer_problem_name(enum dd_peer_problem p)
+{
+	switch (p) {
+	case DD_PEER_OK: return "ok";
+	case DD_PEER_BAD_AUTH: return "auth";
+	case DD_PEER_BAD_VERSION: return "version";
+	case DD_PEER_WRONG_NODE: return "node-name";
+	case DD_PEER_TIMERS: return "timers";
+	}
+	return "?";
+}
+
+/* Links on which the peer's address sent something we could not believe
+ * within the last dead time. */
+static size_t links_rejecting(const struct dd_failover *fo, uint64_t now)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < fo->n_links; i++)
+		n += fo->links[i].last_rejected && now - fo->links[i].last_rejected <= fo->conf->dead_ms;
+	return n;
+}
+
+/* A peer that is heard but not believed looks, to the state machine,
+ * exactly like a dead one: both directors go active. That must never be
+ * silent: the first such packet while the peer is not alive raises an
+ * alert naming the cause (a forger's packets while the real peer is
+ * alive are counted as drops, not raised). Values only; the words are
+ * written once, here. */
+static void peer_problem(struct dd_failover *fo, struct fo_link *l, enum dd_peer_problem what,
+			 const char *detail)
+{
+	uint64_t now = mono_ms();
+	if (what != DD_PEER_TIMERS) {
+		l->last_rejected = now;
+		if (fo_peer_alive(fo))
+			return;
+	}
+	fo->peer.problem_last = now;
+	if (fo->peer.problem == what)
+		return;
+	char *t = fo->peer.problem_text;
+	size_t tl = sizeof fo->peer.problem_text;
+	const char *peer = fo->conf->peer;
+	size_t heard = links_rejecting(fo, now);
+	switch (what) {
+	case DD_PEER_BAD_AUTH:
+		snprintf(t, tl, "peer %s heard on %zu/%zu links but its keepalives fail authentication: "
+			 "check key_file", peer, heard, fo->n_links);
+		break;
+	case DD_PEER_BAD_VERSION:
+		snprintf(t, tl, "peer %s heard on %zu/%zu links but speaks another heartbeat protocol "
+			 "version: run the same directord version on both", peer, heard, fo->n_links);
+		break;
+	case DD_PEER_WRONG_NODE:
+		snprintf(t, tl, "peer %s expected but keepalives on %zu/%zu links come from node %s: "
+			 "check node and heartbeat.peers.name on both", peer, heard, fo->n_links, detail);
+		break;
+	case DD_PEER_TIMERS:
+		snprintf(t, tl, "peer %s %s, this director interval %u ms and dead time %u ms: set the "
+			 "same heartbeat timers on both", peer, detail, fo->conf->interval_ms,
+			 fo->conf->dead_ms);
+		break;
+	case DD_PEER_OK:
+		break;
+	}
+	fo->peer.problem = what;
+	log_alert(SUB, "%s", t);
+}
+
+static void peer_problem_clear(struct dd_failover *fo, const char *why)
+{
+	if (fo->peer.problem == DD_PEER_OK)
+		return;
+	log_notice(SUB, "peer %s: %s problem cleared: %s", fo->conf->peer,
+		   dd_peer_problem_name(fo->peer.problem), why);
+	fo->peer.problem = DD_PEER_OK;
+	fo->peer.problem_text[0] = '\0';
+}
+
 void fo_on_peer_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dd_failover *fo = w->data;
@@ -228,12 +307,16 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 			drop(fo, v == DD_HB_BAD_AUTH ? &fo->drops.bad_auth :
 				 v == DD_HB_BAD_VERSION ? &fo->drops.bad_version : &fo->drops.malformed,
 			     (size_t)l->idx, &from, dd_hb_verdict_name(v));
+			if (v == DD_HB_BAD_AUTH || v == DD_HB_BAD_VERSION)
+				peer_problem(fo, l, v == DD_HB_BAD_AUTH ? DD_PEER_BAD_AUTH : DD_PEER_BAD_VERSION,
+					     NULL);
 			continue;
 		}
 		if (strcmp(m.node, fo->conf->peer) != 0) {
 			char why[128];
 			snprintf(why, sizeof why, "node %s is not our peer", m.node);
 			drop(fo, &fo->drops.unknown_sender, (size_t)l->idx, &from, why);
+			peer_problem(fo, l, DD_PEER_WRONG_NODE, m.node);
 			continue;
 		}
 		enum dd_hb_replay_verdict rv = dd_hb_replay_check(&fo->peer.replay, m.generation, m.seq);
@@ -276,6 +359,14 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		if (!was_alive)
 			log_notice(SUB, "peer %s alive (generation %" PRIu64 ", interval %u ms, dead time %u ms)",
 				   m.node, m.generation, m.interval_ms, m.dead_ms);
+		if (m.interval_ms != fo->conf->interval_ms || m.dead_ms != fo->conf->dead_ms) {
+			char t[96];
+			snprintf(t, sizeof t, "sends interval %u ms and dead time %u ms", m.interval_ms,
+				 m.dead_ms);
+			peer_problem(fo, l, DD_PEER_TIMERS, t);
+		} else {
+			peer_problem_clear(fo, "its keepalives are accepted");
+		}
 		fo_evaluate(fo);
 	}
 }
@@ -284,6 +375,11 @@ void fo_send(struct dd_failover *fo)
 {
 	if (!fo->n_links)
 		return; /* standalone: no peer to tell, and the send timer stays off */
+	/* A problem nobody shows any more (the peer stopped sending) is over;
+	 * checked here because this timer runs on a fixed grid anyway. */
+	if (fo->peer.problem != DD_PEER_OK && fo->peer.problem != DD_PEER_TIMERS &&
+	    mono_ms() - fo->peer.problem_last > 2 * (uint64_t)fo->conf->dead_ms)
+		peer_problem_clear(fo, "nothing heard from its address any more");
 	struct dd_hb_msg m;
 	memset(&m, 0, sizeof m);
 	m.version = DD_HB_VERSION;
@@ -385,6 +481,19 @@ void fo_links_close(struct dd_failover *fo)
 		ev_timer_stop(fo->loop, &fo->links[i].silence);
 		close(fo->links[i].fd);
 	}
+}
+
+const char *fo_peer_unbelieved(const struct dd_failover *fo)
+{
+	switch (fo->peer.problem) {
+	case DD_PEER_BAD_AUTH: return "its keepalives fail authentication";
+	case DD_PEER_BAD_VERSION: return "it speaks another protocol version";
+	case DD_PEER_WRONG_NODE: return "its keepalives carry another node name";
+	case DD_PEER_OK:
+	case DD_PEER_TIMERS:
+		break;
+	}
+	return NULL;
 }
 
 bool fo_peer_alive(const struct dd_failover *fo)

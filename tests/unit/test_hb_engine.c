@@ -464,6 +464,72 @@ START_TEST(standby_reloaded_to_standalone_and_back)
 }
 END_TEST
 
+/* A peer heard with another key is not believed (both go active, since
+ * neither can trust the other), but it is never silent: status names the
+ * cause at once, and the right key clears it and ends the split brain. */
+static bool problem_is(struct dd_failover *fo, enum dd_peer_problem p, struct dd_failover_status *st)
+{
+	double end = mono_now() + 10;
+	do {
+		ev_run(loop, EVRUN_NOWAIT);
+		ck_assert_int_eq(dd_failover_status(fo, st), 0);
+		if (st->peer_problem == p)
+			return true;
+		usleep(1000);
+	} while (mono_now() < end);
+	return false;
+}
+
+START_TEST(peer_with_wrong_key_is_raised)
+{
+	static struct node na, nb;
+	struct rec ra = { 0 }, rb = { 0 };
+	char *err = NULL;
+	struct dd_failover_status st;
+	mknode(&na, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 150);
+	mknode(&nb, "b", "a", "192.0.2.2", "192.0.2.1", "203.0.113.2", 100);
+	snprintf(nb.key, sizeof nb.key, "%s/other-key", dir);
+	FILE *f = fopen(nb.key, "w");
+	fputs("not-the-same-key-0123456789\n", f);
+	fclose(f);
+	chmod(nb.key, 0600);
+	struct dd_failover_hooks ha = { .ctx = &ra, .role_changed = on_role };
+	struct dd_failover_hooks hb = { .ctx = &rb, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &na.cfg, &ha, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	struct dd_failover *b = dd_failover_new(loop, &nb.cfg, &hb, &err);
+	ck_assert_msg(b, "%s", err ? err : "");
+	ck_assert(problem_is(a, DD_PEER_BAD_AUTH, &st));
+	ck_assert_msg(strstr(st.peer_problem_text, "peer b heard on 1/1 links but its keepalives fail "
+				 "authentication: check key_file"), "%s", st.peer_problem_text);
+	ck_assert(!st.peer_alive);
+	wait_event(&rb, "web: init -> active: peer a heard but not believed: its keepalives fail "
+			"authentication since start");
+	ck_assert(problem_is(b, DD_PEER_BAD_AUTH, &st));
+
+	snprintf(nb.key, sizeof nb.key, "%s/key", dir);
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(problem_is(a, DD_PEER_OK, &st));
+	ck_assert(st.peer_alive);
+	ck_assert_str_eq(st.peer_problem_text, "");
+	wait_event(&rb, "web: active -> standby: split brain: peer a is active too and has precedence "
+			"(priority 150, ours 100)");
+
+	/* Other timers: believed, but raised until they match. */
+	nb.cfg.hb.interval_ms = 25;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(problem_is(a, DD_PEER_TIMERS, &st));
+	ck_assert(st.peer_alive);
+	ck_assert_msg(strstr(st.peer_problem_text, "peer b sends interval 25 ms and dead time 100 ms, "
+				 "this director interval 20 ms"), "%s", st.peer_problem_text);
+	nb.cfg.hb.interval_ms = 20;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(problem_is(a, DD_PEER_OK, &st));
+	dd_failover_stop(b, false);
+	dd_failover_stop(a, false);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hb_engine");
@@ -473,6 +539,7 @@ int main(void)
 	tcase_add_test(tc, pair_lifecycle);
 	tcase_add_test(tc, missing_resources_refused);
 	tcase_add_test(tc, reload_applies_the_vip_diff);
+	tcase_add_test(tc, peer_with_wrong_key_is_raised);
 	tcase_add_test(tc, standalone_lifecycle);
 	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);
