@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,13 @@ struct dd_daemon {
 	struct dd_config *cfg;
 	char *pid_path;         /* copied: a reload may free the config it came from */
 	int pid_fd;
-	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup, sig_quit;
+	struct {
+		ev_timer tick;
+		uint64_t pulse;         /* the heartbeat thread's, at its last advance */
+		uint64_t advanced_ms;   /* when it last advanced */
+		bool stalled;           /* said so in the log */
+	} wd;
 	unsigned reloads, reload_failures;
 	struct dd_ctlops *ctl;  /* control socket + metrics listener; NULL if it failed */
 	struct dd_failover *fo;  /* also without a peer: it holds the VIPs then */
@@ -133,6 +140,50 @@ static void sd_notify_send(const char *msg)
 	close(fd);
 }
 
+/* systemd's watchdog (WatchdogSec= in the unit) is fed only while both
+ * loops make progress: this timer runs on the main loop, and the heartbeat
+ * thread's pulse (dd_failover_pulse) must have moved recently. A wedged
+ * heartbeat thread sends no keepalives, so the peer takes over; systemd
+ * then kills and restarts this process, which comes back as standby. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dd_daemon *d = w->data;
+	uint64_t now = mono_ms(), pulse = d->fo ? dd_failover_pulse(d->fo) : 0;
+	if (pulse != d->wd.pulse) {
+		d->wd.pulse = pulse;
+		d->wd.advanced_ms = now;
+	}
+	/* A few pulses of slack: the thread is real-time but not alone. */
+	uint64_t silent = now - d->wd.advanced_ms;
+	if (d->fo && silent > 3 * DD_FO_PULSE_MS) {
+		if (!d->wd.stalled)
+			log_crit("core", "heartbeat thread made no progress for %" PRIu64 " ms: "
+				 "not feeding the systemd watchdog", silent);
+		d->wd.stalled = true;
+		return;
+	}
+	if (d->wd.stalled)
+		log_notice("core", "heartbeat thread progressing again: feeding the systemd watchdog");
+	d->wd.stalled = false;
+	sd_notify_send("WATCHDOG=1");
+}
+
+static void watchdog_start(struct dd_daemon *d)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	unsigned long long us = usec ? strtoull(usec, &end, 10) : 0;
+	if (!us || *end || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+		return;
+	/* Four feeds per period: one late tick never costs the process. */
+	double every = (double)us / 4e6;
+	d->wd.advanced_ms = mono_ms();
+	ev_timer_init(&d->wd.tick, on_watchdog, every, every);
+	d->wd.tick.data = d;
+	ev_timer_start(d->loop, &d->wd.tick);
+	log_info("core", "feeding the systemd watchdog every %.0f ms while both loops run", every * 1000);
+}
+
 static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg)
 {
 	dlog_open("directord", d->opts->log_stderr ? DLOG_STDERR : DLOG_SYSLOG,
@@ -202,7 +253,21 @@ static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **er
 
 /* `why`, if given, gets the errors of a rejected file (malloc'd), for
  * directorctl reload. */
+static int reload_apply(struct dd_daemon *d, char **why);
+
+/* systemd hears RELOADING=1 before and READY=1 after, whatever the
+ * outcome: a refused reload still leaves a running, ready daemon. */
 static int reload(struct dd_daemon *d, char **why)
+{
+	char msg[64];
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, mono_us());
+	sd_notify_send(msg);
+	int r = reload_apply(d, why);
+	sd_notify_send("READY=1");
+	return r;
+}
+
+static int reload_apply(struct dd_daemon *d, char **why)
 {
 	struct dd_conf_errors errs = { 0 };
 	log_notice("config", "reloading %s", d->opts->conf_path);
@@ -292,6 +357,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	case SIGTERM:
 	case SIGINT:
+	case SIGQUIT:
 		log_notice("core", "%s received, shutting down", strsignal(w->signum));
 		ev_break(loop, EVBREAK_ALL);
 		break;
@@ -362,10 +428,13 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_signal_init(&d.sig_term, on_signal, SIGTERM);
 	ev_signal_init(&d.sig_int, on_signal, SIGINT);
 	ev_signal_init(&d.sig_hup, on_signal, SIGHUP);
-	d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+	/* QUIT would dump core and leave the VIPs up: stop cleanly instead. */
+	ev_signal_init(&d.sig_quit, on_signal, SIGQUIT);
+	d.sig_term.data = d.sig_int.data = d.sig_hup.data = d.sig_quit.data = &d;
 	ev_signal_start(loop, &d.sig_term);
 	ev_signal_start(loop, &d.sig_int);
 	ev_signal_start(loop, &d.sig_hup);
+	ev_signal_start(loop, &d.sig_quit);
 
 	d.notify = dd_notify_new(loop);
 	char *ferr = NULL;
@@ -402,10 +471,12 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		   PACKAGE_STRING, d.cfg->node_name, d.cfg->n_clusters,
 		   d.cfg->n_clusters == 1 ? "" : "s", opts->conf_path);
 	sd_notify_send("READY=1");
+	watchdog_start(&d);
 
 	ev_run(loop, 0);
 
 	sd_notify_send("STOPPING=1");
+	ev_timer_stop(loop, &d.wd.tick);
 	/* First: it reads the parts freed below. NULL, because the failover
 	 * hook still runs during dd_failover_stop. */
 	dd_ctlops_stop(d.ctl);

@@ -15,6 +15,7 @@
  *   dd_failover_release()  heartbeat thread has taken it (post_cmd); no
  *   dd_failover_status()   command waits for anything but that thread
  *   dd_failover_stop()
+ *   dd_failover_pulse()    reads the thread's progress counter (atomic)
  *   on_main_async()        writes the heartbeat thread's queued log lines
  *                          and delivers role changes to the hook
  *
@@ -59,6 +60,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -594,9 +596,22 @@ static void lock_memory(void)
 #endif
 }
 
+static void on_pulse(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dd_failover *fo = w->data;
+	atomic_fetch_add_explicit(&fo->pulse, 1, memory_order_relaxed);
+}
+
+uint64_t dd_failover_pulse(const struct dd_failover *fo)
+{
+	return atomic_load_explicit(&fo->pulse, memory_order_relaxed);
+}
+
 static void *thread_main(void *arg)
 {
 	struct dd_failover *fo = arg;
+	/* The name lets operators (and tests) find this thread in ps and /proc. */
+	pthread_setname_np(pthread_self(), "dd-heartbeat");
 	/* Keepalives must go out on time even when every core is busy:
 	 * real-time priority if we may, plain scheduling otherwise. */
 	struct sched_param sp = { .sched_priority = 10 };
@@ -669,6 +684,9 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	fo->fsm_timer.data = fo;
 	ev_init(&fo->stop_timer, on_stop_timeout);
 	fo->stop_timer.data = fo;
+	ev_timer_init(&fo->pulse_timer, on_pulse, DD_FO_PULSE_MS / 1000.0, DD_FO_PULSE_MS / 1000.0);
+	fo->pulse_timer.data = fo;
+	ev_timer_start(fo->loop, &fo->pulse_timer);
 	fo_links_install(fo, &socks);
 	struct dd_monitor *mon = monitor_new(fo, err);
 	if (!mon) {
@@ -764,6 +782,7 @@ void dd_failover_stop(struct dd_failover *fo, bool handover)
 	ev_timer_stop(fo->loop, &fo->peer_timer);
 	ev_timer_stop(fo->loop, &fo->fsm_timer);
 	ev_timer_stop(fo->loop, &fo->stop_timer);
+	ev_timer_stop(fo->loop, &fo->pulse_timer);
 	ev_async_stop(fo->loop, &fo->cmd_async);
 	ev_loop_destroy(fo->loop);
 	ev_async_stop(fo->main_loop, &fo->main_async);

@@ -115,6 +115,8 @@ struct dd_failover {
 	ev_timer peer_timer;
 	ev_timer fsm_timer;
 	ev_timer stop_timer;
+	ev_timer pulse_timer;
+	_Atomic uint64_t pulse;  /* counted by the heartbeat loop; read by the main thread */
 	struct fo_conf *conf;
 	struct dd_vipctl *vipctl;
 	struct dd_garp *garp;

@@ -123,6 +123,12 @@ struct dd_failover_status {
 	uint64_t rx, tx;
 };
 
+/* A counter the heartbeat thread's loop advances every DD_FO_PULSE_MS while
+ * it runs: the watchdog feeds systemd only while it moves. Lock-free, any
+ * thread. */
+#define DD_FO_PULSE_MS 100
+uint64_t dd_failover_pulse(const struct dd_failover *fo);
+
 /* A consistent snapshot, taken by the heartbeat thread. */
 int dd_failover_status(struct dd_failover *fo, struct dd_failover_status *st);
 
