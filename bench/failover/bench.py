@@ -70,13 +70,10 @@ def start_keepalived(lab, node, prio, advert, version):
     conf = os.path.join(lab.dir, f"ka-{node}.conf")
     with open(conf, "w") as f:
         f.write(KA_CONF.format(node=node, prio=prio, advert=advert, version=version, vip=VIP4))
-    logf = open(os.path.join(lab.dir, f"{node}.log"), "a")
-    p = subprocess.Popen(["ip", "netns", "exec", lab.ns[node], "keepalived", "-n", "-l", "-P", "-f", conf,
-                          "-p", os.path.join(lab.dir, f"ka-{node}.pid"),
-                          "-r", os.path.join(lab.dir, f"ka-{node}-vrrp.pid")],
-                         stdout=logf, stderr=subprocess.STDOUT)
-    logf.close()
-    lab.procs[node] = p
+    lab.procs[node] = lab.hosts[node].spawn("keepalived", "-n", "-l", "-P", "-f", conf,
+                                            "-p", os.path.join(lab.dir, f"ka-{node}.pid"),
+                                            "-r", os.path.join(lab.dir, f"ka-{node}-vrrp.pid"),
+                                            name=f"keepalived-{node}", log=lab.log_path(node))
 
 
 def start_pair(lab, kind, params):
