@@ -38,7 +38,7 @@ __all__ = [
     "ipvs_services", "ipvs_service", "ipvs_conns", "DOC_NETS", "nat_site",
     "wait_for", "WaitTimeout", "hold", "run", "sh", "ip_batch", "directord_bin", "directorctl_bin",
     "directord_argv", "start_directord", "directorctl", "start_rsyslog", "roles", "notify_records",
-    "NOTIFY_CMD", "write_key", "mac", "neigh", "capture", "announced",
+    "NOTIFY_CMD", "write_key", "terminate", "mac", "neigh", "capture", "announced",
 ]
 
 DOC_NETS = [ipaddress.ip_network(n) for n in
@@ -439,15 +439,7 @@ class Lab:
         errors = []
         for p in reversed(self._procs):
             try:
-                if p.alive():
-                    os.killpg(p.pid, signal.SIGTERM)
-                    try:
-                        p.popen.wait(5)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(p.pid, signal.SIGKILL)
-                        p.popen.wait()
-            except ProcessLookupError:
-                pass
+                terminate(p.popen)
             except Exception as e:
                 errors.append(f"stop {p.name}: {e}")
         self._procs.clear()
@@ -490,6 +482,22 @@ class Lab:
             shutil.rmtree(self.dir, ignore_errors=True)
         if errors:
             raise LabError("lab cleanup: " + "; ".join(errors))
+
+
+def terminate(popen, timeout=5.0):
+    """SIGTERM to the process group of `popen` (a session leader: spawn(),
+    popen()), SIGKILL after `timeout`; returns the exit status."""
+    if popen.poll() is None:
+        try:
+            os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait()
+        except ProcessLookupError:
+            pass
+    return popen.wait()
 
 
 def nat_site(lab):
