@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net"))
-from hbnet import wait_for  # noqa: E402  (the shared polling helper)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from nslab import wait_for  # noqa: E402  (tests/lab/nslab.py, the lab library)
 
 BUILD = os.environ.get("DD_BUILDDIR", ".")
 DIRECTORD = os.environ.get("DIRECTORD", os.path.join(BUILD, "directord/directord"))
