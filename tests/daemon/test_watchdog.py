@@ -13,10 +13,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from nslab import hold, wait_for  # noqa: E402  (tests/lab/nslab.py, the lab library)
 
 DIRECTORD = os.environ.get("DIRECTORD", "directord/directord")
 
@@ -46,16 +49,6 @@ def ptrace(req, tid):
     if libc.ptrace(req, tid, None, None) != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"ptrace({req}, {tid}): {os.strerror(e)}")
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Notify:
@@ -121,10 +114,8 @@ def test_watchdog_follows_the_heartbeat_thread(daemon):
         # From the stall on, nothing feeds systemd (checked over a whole
         # watchdog period: a single feed would be the failure).
         fed = notify.count("WATCHDOG=1")
-        end = time.monotonic() + 0.4
-        while time.monotonic() < end:
-            assert notify.count("WATCHDOG=1") == fed, "fed the watchdog while the heartbeat thread was stopped"
-            time.sleep(0.02)
+        hold(lambda: notify.count("WATCHDOG=1") == fed, 0.4,
+             "no watchdog feed while the heartbeat thread is stopped")
         assert p.poll() is None
     finally:
         ptrace(PTRACE_DETACH, tid)
