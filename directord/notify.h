@@ -35,4 +35,10 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 /* Commands still running (tests, status). */
 unsigned dd_notify_running(const struct dd_notify *n);
 
+/* How the finished commands ended (status, metrics). */
+struct dd_notify_stats {
+	uint64_t succeeded, failed, timed_out;
+};
+void dd_notify_get_stats(const struct dd_notify *n, struct dd_notify_stats *out);
+
 #endif

@@ -114,6 +114,28 @@ START_TEST(free_kills_running)
 }
 END_TEST
 
+/* The daemon's loop is libev's default loop, whose SIGCHLD handler reaps
+ * every child: the exit status must still reach the notify code, every
+ * time (it used to be lost about one run in ten). */
+START_TEST(status_survives_the_default_loop)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	struct dd_notify *n = dd_notify_new(loop);
+	char *err = NULL;
+	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
+				      .reason = "x", .node = "lb1" };
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(dd_notify_run(n, i % 2 ? "exit 3" : "true", 10000, &ev, &err), 0);
+	drain(loop, n, 20);
+	struct dd_notify_stats st;
+	dd_notify_get_stats(n, &st);
+	ck_assert_uint_eq(st.failed, 10);
+	ck_assert_uint_eq(st.succeeded, 10);
+	ck_assert_uint_eq(st.timed_out, 0);
+	dd_notify_free(n);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("notify");
@@ -122,6 +144,7 @@ int main(void)
 	tcase_add_test(tc, env_is_passed);
 	tcase_add_test(tc, returns_at_once_and_timeout_kills_group);
 	tcase_add_test(tc, free_kills_running);
+	tcase_add_test(tc, status_survives_the_default_loop);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }
