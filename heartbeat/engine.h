@@ -138,6 +138,8 @@ struct dd_failover {
 		uint32_t interval_ms, dead_ms;
 		struct dd_hb_replay replay;
 		struct dd_hb_msg last;
+		bool unproven_said;     /* logged that it does not echo us yet */
+		uint64_t announced_gen; /* the peer generation we logged as believed */
 		enum dd_peer_problem problem;
 		uint64_t problem_last;  /* newest packet showing it */
 		char problem_text[200];

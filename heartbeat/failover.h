@@ -104,6 +104,9 @@ const char *dd_peer_problem_name(enum dd_peer_problem p); /* "auth", "version", 
 
 struct dd_failover_drops {
 	uint64_t malformed, bad_version, bad_auth, replayed, unknown_sender;
+	uint64_t unproven;      /* authentic, but not echoing our generation:
+				 * recorded before our start, or the peer has
+				 * not heard us yet (one round trip at start) */
 };
 
 struct dd_failover_status {

@@ -156,9 +156,9 @@ static void drop(struct dd_failover *fo, uint64_t *counter, size_t link, const s
 	const struct dd_failover_drops *d = &fo->drops;
 	log_warn(SUB, "dropped heartbeat from %s on link %zu: %s (dropped so far: %" PRIu64
 		 " malformed, %" PRIu64 " version, %" PRIu64 " auth, %" PRIu64 " replay, %" PRIu64
-		 " unknown sender; %u lines suppressed)",
+		 " unknown sender, %" PRIu64 " unproven; %u lines suppressed)",
 		 as, link, why, d->malformed, d->bad_version, d->bad_auth, d->replayed,
-		 d->unknown_sender, suppressed);
+		 d->unknown_sender, d->unproven, suppressed);
 }
 
 const char *dd_peer_problem_name(enum dd_peer_problem p)
@@ -319,14 +319,38 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 			peer_problem(fo, l, DD_PEER_WRONG_NODE, m.node);
 			continue;
 		}
+		uint64_t echo_before = fo->peer.replay.seen ? fo->peer.replay.generation : 0;
 		enum dd_hb_replay_verdict rv = dd_hb_replay_check(&fo->peer.replay, m.generation, m.seq);
 		if (rv == DD_HB_REPLAYED || rv == DD_HB_OLD_GENERATION) {
 			drop(fo, &fo->drops.replayed, (size_t)l->idx, &from,
 			     rv == DD_HB_REPLAYED ? "replayed sequence number" : "generation from before the peer's restart");
 			continue;
 		}
-		if (rv == DD_HB_NEW_GENERATION)
-			log_notice(SUB, "peer %s restarted (generation %" PRIu64 ")", m.node, m.generation);
+		/* A peer generation we had not seen: tell it ours at once, so
+		 * that its next keepalive can prove it is live (below). */
+		if (fo->peer.replay.generation != echo_before)
+			fo_send(fo);
+		/* The window above lives in memory only, so after our own start
+		 * it would take a recording of the peer's old keepalives as new.
+		 * Believed is only what echoes this run's generation, which no
+		 * recording made before this run can hold. Not a warning: every
+		 * start sees one round trip of these. */
+		if (m.echo != fo->generation) {
+			fo->drops.unproven++;
+			if (!fo->peer.unproven_said) {
+				fo->peer.unproven_said = true;
+				log_notice(SUB, "peer %s heard on link %d (generation %" PRIu64 ") but it does "
+					   "not echo this director's generation yet: not believed until it does",
+					   m.node, l->idx, m.generation);
+			}
+			continue;
+		}
+		fo->peer.unproven_said = false;
+		if (fo->peer.announced_gen != m.generation) {
+			if (fo->peer.announced_gen)
+				log_notice(SUB, "peer %s restarted (generation %" PRIu64 ")", m.node, m.generation);
+			fo->peer.announced_gen = m.generation;
+		}
 		uint64_t now = mono_ms();
 		fo->rx++;
 		l->rx++;
@@ -385,6 +409,7 @@ void fo_send(struct dd_failover *fo)
 	m.version = DD_HB_VERSION;
 	m.type = DD_HB_TYPE_KEEPALIVE;
 	m.generation = fo->generation;
+	m.echo = fo->peer.replay.seen ? fo->peer.replay.generation : 0;
 	m.interval_ms = fo->conf->interval_ms;
 	m.dead_ms = fo->conf->dead_ms;
 	snprintf(m.node, sizeof m.node, "%s", fo->conf->node);

@@ -12,9 +12,9 @@
 #include "conf/model.h"
 
 #define DD_HB_MAGIC "DDHB"
-#define DD_HB_VERSION 1
+#define DD_HB_VERSION 2
 #define DD_HB_TYPE_KEEPALIVE 1
-#define DD_HB_HDR_LEN 36
+#define DD_HB_HDR_LEN 44
 #define DD_HB_MAC_LEN 32
 #define DD_HB_MAX_PKT 1400
 #define DD_HB_MAX_CLUSTERS DD_MAX_CLUSTERS
@@ -50,6 +50,10 @@ struct dd_hb_msg {
 	uint32_t interval_ms;
 	uint32_t dead_ms;
 	uint8_t link;           /* sender's link number (0-based) */
+	uint64_t echo;          /* the receiver's generation, as the sender last
+				 * heard it (0: not yet): fresh proof of life, so
+				 * a recording from before the receiver started
+				 * is never believed */
 	char node[DD_NAME_MAX];
 	size_t n_clusters;
 	struct dd_hb_cluster clusters[DD_HB_MAX_CLUSTERS];

@@ -184,12 +184,13 @@ ROLES = {"init": 0, "standby": 1, "active": 2, "fault": 3}
 
 
 def hb_packet(node, clusters, key=KEY, generation=1, seq=1, interval=50, dead=200, link=0,
-              version=1):
-    """clusters: [(name, role, priority, flags)]"""
+              version=2, echo=0):
+    """clusters: [(name, role, priority, flags)]; echo: the receiver's
+    generation as the sender claims to have heard it."""
     body = b"".join(struct.pack("B", len(n)) + n.encode() + struct.pack("BBBB", ROLES[r], p, fl, 0)
                     for n, r, p, fl in clusters)
-    total = 36 + len(node) + len(body) + 32
-    hdr = b"DDHB" + struct.pack(">BBHQQIIBBBB", version, 1, total, generation, seq, interval, dead,
-                                link, len(clusters), len(node), 0)
+    total = 44 + len(node) + len(body) + 32
+    hdr = b"DDHB" + struct.pack(">BBHQQIIBBBBQ", version, 1, total, generation, seq, interval, dead,
+                                link, len(clusters), len(node), 0, echo)
     msg = hdr + node.encode() + body
     return msg + hmac.new(key, msg, hashlib.sha256).digest()
