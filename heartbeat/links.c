@@ -363,7 +363,12 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		fo->peer.last_rx = now;
 		fo->peer.interval_ms = m.interval_ms;
 		fo->peer.dead_ms = m.dead_ms > 60000 ? 60000 : m.dead_ms;
-		fo->peer.last = m;
+		/* Every link carries the same state, numbered from one counter:
+		 * a keepalive older than the newest we have (it came the slower
+		 * way) proves the peer is alive but says nothing new about its
+		 * roles, and must not undo what a newer one said. */
+		if (!was_alive || m.generation != fo->peer.last.generation || m.seq > fo->peer.last.seq)
+			fo->peer.last = m;
 		/* The peer's own dead time: it says how late it may be. Timers
 		 * count from the loop's cached clock, which is stale if this
 		 * thread was descheduled since the loop woke: refresh it, or the

@@ -136,8 +136,13 @@ void fo_vips_up(struct fo_cluster *c)
 	refresh_start(c);
 }
 
+/* A split brain's survivor announces again. A burst already under way
+ * covers every request that comes while it runs: keepalives from the loser
+ * on each link that comes back would otherwise start one burst apiece. */
 void fo_vips_announce_again(struct fo_cluster *c)
 {
+	if (c->garp_left)
+		return;
 	for (size_t i = 0; i < c->cfg->n_vips; i++)
 		c->burst[i] = true;
 	burst(c, c->cfg->garp.count);

@@ -150,6 +150,12 @@ def test_both_links_cut_then_restored(lab):
     wait_for(lambda: lab.client_neigh(VIP4) == mac1, 10, "client back on lb1")
     # And it stays settled.
     hold(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 1.0, "settled roles")
+    # One episode, one burst of garp.count (3 here), however many links
+    # came back and however many keepalives said "active" meanwhile.
+    garps = re.findall(rf"^\S+ {mac1} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}",
+                       open(cap).read(), re.M)
+    assert 1 <= len(garps) <= 3, garps
+    assert lab.log("lb1").count("we have precedence") == 1, lab.log("lb1")
 
 
 def send_from_client(lab, payload, src, dst="192.0.2.2", sport=7694):
