@@ -408,7 +408,8 @@ static void fill_status(struct dd_failover *fo, struct dd_failover_status *st)
 		cs->peer_known = !p.none && p.has_cluster;
 		cs->peer_role = p.role;
 		cs->peer_priority = p.priority;
-		cs->vips_up = c->vips_on;
+		cs->vips_up = c->vips_on && !fo_vips_missing(c);
+		cs->vips_missing = fo_vips_missing(c);
 	}
 	st->drops = fo->drops;
 	st->rx = fo->rx;

@@ -59,11 +59,13 @@ struct fo_cluster {
 	const struct dd_cluster *cfg;  /* points into fo->conf */
 	struct dd_fsm fsm;
 	int mon;
-	bool vips_on;
+	bool vips_on;                  /* active: its VIPs should be on */
+	bool *held;                    /* per VIP: on this host now */
 	bool *burst;                   /* per VIP: in the current announcement burst */
 	uint32_t garp_left;
 	ev_timer garp;
 	ev_timer refresh;
+	ev_timer retry;                /* VIPs that could not be added, until they are */
 };
 
 /* Sockets opened on the main thread before a command hands them over, so
@@ -180,6 +182,9 @@ void fo_vips_up(struct fo_cluster *c);
 void fo_vips_down(struct fo_cluster *c, bool quiet);
 void fo_vips_announce_again(struct fo_cluster *c);
 void fo_vips_remove_stale(struct dd_failover *fo);
+/* VIPs an active cluster should hold but does not (an add failed and is
+ * being retried). */
+size_t fo_vips_missing(const struct fo_cluster *c);
 void fo_vips_reload(struct dd_failover *fo, struct fo_cluster *old, size_t n_old,
 		    const struct fo_conf *oldconf);
 

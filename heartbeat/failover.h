@@ -87,7 +87,8 @@ struct dd_failover_cluster_status {
 	bool peer_known;         /* the peer's last keepalive listed this cluster */
 	enum dd_role peer_role;  /* meaningful only when peer_known */
 	uint8_t peer_priority;
-	bool vips_up;
+	bool vips_up;            /* active and every VIP on this host */
+	size_t vips_missing;     /* active, but these could not be added (retried) */
 };
 
 /* Why a peer that is heard is not believed, or not in step. Raised as an

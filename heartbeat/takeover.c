@@ -6,6 +6,10 @@
  * dd_vip_diff() (conf/diff.h) names are touched, and only those are
  * announced.
  *
+ * A VIP that cannot be added (its interface is missing, the kernel says
+ * no) is an alert, is never announced, shows as missing in status, and is
+ * retried every second for as long as the cluster is active.
+ *
  * Runs on the heartbeat thread; dd_failover_new() and dd_failover_stop()
  * call in from the main thread only while that thread does not run. */
 #include "config.h"
@@ -23,8 +27,8 @@ static void announce(struct fo_cluster *c, bool burst_only)
 	for (size_t i = 0; i < c->cfg->n_vips; i++) {
 		const struct dd_vip *v = &c->cfg->vips[i];
 		char *err = NULL;
-		if (burst_only && !c->burst[i])
-			continue;
+		if ((burst_only && !c->burst[i]) || !c->held[i])
+			continue; /* never announce an address we do not hold */
 		if (dd_garp_send(c->fo->garp, &v->addr, v->ifname, c->cfg->garp.mode, &err) < 0) {
 			log_err(SUB, "cluster %s: %s", c->cfg->name, err);
 			free(err);
@@ -45,26 +49,41 @@ static void on_refresh(struct ev_loop *loop, ev_timer *w, int revents)
 	announce(w->data, false);
 }
 
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents);
+
 void fo_cluster_timers_init(struct fo_cluster *c)
 {
 	ev_timer_init(&c->garp, on_garp, 0., 0.);
 	c->garp.data = c;
 	ev_timer_init(&c->refresh, on_refresh, 0., 0.);
 	c->refresh.data = c;
+	ev_timer_init(&c->retry, on_retry, 1., 1.);
+	c->retry.data = c;
 	c->burst = xcalloc(c->cfg->n_vips ? c->cfg->n_vips : 1, sizeof *c->burst);
+	c->held = xcalloc(c->cfg->n_vips ? c->cfg->n_vips : 1, sizeof *c->held);
 }
 
 void fo_cluster_free(struct fo_cluster *c)
 {
 	fo_cluster_timers_stop(c);
 	free(c->burst);
-	c->burst = NULL;
+	free(c->held);
+	c->burst = c->held = NULL;
 }
 
 void fo_cluster_timers_stop(struct fo_cluster *c)
 {
 	ev_timer_stop(c->fo->loop, &c->garp);
 	ev_timer_stop(c->fo->loop, &c->refresh);
+	ev_timer_stop(c->fo->loop, &c->retry);
+}
+
+size_t fo_vips_missing(const struct fo_cluster *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; c->vips_on && i < c->cfg->n_vips; i++)
+		n += !c->held[i];
+	return n;
 }
 
 /* The first announcement now, the rest of garp.count on the timer, for the
@@ -100,16 +119,42 @@ static void refresh_start(struct fo_cluster *c)
 	}
 }
 
-static int vip_add(struct fo_cluster *c, const struct dd_vip *v, const char *why)
+/* quiet: a retry, whose failure was already raised. */
+static int vip_add(struct fo_cluster *c, size_t i, const char *why, bool quiet)
 {
+	const struct dd_vip *v = &c->cfg->vips[i];
 	char *err = NULL, s[96];
 	if (dd_vip_add(c->fo->vipctl, v, &err) < 0) {
-		log_err(SUB, "cluster %s: %s", c->cfg->name, err);
+		if (!quiet)
+			log_alert(SUB, "cluster %s: active without VIP %s: %s; retrying every second",
+				  c->cfg->name, dd_vip_str(v, s, sizeof s), err);
 		free(err);
+		c->held[i] = false;
+		if (!ev_is_active(&c->retry))
+			ev_timer_again(c->fo->loop, &c->retry);
 		return -1;
 	}
+	c->held[i] = true;
 	log_info(SUB, "cluster %s: VIP %s added%s", c->cfg->name, dd_vip_str(v, s, sizeof s), why);
 	return 0;
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fo_cluster *c = w->data;
+	bool missing = false;
+	for (size_t i = 0; c->vips_on && i < c->cfg->n_vips; i++) {
+		if (c->held[i])
+			continue;
+		if (vip_add(c, i, " on retry", true) == 0) {
+			c->burst[i] = true;
+			burst(c, c->cfg->garp.count);
+		} else {
+			missing = true;
+		}
+	}
+	if (!missing)
+		ev_timer_stop(loop, w);
 }
 
 static void vip_del(struct dd_failover *fo, const struct dd_cluster *cl, const struct dd_vip *v,
@@ -118,7 +163,7 @@ static void vip_del(struct dd_failover *fo, const struct dd_cluster *cl, const s
 	char *err = NULL, s[96];
 	int r = dd_vip_del(fo->vipctl, v, &err);
 	if (r < 0) {
-		log_err(SUB, "cluster %s: %s", cl->name, err);
+		log_err(SUB, "cluster %s: VIP %s: %s", cl->name, dd_vip_str(v, s, sizeof s), err);
 		free(err);
 	} else if (r > 0 && !quiet) {
 		log_info(SUB, "cluster %s: VIP %s removed%s", cl->name, dd_vip_str(v, s, sizeof s), why);
@@ -127,11 +172,11 @@ static void vip_del(struct dd_failover *fo, const struct dd_cluster *cl, const s
 
 void fo_vips_up(struct fo_cluster *c)
 {
+	c->vips_on = true;
 	for (size_t i = 0; i < c->cfg->n_vips; i++) {
-		vip_add(c, &c->cfg->vips[i], "");
+		vip_add(c, i, "", false);
 		c->burst[i] = true;
 	}
-	c->vips_on = true;
 	burst(c, c->cfg->garp.count);
 	refresh_start(c);
 }
@@ -156,6 +201,7 @@ void fo_vips_down(struct fo_cluster *c, bool quiet)
 		vip_del(c->fo, c->cfg, &c->cfg->vips[i], "", quiet);
 	c->vips_on = false;
 	memset(c->burst, 0, c->cfg->n_vips * sizeof *c->burst);
+	memset(c->held, 0, c->cfg->n_vips * sizeof *c->held);
 }
 
 /* A VIP present at start is a leftover (crash, kill -9): this director is
@@ -169,7 +215,8 @@ void fo_vips_remove_stale(struct dd_failover *fo)
 			char *err = NULL, s[96];
 			int r = dd_vip_del(fo->vipctl, v, &err);
 			if (r < 0) {
-				log_warn(SUB, "cluster %s: %s", fo->conf->clusters[i].name, err);
+				log_warn(SUB, "cluster %s: VIP %s: %s", fo->conf->clusters[i].name,
+					 dd_vip_str(v, s, sizeof s), err);
 				free(err);
 			} else if (r > 0) {
 				log_notice(SUB, "cluster %s: VIP %s removed: left over from an earlier run, "
@@ -217,11 +264,12 @@ void fo_vips_reload(struct dd_failover *fo, struct fo_cluster *old, size_t n_old
 	for (size_t j = 0; j < n_old; j++) {
 		struct fo_cluster *o = &old[j];
 		struct fo_cluster *c = by_name(fo->clusters, fo->n_clusters, o->cfg->name);
-		if (c && c->vips_on && o->garp_left)
-			for (size_t k = 0; k < c->cfg->n_vips; k++)
-				for (size_t m = 0; m < o->cfg->n_vips; m++)
-					if (o->burst[m] && dd_vip_same(&o->cfg->vips[m], &c->cfg->vips[k]))
-						c->burst[k] = true;
+		for (size_t k = 0; c && c->vips_on && k < c->cfg->n_vips; k++)
+			for (size_t m = 0; m < o->cfg->n_vips; m++)
+				if (dd_vip_same(&o->cfg->vips[m], &c->cfg->vips[k])) {
+					c->held[k] = o->held[m];
+					c->burst[k] = o->garp_left && o->burst[m];
+				}
 		if (c)
 			c->garp_left = o->garp_left;
 		fo_cluster_timers_stop(o);
@@ -236,8 +284,9 @@ void fo_vips_reload(struct dd_failover *fo, struct fo_cluster *old, size_t n_old
 		if (!ch[i].add)
 			continue;
 		struct fo_cluster *c = by_name(fo->clusters, fo->n_clusters, ch[i].cluster->name);
-		if (vip_add(c, ch[i].vip, " by reload") == 0) {
-			c->burst[vip_index(c->cfg, ch[i].vip)] = true;
+		size_t k = vip_index(c->cfg, ch[i].vip);
+		if (vip_add(c, k, " by reload", false) == 0) {
+			c->burst[k] = true;
 			added[c - fo->clusters] = true;
 		}
 	}
@@ -250,6 +299,8 @@ void fo_vips_reload(struct dd_failover *fo, struct fo_cluster *old, size_t n_old
 		if (added[i] || c->garp_left)
 			burst(c, added[i] ? c->cfg->garp.count : c->garp_left);
 		refresh_start(c);
+		if (fo_vips_missing(c) && !ev_is_active(&c->retry))
+			ev_timer_again(fo->loop, &c->retry);
 	}
 	free(added);
 	for (size_t j = 0; j < n_old; j++)

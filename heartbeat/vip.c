@@ -14,6 +14,7 @@
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/link.h>
 
 struct dd_vipctl {
 	struct nl_sock *sk;
@@ -53,18 +54,33 @@ const char *dd_vip_str(const struct dd_vip *v, char *buf, size_t len)
 	return buf;
 }
 
-static struct rtnl_addr *build(const struct dd_vip *v, char **err)
+/* The interface's index, asked over the handle's own netlink socket:
+ * if_nametoindex() opens a socket per call, and a takeover must not need a
+ * new descriptor (a process at its fd limit would take over without its
+ * VIPs). */
+static int ifindex_of(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	char s[96];
-	unsigned ifindex = if_nametoindex(v->ifname);
-	if (!ifindex) {
-		dd_seterr(err, "VIP %s: interface: %s", dd_vip_str(v, s, sizeof s), strerror(errno));
-		return NULL;
+	struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(c->sk, 0, v->ifname, &link);
+	if (r < 0) {
+		dd_seterr(err, "interface %s: %s", v->ifname,
+			  r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? "no such device" : nl_geterror(r));
+		return -1;
 	}
+	int ifindex = rtnl_link_get_ifindex(link);
+	rtnl_link_put(link);
+	return ifindex;
+}
+
+static struct rtnl_addr *build(struct dd_vipctl *c, const struct dd_vip *v, char **err)
+{
+	int ifindex = ifindex_of(c, v, err);
+	if (ifindex < 0)
+		return NULL;
 	struct rtnl_addr *ra = rtnl_addr_alloc();
 	struct nl_addr *na = nl_addr_build(v->addr.family, v->addr.u.bytes, dd_addr_len(&v->addr));
 	if (!ra || !na) {
-		dd_seterr(err, "VIP %s: out of memory", dd_vip_str(v, s, sizeof s));
+		dd_seterr(err, "out of memory");
 		rtnl_addr_put(ra);
 		nl_addr_put(na);
 		return NULL;
@@ -86,14 +102,13 @@ static struct rtnl_addr *build(const struct dd_vip *v, char **err)
 
 int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	struct rtnl_addr *ra = build(v, err);
+	struct rtnl_addr *ra = build(c, v, err);
 	if (!ra)
 		return -1;
 	int r = rtnl_addr_add(c->sk, ra, 0);
 	rtnl_addr_put(ra);
 	if (r < 0 && r != -NLE_EXIST) {
-		char s[96];
-		dd_seterr(err, "VIP %s: add: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
+		dd_seterr(err, "add: %s", nl_geterror(r));
 		return -1;
 	}
 	return 0;
@@ -101,7 +116,7 @@ int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 
 int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	struct rtnl_addr *ra = build(v, err);
+	struct rtnl_addr *ra = build(c, v, err);
 	if (!ra)
 		return -1;
 	int r = rtnl_addr_delete(c->sk, ra, 0);
@@ -109,8 +124,7 @@ int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 	if (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND)
 		return 0;
 	if (r < 0) {
-		char s[96];
-		dd_seterr(err, "VIP %s: remove: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
+		dd_seterr(err, "remove: %s", nl_geterror(r));
 		return -1;
 	}
 	return 1;

@@ -16,7 +16,7 @@ void dd_vipctl_free(struct dd_vipctl *c);
 
 /* Both are idempotent: adding a present address or removing an absent one
  * succeeds. Return 0 (dd_vip_del: 1 if the address was there), or -1
- * with *err (malloc'd). The address is found by dd_vip_same() identity:
+ * with *err (malloc'd; the caller names the VIP). The address is found by dd_vip_same() identity:
  * address, prefix, interface and label. */
 int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err);
 int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err);

@@ -530,6 +530,40 @@ START_TEST(peer_with_wrong_key_is_raised)
 }
 END_TEST
 
+/* A VIP whose interface is missing: the cluster is active, the VIP is
+ * reported missing (never announced), and is added once the interface
+ * appears. */
+START_TEST(vip_that_cannot_be_added_is_retried)
+{
+	static struct node n;
+	struct rec r = { 0 };
+	char *err = NULL;
+	struct dd_failover_status st;
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.30", 100);
+	n.cfg.hb.n_peers = 0;
+	strcpy(n.vip.ifname, "dd-late0");
+	struct dd_failover_hooks h = { .ctx = &r, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &n.cfg, &h, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	wait_event(&r, "web: init -> active: no peer configured");
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert(!st.clusters[0].vips_up);
+	ck_assert_uint_eq(st.clusters[0].vips_missing, 1);
+	ck_assert_int_eq(system("ip link add dd-late0 type veth peer name dd-late1 && "
+				"ip link set dd-late0 up"), 0);
+	double end = mono_now() + 10;
+	while (!addr_present("203.0.113.30") && mono_now() < end)
+		usleep(10000);
+	ck_assert(addr_present("203.0.113.30"));
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert(st.clusters[0].vips_up);
+	ck_assert_uint_eq(st.clusters[0].vips_missing, 0);
+	dd_failover_stop(a, true);
+	ck_assert(!addr_present("203.0.113.30"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hb_engine");
@@ -540,6 +574,7 @@ int main(void)
 	tcase_add_test(tc, missing_resources_refused);
 	tcase_add_test(tc, reload_applies_the_vip_diff);
 	tcase_add_test(tc, peer_with_wrong_key_is_raised);
+	tcase_add_test(tc, vip_that_cannot_be_added_is_retried);
 	tcase_add_test(tc, standalone_lifecycle);
 	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);
