@@ -33,7 +33,7 @@ struct dd_daemon {
 	const struct dd_daemon_opts *opts;
 	struct dd_config *cfg;
 	char *pid_path;         /* copied: a reload may free the config it came from */
-	int pid_fd;
+	int pid_fd, pid_dirfd;  /* the locked pid file, and its directory */
 	ev_signal sig_term, sig_int, sig_hup, sig_quit;
 	struct {
 		ev_timer tick;
@@ -78,12 +78,38 @@ int dd_config_test(const char *path, bool print)
 }
 
 /* The pid file doubles as the single-instance lock: a second directord with
- * the same pid file refuses to start instead of fighting over IPVS. */
+ * the same pid file refuses to start instead of fighting over IPVS. Root
+ * writes it, so nobody else may steer it: it is opened through its
+ * directory (which others may not write unless it is sticky), never through
+ * a symlink, and only if it is ours. */
 static int pidfile_take(struct dd_daemon *d)
 {
-	int fd = open(d->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_err("core", "cannot open pid file %s: %s", d->pid_path, strerror(errno));
+	const char *base;
+	bool shared;
+	char *err = NULL;
+	int dfd = dd_dir_open(d->pid_path, &base, &shared, &err);
+	if (dfd < 0) {
+		log_err("core", "pid file %s: %s", d->pid_path, err);
+		free(err);
+		return -1;
+	}
+	/* Checked by name first for a clear reason; O_NOFOLLOW and the fstat
+	 * below close the window between the check and the open. */
+	if (dd_file_ours(dfd, d->pid_path, base, &err) < 0) {
+		log_err("core", "cannot use pid file: %s", err);
+		free(err);
+		close(dfd);
+		return -1;
+	}
+	int fd = openat(dfd, base, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		log_err("core", "cannot use pid file %s: %s", d->pid_path,
+			fd < 0 && errno == ELOOP ? "it is a symbolic link" :
+			fd < 0 ? strerror(errno) : "not a regular file of ours");
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -95,6 +121,7 @@ static int pidfile_take(struct dd_daemon *d)
 		log_err("core", "another directord (pid %s) holds %s; not starting",
 			buf[0] ? buf : "?", d->pid_path);
 		close(fd);
+		close(dfd);
 		return -1;
 	}
 	char buf[32];
@@ -102,9 +129,11 @@ static int pidfile_take(struct dd_daemon *d)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
 		log_err("core", "cannot write pid file %s: %s", d->pid_path, strerror(errno));
 		close(fd);
+		close(dfd);
 		return -1;
 	}
 	d->pid_fd = fd;
+	d->pid_dirfd = dfd;
 	return 0;
 }
 
@@ -112,9 +141,10 @@ static void pidfile_release(struct dd_daemon *d)
 {
 	if (d->pid_fd < 0)
 		return;
-	unlink(d->pid_path);
+	unlinkat(d->pid_dirfd, strrchr(d->pid_path, '/') ? strrchr(d->pid_path, '/') + 1 : d->pid_path, 0);
 	close(d->pid_fd);
-	d->pid_fd = -1;
+	close(d->pid_dirfd);
+	d->pid_fd = d->pid_dirfd = -1;
 }
 
 /* systemd Type=notify readiness, written by hand: it is one datagram and not
@@ -393,7 +423,7 @@ static int daemonize(void)
 
 int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 {
-	struct dd_daemon d = { .loop = loop, .opts = opts, .pid_fd = -1 };
+	struct dd_daemon d = { .loop = loop, .opts = opts, .pid_fd = -1, .pid_dirfd = -1 };
 	struct dd_conf_errors errs = { 0 };
 
 	dlog_open("directord", opts->log_stderr ? DLOG_STDERR : DLOG_SYSLOG, LOG_DAEMON);

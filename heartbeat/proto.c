@@ -249,15 +249,15 @@ int dd_hb_generation_next(const char *state_file, uint64_t *gen, char **err)
 		dd_seterr(err, "heartbeat state_file is not set");
 		return -1;
 	}
-	char buf[64];
+	char buf[64], *e = NULL;
 	uint64_t stored = 0;
-	long n = read_small_file(state_file, buf, sizeof buf);
-	if (n < 0 && errno != ENOENT) {
-		dd_seterr(err, "state file %s: %s", state_file, strerror(errno));
+	long n = read_owned_file(state_file, buf, sizeof buf, &e);
+	if (n < 0 && (e || errno != ENOENT)) {
+		dd_seterr(err, "state file: %s", e ? e : strerror(errno));
+		free(e);
 		return -1;
 	}
 	if (n > 0) {
-		char *e;
 		errno = 0;
 		unsigned long long v = strtoull(buf, &e, 10);
 		if (errno || e == buf || (*e && *e != '\n')) {
@@ -271,8 +271,10 @@ int dd_hb_generation_next(const char *state_file, uint64_t *gen, char **err)
 	if (wall > g)
 		g = wall;
 	int len = snprintf(buf, sizeof buf, "%" PRIu64 "\n", g);
-	if (write_file_atomic(state_file, buf, (size_t)len) < 0) {
-		dd_seterr(err, "state file %s: cannot write: %s", state_file, strerror(errno));
+	e = NULL;
+	if (write_file_atomic(state_file, buf, (size_t)len, &e) < 0) {
+		dd_seterr(err, "state file: %s", e);
+		free(e);
 		return -1;
 	}
 	*gen = g;

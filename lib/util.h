@@ -3,6 +3,7 @@
 #ifndef DD_LIB_UTIL_H
 #define DD_LIB_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +25,28 @@ char *xstrdup(const char *s);
  * want one. */
 void dd_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Read a whole small file (key files, state files). Returns bytes read or -1
- * with errno set; the buffer is NUL-terminated. */
+/* Read a whole small file (key files). Returns bytes read or -1 with errno
+ * set; the buffer is NUL-terminated. */
 long read_small_file(const char *path, char *buf, size_t bufsz);
-/* Write atomically: temp file in the same directory, fsync, rename. */
-int write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* Files root writes at run time (pid file, state file, control socket)
+ * must not be steered by another user. dd_dir_open() opens the directory
+ * that holds `path` and refuses (-1, errno EPERM, *err) one that a user
+ * other than root or us can write unless it is sticky (/tmp); in a sticky
+ * shared one, *shared is set and the file itself must be ours. *base
+ * points into path at the file's name. Use the directory fd with the *at()
+ * calls and O_NOFOLLOW, never the path again. */
+int dd_dir_open(const char *path, const char **base, bool *shared, char **err);
+/* The file `base` in dirfd is absent (1), ours and not a symlink (0), or
+ * someone else's / a symlink (-1 with *err). */
+int dd_file_ours(int dirfd, const char *path, const char *base, char **err);
+/* Reads `path` like read_small_file, without following a symlink, in a
+ * directory dd_dir_open() accepts, and only if the file is ours. -1 with
+ * errno ENOENT (and no *err) when absent. */
+long read_owned_file(const char *path, char *buf, size_t bufsz, char **err);
+/* Writes atomically: a new temp file (O_EXCL, O_NOFOLLOW, random name) in
+ * the same directory, fsync, rename over `path`, in a directory
+ * dd_dir_open() accepts, never over a file that is not ours. */
+int write_file_atomic(const char *path, const void *buf, size_t len, char **err);
 
 #endif

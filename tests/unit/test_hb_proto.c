@@ -2,6 +2,7 @@
  * key and generation files. Single-threaded Check suite. */
 #include "config.h"
 #include "heartbeat/proto.h"
+#include "lib/util.h"
 
 #include <check.h>
 #include "tests/unit/ck_run.h"
@@ -210,8 +211,46 @@ START_TEST(generation)
 	rmdir(tmpdir);
 	snprintf(path, sizeof path, "%s/nodir/generation", tmpdir);
 	ck_assert_int_eq(dd_hb_generation_next(path, &g3, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
+	ck_assert_msg(strstr(err, "No such file or directory"), "%s", err);
 	free(err);
+}
+END_TEST
+
+/* The state file is root's, in a directory others may not steer: a
+ * symlink planted at its name, a directory anyone can write (not sticky),
+ * or a file of another user there are refused and change nothing. */
+START_TEST(state_file_not_steered)
+{
+	char dir[] = "/tmp/test_hb_state.XXXXXX", path[128], victim[128], buf[64];
+	char *err = NULL;
+	uint64_t g;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/generation", dir);
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	write_file(victim, "precious\n", 0644);
+	ck_assert_int_eq(symlink(victim, path), 0);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g, &err), -1);
+	ck_assert_msg(strstr(err, "symbolic link"), "%s", err);
+	free(err);
+	ck_assert_int_gt(read_small_file(victim, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "precious\n");
+	unlink(path);
+
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g, &err), -1);
+	ck_assert_msg(strstr(err, "can be written by other users and is not sticky"), "%s", err);
+	free(err);
+
+	/* Sticky like /tmp: our own file is fine, another user's is not. */
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g, &err), 0);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	ck_assert_int_eq(dd_hb_generation_next(path, &g, &err), -1);
+	ck_assert_msg(strstr(err, "not a regular file of ours"), "%s", err);
+	free(err);
+	unlink(path);
+	unlink(victim);
+	rmdir(dir);
 }
 END_TEST
 
@@ -224,6 +263,7 @@ int main(void)
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, replay_window);
 	tcase_add_test(tc, key_file);
+	tcase_add_test(tc, state_file_not_steered);
 	tcase_add_test(tc, generation);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
