@@ -91,6 +91,57 @@ def test_usage_errors():
     assert run("-p").returncode == 2
     assert run("-x").returncode == 2
     assert run("-f", "/nonexistent/directord.conf", "-t").returncode == 1
+    assert run("--force").returncode == 2
+    assert run("--genkey").returncode == 2
+
+
+DIRECTORCTL = os.path.join(os.path.dirname(DIRECTORD), "directorctl")
+
+
+@pytest.mark.parametrize("prog", [DIRECTORD, DIRECTORCTL])
+def test_help_and_version(prog):
+    for flag in ("-h", "--help"):
+        r = subprocess.run([prog, flag], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith("usage: "), (flag, r.stderr)
+        assert "--version" in r.stdout
+    for flag in ("-V", "--version"):
+        r = subprocess.run([prog, flag], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "directord 0" in r.stdout, (flag, r.stdout, r.stderr)
+
+
+def test_genkey_mode_refusal_force_and_use(confdir):
+    key = os.path.join(confdir, "new.key")
+    os.umask(0o022)
+    r = run("--genkey", key)
+    assert r.returncode == 0, r.stderr
+    assert "PEER" in r.stdout and key in r.stdout  # says how to copy it over
+    st = os.stat(key)
+    assert st.st_mode & 0o777 == 0o600
+    first = open(key).read()
+    assert len(first) == 65 and first.endswith("\n")
+    int(first, 16)  # hex: survives copy and paste between the directors
+
+    r = run("--genkey", key)
+    assert r.returncode == 1 and "--force" in r.stderr
+    assert open(key).read() == first
+
+    # --force replaces it and never inherits a loose mode from the old file.
+    os.chmod(key, 0o644)
+    r = run("--genkey", key, "--force")
+    assert r.returncode == 0, r.stderr
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    assert open(key).read() != first
+    assert sorted(os.listdir(confdir)) == ["hb.key", "new.key"]
+
+    # A symlink in the way is refused, never followed.
+    link = os.path.join(confdir, "link.key")
+    os.symlink(os.path.join(confdir, "elsewhere"), link)
+    assert run("--genkey", link).returncode == 1
+    assert not os.path.exists(os.path.join(confdir, "elsewhere"))
+
+    conf = write_conf(confdir, text=CONF.format(dir=confdir, prio=100).replace("hb.key", "new.key"))
+    r = run("-t", "-f", conf)
+    assert r.returncode == 0, r.stderr
 
 
 class Daemon:
