@@ -56,10 +56,43 @@ static void log_errors(const struct dd_conf_errors *errs)
 		log_err("config", "%s", dd_conf_error_str(&errs->v[i], b, sizeof b));
 }
 
+/* The generation counter is written at start-up, so a missing state
+ * directory would only surface then, as a failed start on both directors.
+ * -t says so first. Here and not in the loader: the loader reads files that
+ * are not about this machine (examples, tests, `directorctl plan`). */
+static struct dd_config *state_dir_check(struct dd_config *cfg, struct dd_conf_errors *errs)
+{
+	const char *sf = cfg->hb.state_file;
+	if (!cfg->hb.n_peers || !sf || !*sf)
+		return cfg;
+	const char *slash = strrchr(sf, '/');
+	char *dir = slash ? xstrdup(sf) : xstrdup(".");
+	if (slash)
+		dir[slash == sf ? 1 : slash - sf] = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		free(dir);
+		return cfg;
+	}
+	errs->v = xcalloc(1, sizeof *errs->v);
+	errs->v[0].file = xstrdup(cfg->path);
+	errs->v[0].line = cfg->hb.line;
+	size_t n = strlen(sf) + strlen(dir) + 128;
+	errs->v[0].msg = xmalloc(n);
+	snprintf(errs->v[0].msg, n, "state_file %s: directory %s does not exist "
+		 "(make install and the Debian package create the default one)", sf, dir);
+	errs->n = 1;
+	free(dir);
+	dd_config_free(cfg);
+	return NULL;
+}
+
 int dd_config_test(const char *path, bool print)
 {
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *cfg = dd_config_load(path, &errs);
+	if (cfg)
+		cfg = state_dir_check(cfg, &errs);
 	if (!cfg) {
 		dd_conf_errors_print(&errs, stderr);
 		fprintf(stderr, "%s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");

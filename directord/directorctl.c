@@ -40,9 +40,11 @@ static void usage(FILE *out)
 		"  check [FILE]                test a configuration file\n"
 		"  version                     the daemon's version\n"
 		"options:\n"
-		"  -s SOCKET   control socket (default " DEFAULT_SOCKET ")\n"
-		"  -T SECONDS  give up after this long (default 30)\n"
-		"  -j, --json  JSON output (read commands and errors)\n"
+		"  -s, --socket SOCKET  control socket (default " DEFAULT_SOCKET ")\n"
+		"  -T SECONDS           give up after this long (default 30)\n"
+		"  -j, --json           JSON output (read commands and errors)\n"
+		"  -V, --version        directorctl's version (`version` asks the daemon)\n"
+		"  -h, --help           this help\n"
 		"exit status: 0 ok, 1 failed, 2 usage, 3 no daemon/busy/timeout,\n"
 		"             4 permission denied, 5 not available in this build\n");
 }
@@ -150,11 +152,12 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	/* "+": options end at the command, so arguments are never options. */
-	while ((c = getopt_long(argc, argv, "+s:T:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:T:jhV", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'T': {
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
 		}
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return EX_OK;
+		case 'V': puts("directorctl (" PACKAGE_STRING ")"); return EX_OK;
 		default: usage(stderr); return EX_USAGE;
 		}
 	}

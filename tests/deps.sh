@@ -10,7 +10,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  tcpdump nginx rsyslog stress-ng ethtool
  keepalived ipvsadm
  qemu-system-x86 busybox-static cpio kmod
- groff-base man-db"
+ groff-base man-db
+ debhelper dpkg-dev lintian mmdebstrap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"

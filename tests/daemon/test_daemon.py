@@ -1,8 +1,11 @@
 """The daemon's own command line and life cycle: -t, -t -p, pid file,
-single instance, SIGHUP reload (good and bad), SIGTERM.
+single instance, SIGHUP reload (good and bad), SIGTERM; --genkey, --help,
+--version; every shipped example passes -t where it lies.
 
 Runs the real binary with a real config in a temp dir; needs no network."""
+import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,6 +87,95 @@ def test_usage_errors():
     assert run("-p").returncode == 2
     assert run("-x").returncode == 2
     assert run("-f", "/nonexistent/directord.conf", "-t").returncode == 1
+    assert run("--force").returncode == 2
+    assert run("--genkey").returncode == 2
+
+
+def test_check_reports_missing_state_dir(confdir):
+    # Only a director with a peer writes the state file, so give it one.
+    text = CONF.format(dir=confdir, prio=100).replace(
+        f'state_file = "{confdir}/generation"',
+        f'state_file = "{confdir}/no/generation"; peers = ( {{ name = "lb2"; '
+        'links = ( { local = "192.0.2.1"; remote = "192.0.2.2"; } ); } )')
+    path = write_conf(confdir, text=text)
+    r = run("-t", "-f", path)
+    assert r.returncode == 1
+    assert re.search(rf"^{re.escape(path)}:\d+: state_file {re.escape(confdir)}/no/generation: "
+                     rf"directory {re.escape(confdir)}/no does not exist", r.stderr, re.M), r.stderr
+    os.mkdir(os.path.join(confdir, "no"))
+    r = run("-t", "-f", path)
+    assert r.returncode == 0, r.stderr
+
+
+EXAMPLES = sorted(glob.glob(os.path.join(os.environ.get("DD_SRCDIR", "."), "conf/examples/*.conf")))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+def test_example_passes_check_in_place(example):
+    """In place, with the public example key beside it. The state directory
+    belongs to the machine (make install and the package make it): where it
+    is missing, that must be the only error."""
+    r = run("-t", "-f", example)
+    if r.returncode == 0:
+        assert r.stdout.strip() == "configuration OK"
+        return
+    errors = r.stderr.splitlines()[:-1]
+    assert len(errors) == 1, r.stderr
+    m = re.search(r"state_file \S+: directory (\S+) does not exist", errors[0])
+    assert m and not os.path.isdir(m.group(1)), r.stderr
+
+
+def test_examples_found():
+    assert len(EXAMPLES) >= 6
+
+
+DIRECTORCTL = os.path.join(os.path.dirname(DIRECTORD), "directorctl")
+
+
+@pytest.mark.parametrize("prog", [DIRECTORD, DIRECTORCTL])
+def test_help_and_version(prog):
+    for flag in ("-h", "--help"):
+        r = subprocess.run([prog, flag], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith("usage: "), (flag, r.stderr)
+        assert "--version" in r.stdout
+    for flag in ("-V", "--version"):
+        r = subprocess.run([prog, flag], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "directord 0" in r.stdout, (flag, r.stdout, r.stderr)
+
+
+def test_genkey_mode_refusal_force_and_use(confdir):
+    key = os.path.join(confdir, "new.key")
+    os.umask(0o022)
+    r = run("--genkey", key)
+    assert r.returncode == 0, r.stderr
+    assert "PEER" in r.stdout and key in r.stdout  # says how to copy it over
+    st = os.stat(key)
+    assert st.st_mode & 0o777 == 0o600
+    first = open(key).read()
+    assert len(first) == 65 and first.endswith("\n")
+    int(first, 16)  # hex: survives copy and paste between the directors
+
+    r = run("--genkey", key)
+    assert r.returncode == 1 and "--force" in r.stderr
+    assert open(key).read() == first
+
+    # --force replaces it and never inherits a loose mode from the old file.
+    os.chmod(key, 0o644)
+    r = run("--genkey", key, "--force")
+    assert r.returncode == 0, r.stderr
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    assert open(key).read() != first
+    assert sorted(os.listdir(confdir)) == ["hb.key", "new.key"]
+
+    # A symlink in the way is refused, never followed.
+    link = os.path.join(confdir, "link.key")
+    os.symlink(os.path.join(confdir, "elsewhere"), link)
+    assert run("--genkey", link).returncode == 1
+    assert not os.path.exists(os.path.join(confdir, "elsewhere"))
+
+    conf = write_conf(confdir, text=CONF.format(dir=confdir, prio=100).replace("hb.key", "new.key"))
+    r = run("-t", "-f", conf)
+    assert r.returncode == 0, r.stderr
 
 
 class Daemon:
