@@ -36,7 +36,8 @@ const char *const dd_keys_service[] = { "name", "protocol", "address", "port",
 	"real_servers", NULL };
 const char *const dd_keys_sorry[] = { "address", "port", NULL };
 const char *const dd_keys_check[] = { "type", "interval_ms", "timeout_ms",
-	"rise", "fall", "initial", "port", "method", "path", "host", "status",
+	"rise", "fall", "initial", "port", "source", "interface", "method",
+	"path", "host", "status",
 	"body_match", "sni", "verify_tls", "ca_file", "command", "send",
 	"expect", "dns_query", NULL };
 const char *const dd_keys_rs[] = { "address", "port", "weight",
@@ -107,6 +108,10 @@ bool dd_family_parse(const char *s, int *af)
 unsigned dd_check_key_types(const char *key)
 {
 	static const struct { const char *key; unsigned types; } tab[] = {
+		{ "source", T(DD_CHECK_TCP) | T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) | T(DD_CHECK_UDP) |
+			    T(DD_CHECK_DNS) },
+		{ "interface", T(DD_CHECK_TCP) | T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) | T(DD_CHECK_UDP) |
+			       T(DD_CHECK_DNS) },
 		{ "method", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
 		{ "path", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },
 		{ "host", T(DD_CHECK_HTTP) | T(DD_CHECK_HTTPS) },

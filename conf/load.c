@@ -704,6 +704,8 @@ static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
 	if (rd_enum(ld, g, "initial", dd_initial_names, ALL_NAMES, &t) == 1)
 		c->initial = (enum dd_initial)t;
 	rd_u16(ld, g, "port", 0, 65535, &c->port);
+	rd_addr(ld, g, "source", true, &c->source);
+	rd_ifname(ld, g, "interface", true, c->interface);
 
 	const char *v;
 	if (rd_str(ld, g, "method", &v) == 1) {
@@ -778,8 +780,16 @@ static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
 		const char *name = config_setting_name(s);
 		unsigned types = name ? dd_check_key_types(name) : 0;
 		if (types && !(types & (1u << c->type))) {
-			const char *need = (types & (1u << DD_CHECK_HTTP)) ? "http or https"
-				: dd_check_type_name((enum dd_check_type)__builtin_ctz(types));
+			char need[96] = "";
+			size_t len = 0;
+			for (unsigned m = types; m; m &= m - 1) {
+				bool last = !(m & (m - 1));
+				int w = snprintf(need + len, sizeof need - len, "%s%s",
+						 len ? (last ? " or " : ", ") : "",
+						 dd_check_type_name((enum dd_check_type)__builtin_ctz(m)));
+				if (w > 0 && (size_t)w < sizeof need - len)
+					len += (size_t)w;
+			}
 			err(ld, s, "%s applies to %s checks, not %s", name, need,
 			    dd_check_type_name(c->type));
 		}
@@ -845,6 +855,16 @@ static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
 	if (svc_check_ok && svc->proto == DD_PROTO_FWMARK && !rs->port && !rs->check.port &&
 	    rs->check.type != DD_CHECK_NONE && rs->check.type != DD_CHECK_EXEC)
 		err(ld, cg ? cg : g, "check needs a port: the real server has none (fwmark service)");
+	/* A source of the other family could never be bound: every probe
+	 * would fail, and the server would look dead. */
+	const struct dd_addr *src = &rs->check.source;
+	if (svc_check_ok && ok_addr == 1 && src->family && src->family != rs->addr.family &&
+	    rs->check.type != DD_CHECK_NONE && rs->check.type != DD_CHECK_EXEC) {
+		char sb[DD_ADDR_STRLEN], ab[DD_ADDR_STRLEN];
+		cs_t *at = cg && member(cg, "source") ? member(cg, "source") : member(g, "address");
+		err(ld, at, "check source %s and real server %s differ in address family",
+		    dd_addr_str(src, sb, sizeof sb), dd_addr_str(&rs->addr, ab, sizeof ab));
+	}
 	int fam = service_family(svc);
 	if (ok_addr == 1 && fam && rs->addr.family != fam && rs->fwd != DD_FWD_TUN)
 		err(ld, member(g, "address"),
@@ -1156,6 +1176,47 @@ next_vip:;
 	}
 }
 
+static const struct dd_vip *find_vip(const struct dd_config *c, const struct dd_addr *a,
+				     const struct dd_cluster **in)
+{
+	for (size_t i = 0; i < c->n_clusters; i++)
+		for (size_t j = 0; j < c->clusters[i].n_vips; j++)
+			if (dd_addr_eq(&c->clusters[i].vips[j].addr, a)) {
+				*in = &c->clusters[i];
+				return &c->clusters[i].vips[j];
+			}
+	return NULL;
+}
+
+/* A check bound to a VIP fails on the standby, which does not hold it,
+ * and in a split brain its replies reach the other director. Once per
+ * service when its real servers inherit the source, else per server. */
+static void check_sources_not_vips(struct ld *ld)
+{
+	const struct dd_config *c = ld->c;
+	for (size_t i = 0; i < c->n_clusters; i++)
+		for (size_t k = 0; k < c->clusters[i].n_services; k++) {
+			const struct dd_service *s = &c->clusters[i].services[k];
+			bool told = false;
+			for (size_t r = 0; r < s->n_rs; r++) {
+				const struct dd_check *chk = &s->rs[r].check;
+				const struct dd_cluster *in;
+				const struct dd_vip *v;
+				if (!chk->source.family || chk->type == DD_CHECK_NONE ||
+				    chk->type == DD_CHECK_EXEC || !(v = find_vip(c, &chk->source, &in)))
+					continue;
+				bool inherited = dd_addr_eq(&chk->source, &s->check.source);
+				if (inherited && told)
+					continue;
+				char b[DD_ADDR_STRLEN];
+				errl(ld, inherited ? s->line : s->rs[r].line,
+				     "check source %s is a VIP (cluster '%s', line %d): use an address of this director",
+				     dd_addr_str(&chk->source, b, sizeof b), in->name, v->line);
+				told |= inherited;
+			}
+		}
+}
+
 static void load_clusters(struct ld *ld, cs_t *root)
 {
 	cs_t *l = rd_list(ld, root, "clusters");
@@ -1177,7 +1238,7 @@ static void load_clusters(struct ld *ld, cs_t *root)
 				    cl->name, c->clusters[j].line);
 				break;
 			}
-	}
+	}	check_sources_not_vips(ld);
 }
 
 /* ---- what libconfig 1.5 gets wrong -------------------------------------

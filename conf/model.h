@@ -44,6 +44,10 @@ struct dd_check {
 	uint32_t fall;          /* default 3 */
 	enum dd_initial initial; /* default down: a server earns its traffic */
 	uint16_t port;          /* 0: the real server's port */
+	/* tcp, http, https, udp, dns: where probes leave from, like
+	 * keepalived's bindto and bind_if */
+	struct dd_addr source;  /* unset: the kernel chooses (never a VIP, see vip.c) */
+	char interface[16];     /* SO_BINDTODEVICE; "": none */
 	/* http / https */
 	char *method;           /* default "GET" */
 	char *path;             /* default "/" */

@@ -138,6 +138,10 @@ static void print_check(struct pr *p, const struct dd_check *c)
 	kv_u(p, "fall", c->fall);
 	kv_str(p, "initial", dd_initial_name(c->initial));
 	kv_u(p, "port", c->port);
+	if (c->type != DD_CHECK_NONE && c->type != DD_CHECK_EXEC) {
+		kv_addr(p, "source", &c->source);
+		kv_str(p, "interface", c->interface);
+	}
 	if (c->type == DD_CHECK_HTTP || c->type == DD_CHECK_HTTPS) {
 		kv_str(p, "method", c->method);
 		kv_str(p, "path", c->path);

@@ -75,9 +75,11 @@ bool ds_rs_is_up(const struct dd_real_server *rs, const struct ds_rs_state *st)
 	return st->adopted_up || rs->check.initial == DD_INITIAL_UP;
 }
 
-static void update_quorum(const struct dd_service *s, struct ds_svc_state *st, uint32_t up)
+/* Returns the cause of a change of the sorry state, or NULL if none. */
+static const char *update_quorum(const struct dd_service *s, struct ds_svc_state *st, uint32_t up)
 {
 	uint32_t q = s->quorum, h = s->quorum_hysteresis;
+	bool was = st->sorry_known && st->sorry;
 	if (!st->sorry_known) {
 		st->sorry = up < q;
 		st->sorry_known = true;
@@ -86,13 +88,20 @@ static void update_quorum(const struct dd_service *s, struct ds_svc_state *st, u
 	} else if (st->sorry && up >= q + h) {
 		st->sorry = false;
 	}
+	if (st->sorry == was)
+		return NULL;
+	return st->sorry ? "quorum lost" : "quorum regained";
 }
 
+/* `*ramping` says the weight came from slow start, including the step
+ * that ends it at the full weight. */
 static uint32_t ramp_weight(uint32_t w, const struct dd_real_server *rs, struct ds_rs_state *rst,
-			    uint64_t now, uint64_t *next_ms)
+			    uint64_t now, uint64_t *next_ms, bool *ramping)
 {
+	*ramping = false;
 	if (!rst->up_since_ms || !rs->slow_start_ms || w == 0)
 		return w;
+	*ramping = true;
 	uint64_t el = now > rst->up_since_ms ? now - rst->up_since_ms : 0;
 	if (el >= rs->slow_start_ms) {
 		rst->up_since_ms = 0;
@@ -112,6 +121,35 @@ static uint32_t ramp_weight(uint32_t w, const struct dd_real_server *rs, struct 
 	return (uint32_t)rw;
 }
 
+static void next_due(uint64_t *next_ms, uint64_t at)
+{
+	if (!*next_ms || at < *next_ms)
+		*next_ms = at;
+}
+
+/* A server that does not count as up. With removal "drain" it keeps weight
+ * 0 so that its established and persistent connections finish, but only
+ * for drain_ms: a dead server left in the table forever would keep
+ * persistence templates pointing at it and show up as configured. */
+static void down_dest(const struct dd_service *s, struct ds_rs_state *rst, uint64_t now,
+		      struct ipvs_dest *d, uint64_t *next_ms)
+{
+	d->weight = 0;
+	if (s->removal == DD_REMOVAL_REMOVE) {
+		d->absent = true;
+		return;
+	}
+	if (!rst->down_since_ms)
+		rst->down_since_ms = now ? now : 1;
+	uint64_t due = rst->down_since_ms + s->drain_ms;
+	if (now >= due) {
+		d->absent = true;
+		d->reason = "drain timeout";
+	} else {
+		next_due(next_ms, due);
+	}
+}
+
 static void build_service(const struct dd_service *s, struct ds_svc_state *st, uint64_t now,
 			  struct ipvs_service *out, uint64_t *next_ms)
 {
@@ -119,30 +157,35 @@ static void build_service(const struct dd_service *s, struct ds_svc_state *st, u
 	for (size_t i = 0; i < s->n_rs; i++)
 		if (!st->rs[i].admin_drain && ds_rs_is_up(&s->rs[i], &st->rs[i]))
 			up++;
-	update_quorum(s, st, up);
+	const char *qwhy = update_quorum(s, st, up);
+	if (qwhy)
+		st->quorum_why = qwhy;
 	bool sorry = s->has_sorry && st->sorry;
 
 	for (size_t i = 0; i < s->n_rs; i++) {
 		const struct dd_real_server *rs = &s->rs[i];
 		struct ds_rs_state *rst = &st->rs[i];
 		bool is_up = ds_rs_is_up(rs, rst);
+		/* an event of this server first: it is what changed it */
+		const char *cause = rst->why ? rst->why : st->quorum_why ? st->quorum_why : "config";
 		struct ipvs_dest d = {
 			.addr = rs->addr, .port = rs->port, .fwd = ds_fwd_to_kernel(rs->fwd),
 			.u_thresh = rs->upper_threshold, .l_thresh = rs->lower_threshold,
-			.reason = rst->reason ? rst->reason : "config",
+			.reason = rst->why ? rst->why : "config",
 		};
+		if (is_up)
+			rst->down_since_ms = 0;
 		if (rst->admin_drain) {
 			d.weight = 0;
-			d.reason = "admin drain";
-		} else if (!is_up || sorry) {
+		} else if (!is_up) {
+			down_dest(s, rst, now, &d, next_ms);
+		} else if (sorry) {
 			d.weight = 0;
-			d.absent = s->removal == DD_REMOVAL_REMOVE;
-			if (sorry && is_up)
-				d.reason = "quorum lost";
+			d.reason = st->quorum_why ? st->quorum_why : d.reason;
 		} else {
-			d.weight = ramp_weight(rs->weight, rs, rst, now, next_ms);
-			if (d.weight != rs->weight)
-				d.reason = "slow start";
+			bool ramping;
+			d.weight = ramp_weight(rs->weight, rs, rst, now, next_ms, &ramping);
+			d.reason = !rst->why && ramping ? "slow start" : cause;
 		}
 		*ipvs_service_add_dest(out) = d;
 	}
@@ -157,12 +200,12 @@ static void build_service(const struct dd_service *s, struct ds_svc_state *st, u
 			*d = key;
 			d->fwd = ds_fwd_to_kernel(s->fwd);
 			d->absent = true;
-			d->reason = "quorum regained";
+			d->reason = st->quorum_why ? st->quorum_why : "config";
 		}
 		if (sorry) {
 			d->weight = 1;
 			d->absent = false;
-			d->reason = "quorum lost: sorry server";
+			d->reason = st->quorum_why ? "quorum lost: sorry server" : "config";
 		}
 	}
 }
@@ -204,4 +247,17 @@ void ds_build(const struct dd_config *cfg, struct ds_svc_state *st, uint64_t now
 	out->n = w;
 	for (size_t i = 0; i < out->n; i++)
 		dedupe_dests(&out->svc[i]);
+}
+
+void ds_settled(const struct dd_config *cfg, struct ds_svc_state *st)
+{
+	size_t k = 0;
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		const struct dd_cluster *cl = &cfg->clusters[c];
+		for (size_t i = 0; i < cl->n_services; i++, k++) {
+			st[k].quorum_why = NULL;
+			for (size_t r = 0; r < cl->services[i].n_rs; r++)
+				st[k].rs[r].why = NULL;
+		}
+	}
 }

@@ -262,9 +262,9 @@ static int reconcile(struct dd_fwdplane *f)
 		f->cur = fresh;
 		f->need_resync = false;
 	}
-	uint64_t now = mono_ms(), ramp_next = 0;
+	uint64_t now = mono_ms(), build_next = 0;
 	struct ipvs_table desired;
-	ds_build(f->cfg, f->st, now, &desired, &ramp_next);
+	ds_build(f->cfg, f->st, now, &desired, &build_next);
 	struct rc_result res = { 0 };
 	rc_diff(&f->rc, &desired, &f->cur, now, refresh_cb, f, &res);
 	ipvs_table_free(&desired);
@@ -280,6 +280,10 @@ static int reconcile(struct dd_fwdplane *f)
 				f->need_resync = true;
 		}
 	}
+	/* The events are in the kernel now; a failed op keeps them pending,
+	 * so that its retry is still logged with its cause. */
+	if (!f->need_resync)
+		ds_settled(f->cfg, f->st);
 	ipvs_table_free(&f->cur);
 	f->cur = res.expected;
 	res.expected = (struct ipvs_table){ 0 };
@@ -290,7 +294,7 @@ static int reconcile(struct dd_fwdplane *f)
 	f->stats.n_owned = f->rc.n_owned;
 	f->stats.n_draining = f->rc.n_drains;
 	f->stats.last_pass_us = mono_us() - t0;
-	uint64_t next = ramp_next;
+	uint64_t next = build_next;
 	if (res.next_ms && (!next || res.next_ms < next))
 		next = res.next_ms;
 	if (res.poll_conns && (!next || now + CONN_POLL_MS < next))
@@ -436,7 +440,7 @@ void dd_fwd_set_rs_health(struct dd_fwdplane *f, const char *service, const stru
 	st->adopted_up = false;
 	if (was_up == up)
 		return;
-	st->reason = up ? "health UP" : "health DOWN";
+	st->reason = st->why = up ? "health UP" : "health DOWN";
 	st->up_since_ms = up && rsc->slow_start_ms ? mono_ms() : 0;
 	kick(f);
 }
@@ -450,7 +454,7 @@ int dd_fwd_set_rs_admin_drain(struct dd_fwdplane *f, const char *service, const 
 		return -1;
 	if (st->admin_drain != drain) {
 		st->admin_drain = drain;
-		st->reason = drain ? "admin drain" : "admin drain off";
+		st->reason = st->why = drain ? "admin drain" : "admin drain off";
 		kick(f);
 	}
 	return 0;

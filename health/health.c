@@ -132,6 +132,7 @@ static bool check_eq(const struct dd_check *a, const struct dd_check *b)
 	return a->type == b->type && a->interval_ms == b->interval_ms &&
 	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall &&
 	       a->initial == b->initial && a->port == b->port &&
+	       dd_addr_eq(&a->source, &b->source) && strcmp(a->interface, b->interface) == 0 &&
 	       a->verify_tls == b->verify_tls && a->n_status == b->n_status &&
 	       (a->n_status == 0 || memcmp(a->status, b->status, a->n_status * sizeof *a->status) == 0) &&
 	       str_eq(a->method, b->method) && str_eq(a->path, b->path) &&

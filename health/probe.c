@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -773,6 +775,40 @@ static void exec_start(struct dd_probe *p)
 	p->pid = pid;
 }
 
+/* ---- source ------------------------------------------------------------ */
+
+/* check.source and check.interface (keepalived's bindto and bind_if).
+ * Without them the kernel chooses; directord's own VIPs are kept out of
+ * that choice (heartbeat/vip.c), these are for the cases it cannot cover. */
+static bool bind_source(struct dd_probe *p, bool stream)
+{
+	const struct dd_check *c = p->chk;
+	if (c->interface[0] && setsockopt(p->fd, SOL_SOCKET, SO_BINDTODEVICE, c->interface,
+					  (socklen_t)strlen(c->interface)) < 0) {
+		fail_soon(p, "cannot bind to interface %s: %s", c->interface, strerror(errno));
+		return false;
+	}
+	if (!c->source.family)
+		return true;
+	/* bind() before connect() would pick the local port without knowing
+	 * the peer, so thousands of checks a second would run out of ports:
+	 * let connect() choose it, as it does without a source */
+	int one = 1;
+	if (stream)
+		setsockopt(p->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	struct sockaddr_storage ss;
+	socklen_t sl = dd_addr_to_sockaddr(&c->source, 0, &ss);
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && c->interface[0])
+		s6->sin6_scope_id = if_nametoindex(c->interface);
+	if (bind(p->fd, (struct sockaddr *)&ss, sl) < 0) {
+		char b[DD_ADDR_STRLEN];
+		fail_soon(p, "cannot bind source %s: %s", dd_addr_str(&c->source, b, sizeof b), strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* ---- entry points ------------------------------------------------------ */
 
 void dd_probe_start(struct dd_probe *p)
@@ -815,6 +851,8 @@ void dd_probe_start(struct dd_probe *p)
 		struct linger lg = { 1, 0 };
 		setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	}
+	if (!bind_source(p, !dgram))
+		return;
 	struct sockaddr_storage ss;
 	socklen_t sl = dd_addr_to_sockaddr(&p->addr, p->port, &ss);
 	if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {

@@ -91,11 +91,23 @@ static struct rtnl_addr *build(struct dd_vipctl *c, const struct dd_vip *v, char
 	rtnl_addr_set_local(ra, na);
 	rtnl_addr_set_prefixlen(ra, v->prefix);
 	nl_addr_put(na);
-	if (v->addr.family == AF_INET6)
+	if (v->addr.family == AF_INET6) {
 		/* The address moves between directors: duplicate detection
 		 * would only keep it unusable for a second after takeover. */
 		rtnl_addr_set_flags(ra, IFA_F_NODAD);
-	else if (v->label && *v->label)
+		/* Deprecated (preferred lifetime 0, valid forever): source
+		 * address selection never picks it over the director's own
+		 * address (RFC 6724 rule 3), though it still receives traffic
+		 * and can be bound. Otherwise a VIP with a longer common prefix
+		 * with a real server becomes the source of the health checks,
+		 * and in a split brain their replies go to the other director.
+		 * IPv4 has no such rule: a VIP in the subnet of the
+		 * interface's own address is a secondary and never chosen; one
+		 * in a subnet of its own is the source for that subnet
+		 * (directord.conf(5), VIPS). */
+		rtnl_addr_set_preferred_lifetime(ra, 0);
+		rtnl_addr_set_valid_lifetime(ra, 0xffffffffu);
+	} else if (v->label && *v->label)
 		rtnl_addr_set_label(ra, v->label);
 	return ra;
 }
@@ -105,7 +117,9 @@ int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 	struct rtnl_addr *ra = build(c, v, err);
 	if (!ra)
 		return -1;
-	int r = rtnl_addr_add(c->sk, ra, 0);
+	/* IPv6: replace, so that a VIP left by an older directord, still
+	 * preferred, becomes deprecated too */
+	int r = rtnl_addr_add(c->sk, ra, v->addr.family == AF_INET6 ? NLM_F_REPLACE : 0);
 	rtnl_addr_put(ra);
 	if (r < 0 && r != -NLE_EXIST) {
 		dd_seterr(err, "add: %s", nl_geterror(r));

@@ -47,8 +47,10 @@ class Lab(nslab.Lab):
 
     def setup(self):
         d, r = self.netns("d"), self.netns("r")
+        self.d, self.r = d, r
         self.ns_dir, self.ns_rs = d.name, r.name
-        self.veth(d, r, self._ifname("a"), self._ifname("b"), [DIR_IP + "/24", DIR_IP6 + "/64"],
+        self.if_dir = self._ifname("a")
+        self.veth(d, r, self.if_dir, self._ifname("b"), [DIR_IP + "/24", DIR_IP6 + "/64"],
                   [NGINX_IP + "/24", PY_IP + "/24", NGINX_IP6 + "/64"])
         # Reachability before any test relies on it.
         wait_for(lambda: d.run("ping", "-c1", "-W1", NGINX_IP, check=False).returncode == 0, 10,
@@ -475,3 +477,96 @@ clusters = ( {{ name = "web";
     st = wait_for(checked_again, 5, "new check running")
     assert " UP " in st, st
     assert not any(l.startswith("CHANGE www") for l in r.lines[mark:]), r.lines[mark:]
+
+
+def peers_seen(httpd):
+    """Client addresses of the requests an nslab http_server has logged."""
+    return re.findall(r"^GET \S+ from (\S+)$", httpd.log(), re.M)
+
+
+def route_src(ns, dest):
+    """The source address the kernel picks for `dest` in `ns`."""
+    return re.search(r" src (\S+)", ns.run("ip", "-6", "route", "get", dest).stdout).group(1)
+
+
+def test_checks_never_come_from_an_ipv6_vip(lab):
+    """A back-side VIP that shares a longer prefix with a real server than
+    the director's own address would be the kernel's choice of source (RFC
+    6724 rule 8): in a split brain the other director, holding the same
+    VIP, would get the replies to this one's checks. directord adds IPv6
+    VIPs deprecated, so the checks come from the director's own address."""
+    vip = "2001:db8::20"  # 127 bits in common with the server, ::1 has 122
+    httpd = lab.http_server(lab.r, NGINX_IP6, 8080, body="healthy\n")
+    # A standalone director that holds the VIP and has no services: it
+    # starts without IPVS (the host has none) and adds the VIP itself.
+    conf = lab.tmp / "lb1.conf"
+    conf.write_text(f"""
+node = "lb1";
+pid_file = "{lab.tmp}/lb1.pid";
+control = {{ socket = "{lab.tmp}/lb1.sock"; }};
+heartbeat = {{ state_file = "{lab.tmp}/lb1.generation"; }};
+clusters = ( {{ name = "back"; vips = ( {{ address = "{vip}/64"; interface = "{lab.if_dir}"; }} ); }} );
+""")
+    nslab.start_directord(lab, lab.d, "lb1", str(conf), log=str(lab.tmp / "lb1.log"))
+    wait_for(lambda: vip in lab.d.addrs(lab.if_dir), 10, "directord to add the VIP")
+
+    r = Runner(lab, f"""
+service v6
+check type=http interval=100 timeout=90 rise=1 fall=1 initial=down path=/health body=healthy
+rs {NGINX_IP6} 8080
+""")
+    r.expect(rf"^CHANGE v6 {NGINX_IP6} 8080 UP ok$", 10)
+    wait_for(lambda: len(peers_seen(httpd)) >= 5, 10, "five checks at the server")
+    assert set(peers_seen(httpd)) == {DIR_IP6}, peers_seen(httpd)
+    # How: the VIP is deprecated, so never the kernel's choice, and it
+    # still receives traffic.
+    assert "deprecated" in lab.d.run("ip", "-6", "addr", "show", "dev", lab.if_dir).stdout
+    assert route_src(lab.d, NGINX_IP6) == DIR_IP6
+    wait_for(lambda: lab.r.run("ping", "-c1", "-W1", vip, check=False).returncode == 0, 10,
+             "the VIP answers")
+
+
+def test_check_source_and_interface(lab):
+    """check.source and check.interface (keepalived's bindto and bind_if)
+    through the real loader: probes leave from the address and the
+    interface given, and say so when they cannot."""
+    own4, own6 = "198.51.100.2", "2001:db8::2"
+    lab.d.addr_add(lab.if_dir, own4 + "/24")
+    lab.d.addr_add(lab.if_dir, own6 + "/64")
+    web4 = lab.http_server(lab.r, NGINX_IP, 8080, body="healthy\n")
+    web6 = lab.http_server(lab.r, NGINX_IP6, 8080, body="healthy\n")
+    wait_for(lambda: route_src(lab.d, NGINX_IP6) == DIR_IP6, 10, "own addresses usable")
+    conf = f"""
+heartbeat = {{ state_file = "{lab.tmp}/gen"; }};
+clusters = ( {{ name = "web";
+  vips = ( {{ address = "203.0.113.10/24"; interface = "lo"; }} );
+  services = (
+    {{ name = "v4"; protocol = "tcp"; address = "203.0.113.10"; port = 8080;
+      check = {{ type = "http"; interval_ms = 100; timeout_ms = 90; rise = 1; fall = 1;
+                source = "{own4}"; interface = "{lab.if_dir}"; }};
+      real_servers = ( {{ address = "{NGINX_IP}"; }} ); }},
+    {{ name = "v6"; protocol = "tcp"; address = "2001:db8:1::10"; port = 8080;
+      check = {{ type = "http"; interval_ms = 100; timeout_ms = 90; rise = 1; fall = 1;
+                source = "{own6}"; }};
+      real_servers = ( {{ address = "{NGINX_IP6}"; }} ); }},
+    {{ name = "wrong-if"; protocol = "tcp"; address = "203.0.113.10"; port = 8081;
+      check = {{ type = "tcp"; interval_ms = 100; timeout_ms = 90; rise = 1; fall = 1;
+                initial = "up"; interface = "lo"; }};
+      real_servers = ( {{ address = "{NGINX_IP}"; port = 8080; }} ); }},
+    {{ name = "not-mine"; protocol = "tcp"; address = "203.0.113.10"; port = 8082;
+      check = {{ type = "tcp"; interval_ms = 100; timeout_ms = 90; rise = 1; fall = 1;
+                initial = "up"; source = "198.51.100.99"; }};
+      real_servers = ( {{ address = "{NGINX_IP}"; port = 8080; }} ); }}
+  ); }} );
+"""
+    r = Runner(lab, conf, name="source", real_config=True)
+    r.expect(rf"^CHANGE v4 {NGINX_IP} 8080 UP ok$", 10)
+    # Out of lo the server is unreachable, though the kernel's own choice works.
+    r.expect(rf"^CHANGE wrong-if {NGINX_IP} 8080 DOWN ", 10)
+    r.expect(rf"^CHANGE not-mine {NGINX_IP} 8080 DOWN cannot bind source 198.51.100.99: "
+             rf"Cannot assign requested address$", 10)
+    wait_for(lambda: len(peers_seen(web4)) >= 3, 10, "three http checks at the server")
+    assert set(peers_seen(web4)) == {own4}, peers_seen(web4)
+    r.expect(rf"^CHANGE v6 {NGINX_IP6} 8080 UP ok$", 10)
+    wait_for(lambda: len(peers_seen(web6)) >= 3, 10, "three http checks at the IPv6 server")
+    assert set(peers_seen(web6)) == {own6}, peers_seen(web6)

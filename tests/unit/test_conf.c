@@ -920,6 +920,46 @@ START_TEST(check_type_keys)
 }
 END_TEST
 
+START_TEST(check_source)
+{
+	/* the service's source and interface are the default of its servers */
+	char *t = svc_cfg("check = { type = \"http\"; source = \"198.51.100.1\"; interface = \"eth1\"; };",
+			  "");
+	struct dd_config *c = load_ok(t);
+	free(t);
+	const struct dd_check *k = &c->clusters[0].services[0].rs[0].check;
+	char b[DD_ADDR_STRLEN];
+	ck_assert_str_eq(dd_addr_str(&k->source, b, sizeof b), "198.51.100.1");
+	ck_assert_str_eq(k->interface, "eth1");
+	dd_config_free(c);
+	/* "" in a server's check lets the kernel choose again */
+	t = svc_cfg("check = { source = \"198.51.100.1\"; interface = \"eth1\"; };",
+		    "check = { source = \"\"; interface = \"\"; };");
+	c = load_ok(t);
+	free(t);
+	k = &c->clusters[0].services[0].rs[0].check;
+	ck_assert_int_eq(k->source.family, 0);
+	ck_assert_str_eq(k->interface, "");
+	dd_config_free(c);
+	expect_svc("check = { source = \"2001:db8::1\"; };", "",
+		   "directord.conf:6: check source 2001:db8::1 and real server 198.51.100.21 differ in address family\n");
+	expect_svc("", "check = {\n source = \"2001:db8::1\"; };",
+		   "directord.conf:7: check source 2001:db8::1 and real server 198.51.100.21 differ in address family\n");
+	expect_svc("check = { source = \"lb1\"; };", "", "directord.conf:4: source 'lb1' is not an IP address\n");
+	expect_svc("check = { interface = \"eth0/1\"; };", "",
+		   "directord.conf:4: interface 'eth0/1' is not an interface name\n");
+	expect_svc("check = { type = \"exec\"; command = \"/bin/true\"; source = \"198.51.100.1\"; };", "",
+		   "directord.conf:4: source applies to tcp, http, https, udp or dns checks, not exec\n");
+	/* a VIP: absent on the standby, and the other director's in a split brain */
+	expect_svc("check = { source = \"203.0.113.10\"; };", "",
+		   "directord.conf:3: check source 203.0.113.10 is a VIP (cluster 'web', line 2): "
+		   "use an address of this director\n");
+	expect_svc("", "check = { source = \"203.0.113.10\"; };",
+		   "directord.conf:5: check source 203.0.113.10 is a VIP (cluster 'web', line 2): "
+		   "use an address of this director\n");
+}
+END_TEST
+
 START_TEST(families)
 {
 	expect_svc("", "address = \"2001:db8::21\";",
@@ -1240,6 +1280,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, required);
 	tcase_add_test(tc, check_type_keys);
 	tcase_add_test(tc, families);
+	tcase_add_test(tc, check_source);
 	tcase_add_test(tc, key_file_mode);
 	tcase_add_test(tc, load_file_errors);
 	suite_add_tcase(s, tc);

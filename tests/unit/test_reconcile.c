@@ -462,7 +462,7 @@ START_TEST(test_desired_health_down_drain_or_remove)
 	struct world w;
 	world_init(&w, load(CFG_BASE));
 	w.st[0].rs[0].health = DS_HEALTH_DOWN;
-	w.st[0].rs[0].reason = "health DOWN";
+	w.st[0].rs[0].reason = w.st[0].rs[0].why = "health DOWN";
 	struct ipvs_table d;
 	struct ipvs_dest *x = desired_dest(&w, 1000, &d, "http", "198.51.100.21");
 	ck_assert_uint_eq(x->weight, 0);
@@ -518,6 +518,7 @@ START_TEST(test_desired_admin_drain)
 	struct world w;
 	world_init(&w, load(CFG_BASE));
 	w.st[0].rs[0].admin_drain = true;
+	w.st[0].rs[0].why = "admin drain"; /* as dd_fwd_set_rs_admin_drain */
 	struct ipvs_table d;
 	struct ipvs_dest *x = desired_dest(&w, 1000, &d, "http", "198.51.100.21");
 	ck_assert_uint_eq(x->weight, 0);
@@ -595,6 +596,252 @@ START_TEST(test_desired_quorum_sorry_server)
 }
 END_TEST
 
+/* ---- removal "drain": weight 0, then deleted after drain_ms */
+
+/* One pass over `w` at `now` against `cur` (which becomes the result), as
+ * fwd.c runs it: every op succeeds, so the pending causes are settled. */
+static void step(struct world *w, struct rc_state *st, struct ipvs_table *cur, uint64_t now,
+		 struct rc_result *r)
+{
+	struct ipvs_table d;
+	build(w, now, &d);
+	pass(st, &d, cur, now, r);
+	ipvs_table_free(&d);
+	ds_settled(w->cfg, w->st);
+}
+
+static struct ipvs_dest *cur_dest(struct ipvs_table *cur, const char *svc_addr, const char *addr)
+{
+	for (size_t i = 0; i < cur->n; i++) {
+		struct dd_addr a;
+		ck_assert(dd_addr_parse(svc_addr, &a));
+		if (dd_addr_eq(&cur->svc[i].key.addr, &a))
+			return dest_by_addr(&cur->svc[i], addr);
+	}
+	return NULL;
+}
+
+/* The reason of the one op on real server `addr` ("" if none). */
+static const char *op_reason(const struct rc_result *r, const char *addr)
+{
+	struct dd_addr a;
+	ck_assert(dd_addr_parse(addr, &a));
+	for (size_t i = 0; i < r->n_ops; i++)
+		if (r->ops[i].type >= IPVS_OP_ADD_DEST && dd_addr_eq(&r->ops[i].dest.addr, &a))
+			return r->ops[i].reason;
+	return "";
+}
+
+static void health(struct world *w, size_t svc, size_t rs, bool up)
+{
+	/* what dd_fwd_set_rs_health does */
+	w->st[svc].rs[rs].health = up ? DS_HEALTH_UP : DS_HEALTH_DOWN;
+	w->st[svc].rs[rs].reason = w->st[svc].rs[rs].why = up ? "health UP" : "health DOWN";
+}
+
+START_TEST(test_drain_removal_deletes_after_drain_ms)
+{
+	struct world w;
+	struct ipvs_table d, cur;
+	struct rc_state st = { 0 };
+	owned(&w, &d, &cur, &st); /* removal drain (the default), drain_ms 5000 */
+	ipvs_table_free(&d);
+	struct rc_result r;
+	health(&w, 0, 0, false); /* 198.51.100.21 fails its check at t=1000 */
+	uint64_t next;
+	ds_build(w.cfg, w.st, 1000, &d, &next);
+	ck_assert_uint_eq(next, 1000 + 5000); /* fwd.c wakes up for the deadline */
+	ipvs_table_free(&d);
+	step(&w, &st, &cur, 1000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_EDIT_DEST);
+	ck_assert_uint_eq(r.ops[0].old_weight, 2);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 0);
+	ck_assert_str_eq(r.ops[0].reason, "health DOWN");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	step(&w, &st, &cur, 5999, &r); /* still draining */
+	ck_assert_uint_eq(r.n_ops, 0);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	step(&w, &st, &cur, 6000, &r); /* drain_ms over: deleted */
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_DEL_DEST);
+	ck_assert_str_eq(r.ops[0].reason, "drain timeout");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	ck_assert_ptr_null(cur_dest(&cur, "203.0.113.10", "198.51.100.21"));
+	step(&w, &st, &cur, 7000, &r); /* and stays deleted */
+	ck_assert_uint_eq(r.n_ops, 0);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	health(&w, 0, 0, true); /* back: added again with its weight */
+	step(&w, &st, &cur, 8000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_ADD_DEST);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 2);
+	ck_assert_str_eq(r.ops[0].reason, "health UP");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	ck_assert_uint_eq(cur_dest(&cur, "203.0.113.10", "198.51.100.21")->weight, 2);
+	/* down again: a recovery before the deadline keeps it, and the next
+	 * failure starts a new drain period */
+	health(&w, 0, 0, false);
+	step(&w, &st, &cur, 9000, &r);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	health(&w, 0, 0, true);
+	step(&w, &st, &cur, 10000, &r);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	health(&w, 0, 0, false);
+	step(&w, &st, &cur, 13000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_EDIT_DEST);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	step(&w, &st, &cur, 9000 + 5000, &r); /* the first period would be over */
+	ck_assert_uint_eq(r.n_ops, 0);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	step(&w, &st, &cur, 13000 + 5000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_DEL_DEST);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	/* an administrative drain is the operator's: it never times out */
+	struct world w2;
+	world_init(&w2, load(CFG_BASE));
+	w2.st[0].rs[1].admin_drain = true;
+	struct ipvs_dest *x = desired_dest(&w2, 1000, &d, "http", "198.51.100.22");
+	ipvs_table_free(&d);
+	x = desired_dest(&w2, 1000 + 600000, &d, "http", "198.51.100.22");
+	ck_assert(!x->absent);
+	ck_assert_uint_eq(x->weight, 0);
+	ipvs_table_free(&d);
+	world_free(&w2);
+	finish(&w, &d, &cur, &st);
+}
+END_TEST
+
+/* ---- every change is logged with its own cause */
+
+START_TEST(test_reasons_name_the_cause)
+{
+	struct world w;
+	struct ipvs_table d, cur;
+	struct rc_state st = { 0 };
+	owned(&w, &d, &cur, &st);
+	ipvs_table_free(&d);
+	struct rc_result r;
+	/* .22 went DOWN and UP again earlier: those passes are done */
+	health(&w, 0, 1, false);
+	step(&w, &st, &cur, 1000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_str_eq(r.ops[0].reason, "health DOWN");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	health(&w, 0, 1, true);
+	step(&w, &st, &cur, 1100, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_str_eq(r.ops[0].reason, "health UP");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	/* a reload changes its weight: the cause is the config, not the
+	 * health event that last touched it (fwd.c carries the state over) */
+	struct ds_rs_state kept = w.st[0].rs[1];
+	ck_assert_str_eq(kept.reason, "health UP"); /* still shown by status */
+	world_free(&w);
+	world_init(&w, load_edit("address = \"198.51.100.22\"; port = 80; }",
+				 "address = \"198.51.100.22\"; port = 80; weight = 7; }"));
+	w.st[0].rs[1] = kept;
+	step(&w, &st, &cur, 2000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_EDIT_DEST);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 7);
+	ck_assert_str_eq(r.ops[0].reason, "config");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	/* admin drain and its end */
+	w.st[0].rs[1].admin_drain = true;
+	w.st[0].rs[1].reason = w.st[0].rs[1].why = "admin drain";
+	step(&w, &st, &cur, 2100, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_str_eq(r.ops[0].reason, "admin drain");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	w.st[0].rs[1].admin_drain = false;
+	w.st[0].rs[1].reason = w.st[0].rs[1].why = "admin drain off";
+	step(&w, &st, &cur, 2200, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 7);
+	ck_assert_str_eq(r.ops[0].reason, "admin drain off");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	finish(&w, &d, &cur, &st);
+
+	/* slow start: every step, the last one (to the full weight) included */
+	world_init(&w, load_edit("weight = 2; }", "weight = 10; slow_start_ms = 10000; }"));
+	build(&w, 1000, &d);
+	copy_table(&cur, &d);
+	ipvs_table_free(&d);
+	st = (struct rc_state){ 0 };
+	health(&w, 0, 0, false);
+	step(&w, &st, &cur, 1000, &r);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	health(&w, 0, 0, true);
+	w.st[0].rs[0].up_since_ms = 2000;
+	step(&w, &st, &cur, 2000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 1);
+	ck_assert_str_eq(r.ops[0].reason, "health UP");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	step(&w, &st, &cur, 7000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 5);
+	ck_assert_str_eq(r.ops[0].reason, "slow start");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	step(&w, &st, &cur, 12000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 10);
+	ck_assert_str_eq(r.ops[0].reason, "slow start");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	finish(&w, &d, &cur, &st);
+
+	/* quorum: the servers that did not change themselves say why */
+	world_init(&w, load_edit("drain_ms = 5000;",
+				 "drain_ms = 5000; quorum = 2;\n"
+				 " sorry_server = { address = \"198.51.100.99\"; port = 8080; };"));
+	build(&w, 1000, &d);
+	copy_table(&cur, &d);
+	ipvs_table_free(&d);
+	st = (struct rc_state){ 0 };
+	health(&w, 0, 0, false);
+	health(&w, 0, 1, false);
+	step(&w, &st, &cur, 1000, &r);
+	ck_assert_uint_eq(r.n_ops, 4);
+	ck_assert_str_eq(op_reason(&r, "198.51.100.21"), "health DOWN");
+	ck_assert_str_eq(op_reason(&r, "198.51.100.22"), "health DOWN");
+	ck_assert_str_eq(op_reason(&r, "198.51.100.23"), "quorum lost");
+	ck_assert_str_eq(op_reason(&r, "198.51.100.99"), "quorum lost: sorry server");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	health(&w, 0, 0, true);
+	step(&w, &st, &cur, 2000, &r);
+	ck_assert_uint_eq(r.n_ops, 3);
+	ck_assert_str_eq(op_reason(&r, "198.51.100.21"), "health UP");
+	ck_assert_str_eq(op_reason(&r, "198.51.100.23"), "quorum regained");
+	ck_assert_str_eq(op_reason(&r, "198.51.100.99"), "quorum regained");
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	finish(&w, &d, &cur, &st);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("reconcile");
@@ -614,6 +861,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_desired_admin_drain);
 	tcase_add_test(tc, test_desired_slow_start_ramp);
 	tcase_add_test(tc, test_desired_quorum_sorry_server);
+	tcase_add_test(tc, test_drain_removal_deletes_after_drain_ms);
+	tcase_add_test(tc, test_reasons_name_the_cause);
 	suite_add_tcase(s, tc);
 	return s;
 }
