@@ -228,9 +228,14 @@ int main(int argc, char **argv)
 	memcpy(sun.sun_path, sock, strlen(sock));
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-		fprintf(stderr, "directorctl: cannot connect to %s: %s (is directord running?)\n",
-			sock, strerror(errno));
-		return EX_NOCONN;
+		int e = errno;
+		/* The socket is there but not ours to use: that is a matter of
+		 * permission (control.group, control.mode), not a missing daemon. */
+		bool denied = e == EACCES || e == EPERM;
+		fprintf(stderr, "directorctl: cannot connect to %s: %s%s\n", sock, strerror(e),
+			denied ? " (see control.group and control.mode in directord.conf(5))" :
+			e == ENOENT || e == ECONNREFUSED ? " (is directord running?)" : "");
+		return denied ? EX_DENIED : EX_NOCONN;
 	}
 	double deadline = now_s() + timeout;
 	for (size_t off = 0; off < len;) {
