@@ -1,7 +1,7 @@
 /* directord/ctlops.h: the daemon's side of the control socket and of the
  * metrics listener: fills struct dd_ctl_ops from the running parts (config,
- * forwarding plane, failover engine, health checker) and builds status,
- * metrics, plans and checks from their status APIs.
+ * forwarding plane, failover engine, health checker); answers are filled
+ * into the status model and rendered by its writers (status.h).
  *
  * daemon.c owns the parts; it hands this module pointers to its own
  * fields, so a part created, replaced or freed later is seen at the next
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf/model.h"
+#include "heartbeat/proto.h"
 
 struct ev_loop;
 struct dd_fwdplane;
@@ -41,8 +42,8 @@ struct dd_ctlops;
 struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_src *src, char **err);
 /* From the failover engine's role_changed hook: counts role changes and
  * failovers (becoming active) per cluster for the metrics. */
-void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, const char *old_role,
-			    const char *new_role);
+void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, enum dd_role old_role,
+			    enum dd_role new_role);
 /* After a reload: control group/mode, metrics listener address. */
 void dd_ctlops_reconfigure(struct dd_ctlops *o);
 void dd_ctlops_stop(struct dd_ctlops *o);

@@ -153,13 +153,24 @@ static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg
 	dlog_set_level(d->opts->log_level >= 0 ? d->opts->log_level : cfg->alert.log_level);
 }
 
+/* The hook names roles; the control side counts them as enum dd_role.
+ * "stopped" (the engine stopping while active) is no role and is counted
+ * as a change only. */
+static enum dd_role role_enum(const char *name)
+{
+	for (int r = 0; r <= DD_ROLE_MAX; r++)
+		if (strcmp(name, dd_role_name((enum dd_role)r)) == 0)
+			return (enum dd_role)r;
+	return DD_ROLE_INIT;
+}
+
 /* Failover hook, in the main loop: the alert itself was logged by the
  * heartbeat thread; here the operator's notify command runs. */
 static void on_role_changed(void *ctx, const char *cluster, const char *old_role,
 			    const char *new_role, const char *reason)
 {
 	struct dd_daemon *d = ctx;
-	dd_ctlops_role_changed(d->ctl, cluster, old_role, new_role);
+	dd_ctlops_role_changed(d->ctl, cluster, role_enum(old_role), role_enum(new_role));
 	/* Both directors keep IPVS programmed; a role change only moves the
 	 * sync daemon between master and backup. "init" says nothing yet. */
 	if (d->fwd && strcmp(new_role, "init"))
