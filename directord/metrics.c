@@ -41,23 +41,24 @@ static void labels(struct dd_prom *p, va_list ap)
 		if (!k)
 			break;
 		const char *v = va_arg(ap, const char *);
-		dd_buf_puts(p->out, first ? "{" : ",");
+		dd_buf_add(p->out, first ? "{" : ",", 1);
 		first = false;
-		dd_buf_printf(p->out, "%s=\"", k);
-		for (const char *s = v ? v : ""; *s; s++) {
-			if (*s == '\\')
-				dd_buf_puts(p->out, "\\\\");
-			else if (*s == '"')
-				dd_buf_puts(p->out, "\\\"");
-			else if (*s == '\n')
-				dd_buf_puts(p->out, "\\n");
-			else
-				dd_buf_add(p->out, s, 1);
+		dd_buf_puts(p->out, k);
+		dd_buf_add(p->out, "=\"", 2);
+		/* runs between the characters the format escapes */
+		for (const char *s = v ? v : "";;) {
+			size_t n = strcspn(s, "\\\"\n");
+			dd_buf_add(p->out, s, n);
+			s += n;
+			if (!*s)
+				break;
+			dd_buf_add(p->out, *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n", 2);
+			s++;
 		}
-		dd_buf_puts(p->out, "\"");
+		dd_buf_add(p->out, "\"", 1);
 	}
 	if (!first)
-		dd_buf_puts(p->out, "}");
+		dd_buf_add(p->out, "}", 1);
 }
 
 void dd_prom_sample(struct dd_prom *p, const char *name, double value, ...)
@@ -82,7 +83,9 @@ void dd_prom_sample_u64(struct dd_prom *p, const char *name, uint64_t value, ...
 	dd_buf_puts(p->out, name);
 	labels(p, ap);
 	va_end(ap);
-	dd_buf_printf(p->out, " %" PRIu64 "\n", value);
+	dd_buf_add(p->out, " ", 1);
+	dd_buf_u64(p->out, value);
+	dd_buf_add(p->out, "\n", 1);
 }
 
 /* ---- HTTP ------------------------------------------------------------ */
