@@ -215,7 +215,7 @@ static void json_peer(const struct dd_status *st, struct dd_json *j)
 void dd_status_json(const struct dd_status *st, struct dd_buf *out)
 {
 	struct dd_json j;
-	dd_json_init(&j, out, true);
+	dd_json_init(&j, out, false); /* directorctl indents it */
 	dd_json_obj_begin(&j);
 	dd_json_kstr(&j, "node", st->node);
 	dd_json_kstr(&j, "version", PACKAGE_VERSION);

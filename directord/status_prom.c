@@ -136,18 +136,24 @@ static bool fam_shown(const struct dd_status *st, int f)
  * with no kernel entry has no IPVS series (absent, not zero). */
 static void prom_services(const struct dd_status *st, struct dd_prom *p)
 {
-	/* "ADDR:PORT" of every real server, formatted once, not once per family */
+	/* Each real server's label set, formatted once, not once per family */
 	size_t n = 0;
 	for (size_t c = 0; c < st->n_clusters; c++)
 		for (size_t s = 0; s < st->clusters[c].n_services; s++)
 			n += st->clusters[c].services[s].n_rs;
-	char (*label)[DD_ADDR_STRLEN] = xcalloc(n ? n : 1, sizeof *label);
+	struct dd_buf pre = { 0 };
+	size_t *at = xcalloc(n + 1, sizeof *at);
 	for (size_t c = 0, i = 0; c < st->n_clusters; c++)
-		for (size_t s = 0; s < st->clusters[c].n_services; s++)
-			for (size_t r = 0; r < st->clusters[c].services[s].n_rs; r++, i++) {
-				const struct dd_real_server *rs = st->clusters[c].services[s].rs[r].cfg;
-				dd_addr_port_str(&rs->addr, rs->port, label[i], sizeof label[i]);
+		for (size_t s = 0; s < st->clusters[c].n_services; s++) {
+			const struct dd_st_service *m = &st->clusters[c].services[s];
+			for (size_t r = 0; r < m->n_rs; r++, i++) {
+				char a[DD_ADDR_STRLEN];
+				at[i] = pre.len;
+				dd_prom_labels(&pre, "service", m->cfg->name, "server",
+					       dd_addr_port_str(&m->rs[r].cfg->addr, m->rs[r].cfg->port, a, sizeof a), NULL);
 			}
+		}
+	at[n] = pre.len;
 	for (int f = 0; f < N_RS_FAM; f++) {
 		if (!fam_shown(st, f))
 			continue;
@@ -157,22 +163,23 @@ static void prom_services(const struct dd_status *st, struct dd_prom *p)
 				const struct dd_st_service *m = &st->clusters[c].services[s];
 				for (size_t r = 0; r < m->n_rs; r++, i++) {
 					const struct dd_st_rs *x = &m->rs[r];
+					const char *l = pre.p + at[i];
+					size_t len = at[i + 1] - at[i];
 					uint64_t v;
 					if (f == CHK_OK) {
 						if (!x->health.known)
 							continue;
-						dd_prom_sample_u64(p, rs_fam[f].name, x->health.ok, "service", m->cfg->name,
-								   "server", label[i], "result", "ok", NULL);
-						dd_prom_sample_u64(p, rs_fam[f].name, x->health.failed, "service",
-								   m->cfg->name, "server", label[i], "result", "failed", NULL);
+						dd_prom_sample_pre(p, rs_fam[f].name, l, len, ",result=\"ok\"", x->health.ok);
+						dd_prom_sample_pre(p, rs_fam[f].name, l, len, ",result=\"failed\"",
+								   x->health.failed);
 					} else if (rs_value(x, f, &v)) {
-						dd_prom_sample_u64(p, rs_fam[f].name, v, "service", m->cfg->name,
-								   "server", label[i], NULL);
+						dd_prom_sample_pre(p, rs_fam[f].name, l, len, NULL, v);
 					}
 				}
 			}
 	}
-	free(label);
+	dd_buf_free(&pre);
+	free(at);
 	if (st->have_fwd) {
 		dd_prom_family(p, "directord_service_sorry_active", "gauge",
 			       "1 while quorum is lost and the sorry server takes the traffic.");
