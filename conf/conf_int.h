@@ -28,9 +28,18 @@ extern const char *const *const dd_key_lists[];
 /* IPVS scheduler names, NULL-terminated. */
 extern const char *const dd_schedulers[];
 
-const char *dd_removal_name(enum dd_removal r);
-const char *dd_garp_mode_name(enum dd_garp_mode m);
-const char *dd_initial_name(enum dd_initial i);
+/* The tables behind the name()/parse() pairs of conf/model.h, indexed by
+ * the enum value and NULL-terminated, so that the loader can list them in
+ * "is not one of ..." messages. */
+extern const char *const dd_proto_names[];
+extern const char *const dd_fwd_names[];
+extern const char *const dd_check_type_names[];
+extern const char *const dd_removal_names[];
+extern const char *const dd_garp_mode_names[];
+extern const char *const dd_initial_names[];
+extern const char *const dd_family_names[]; /* inet, inet6 */
+/* Index of `s` in a NULL-terminated table, or -1. */
+int dd_name_index(const char *const *names, const char *s);
 
 /* Which check types a type-specific check key applies to (bit per enum
  * dd_check_type); 0 for keys every type has. */

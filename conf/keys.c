@@ -1,10 +1,12 @@
-/* conf/keys.c: the key lists and enum names shared by the loader, the
- * printer and the tests, and the deep copy/free of a check. No state. */
+/* conf/keys.c: the key lists and the one name table of each enum, shared
+ * by the loader, the printer, the tests and the daemon, and the deep
+ * copy/free of a check. No state; any thread. */
 #include "config.h"
 #include "conf/conf_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lib/util.h"
 
@@ -49,19 +51,56 @@ const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging,
 const char *const dd_schedulers[] = { "rr", "wrr", "lc", "wlc", "lblc",
 	"lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos", NULL };
 
-const char *dd_removal_name(enum dd_removal r)
+int dd_name_index(const char *const *names, const char *s)
 {
-	return r == DD_REMOVAL_REMOVE ? "remove" : "drain";
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
 }
 
-const char *dd_garp_mode_name(enum dd_garp_mode m)
+/* One table per enum, indexed by value (so the designators must cover
+ * 0..last without holes), and its name()/parse() pair. */
+#define ENUM_NAMES(type, fn, ...)                                             \
+	const char *const dd_##fn##_names[] = { __VA_ARGS__, NULL };          \
+	const char *dd_##fn##_name(type v)                                    \
+	{                                                                     \
+		return (size_t)v < ARRAY_SIZE(dd_##fn##_names) - 1            \
+			? dd_##fn##_names[v] : "?";                           \
+	}                                                                     \
+	bool dd_##fn##_parse(const char *s, type *out)                        \
+	{                                                                     \
+		int i = dd_name_index(dd_##fn##_names, s);                    \
+		if (i >= 0)                                                   \
+			*out = (type)i;                                       \
+		return i >= 0;                                                \
+	}
+
+ENUM_NAMES(enum dd_proto, proto, [DD_PROTO_TCP] = "tcp", [DD_PROTO_UDP] = "udp",
+	   [DD_PROTO_SCTP] = "sctp", [DD_PROTO_FWMARK] = "fwmark")
+ENUM_NAMES(enum dd_fwd, fwd, [DD_FWD_NAT] = "nat", [DD_FWD_DR] = "dr", [DD_FWD_TUN] = "tun")
+ENUM_NAMES(enum dd_check_type, check_type, [DD_CHECK_NONE] = "none", [DD_CHECK_TCP] = "tcp",
+	   [DD_CHECK_HTTP] = "http", [DD_CHECK_HTTPS] = "https", [DD_CHECK_EXEC] = "exec",
+	   [DD_CHECK_UDP] = "udp", [DD_CHECK_DNS] = "dns")
+ENUM_NAMES(enum dd_removal, removal, [DD_REMOVAL_DRAIN] = "drain", [DD_REMOVAL_REMOVE] = "remove")
+ENUM_NAMES(enum dd_garp_mode, garp_mode, [DD_GARP_REQUEST] = "request", [DD_GARP_REPLY] = "reply")
+ENUM_NAMES(enum dd_initial, initial, [DD_INITIAL_DOWN] = "down", [DD_INITIAL_UP] = "up")
+#undef ENUM_NAMES
+
+/* Not an enum: the address family, inet first. */
+const char *const dd_family_names[] = { "inet", "inet6", NULL };
+
+const char *dd_family_name(int af)
 {
-	return m == DD_GARP_REPLY ? "reply" : "request";
+	return dd_family_names[af == AF_INET6];
 }
 
-const char *dd_initial_name(enum dd_initial i)
+bool dd_family_parse(const char *s, int *af)
 {
-	return i == DD_INITIAL_UP ? "up" : "down";
+	int i = dd_name_index(dd_family_names, s);
+	if (i >= 0)
+		*af = i ? AF_INET6 : AF_INET;
+	return i >= 0;
 }
 
 #define T(x) (1u << (x))

@@ -218,9 +218,18 @@ static int rd_strdup(struct ld *ld, cs_t *g, const char *key, bool optional, cha
 	return 1;
 }
 
-/* Names end up in logs, metrics labels and the control protocol: printable
- * ASCII without blanks or quotes. */
-static int rd_name(struct ld *ld, cs_t *g, const char *key, char *buf, size_t sz)
+/* Names end up in logs, metrics labels, the control protocol and the
+ * heartbeat wire (which takes 1..63 printable bytes without spaces):
+ * printable ASCII without blanks or quotes. */
+static bool name_chars_ok(const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'' || *p == '\\')
+			return false;
+	return true;
+}
+
+static int rd_name(struct ld *ld, cs_t *g, const char *key, char buf[DD_NAME_MAX])
 {
 	const char *v;
 	int r = rd_str(ld, g, key, &v);
@@ -231,16 +240,15 @@ static int rd_name(struct ld *ld, cs_t *g, const char *key, char *buf, size_t sz
 		err(ld, s, "%s must not be empty", key);
 		return -1;
 	}
-	if (strlen(v) >= sz) {
-		err(ld, s, "%s '%s' is too long (at most %zu characters)", key, v, sz - 1);
+	if (strlen(v) >= DD_NAME_MAX) {
+		err(ld, s, "%s '%s' is too long (at most %d characters)", key, v, DD_NAME_MAX - 1);
 		return -1;
 	}
-	for (const char *p = v; *p; p++)
-		if (*p <= ' ' || *p > '~' || *p == '"' || *p == '\'' || *p == '\\') {
-			err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
-			return -1;
-		}
-	snprintf(buf, sz, "%s", v);
+	if (!name_chars_ok(v)) {
+		err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
+		return -1;
+	}
+	snprintf(buf, DD_NAME_MAX, "%s", v);
 	return 1;
 }
 
@@ -273,34 +281,46 @@ static int rd_ifname(struct ld *ld, cs_t *g, const char *key, bool optional, cha
 	return 1;
 }
 
-/* Report "KEY 'v' is not one of a, b, c" from a NULL-terminated list. */
-static void err_enum(struct ld *ld, cs_t *s, const char *key, const char *v,
-		     const char *const *names)
+/* Name tables are NULL-terminated; a key may accept only the first n
+ * names of one (protocol takes no "fwmark"), or all of them. */
+#define ALL_NAMES SIZE_MAX
+
+/* "a, b, c" from the first n names. */
+static void join_names(const char *const *names, size_t n, char *list, size_t sz)
 {
-	char list[256] = "";
 	size_t len = 0;
-	for (const char *const *n = names; *n; n++) {
-		int w = snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", *n);
-		if (w < 0 || (size_t)w >= sizeof list - len)
+	list[0] = '\0';
+	for (size_t i = 0; i < n && names[i]; i++) {
+		int w = snprintf(list + len, sz - len, "%s%s", len ? ", " : "", names[i]);
+		if (w < 0 || (size_t)w >= sz - len)
 			break;
 		len += (size_t)w;
 	}
+}
+
+/* Report "KEY 'v' is not one of a, b, c". */
+static void err_enum(struct ld *ld, cs_t *s, const char *key, const char *v,
+		     const char *const *names, size_t n)
+{
+	char list[256];
+	join_names(names, n, list, sizeof list);
 	err(ld, s, "%s '%s' is not one of %s", key, v, list);
 }
 
+/* `out` gets the name's index, which is the enum value for conf/ tables. */
 static int rd_enum(struct ld *ld, cs_t *g, const char *key,
-		   const char *const *names, int *out)
+		   const char *const *names, size_t n, int *out)
 {
 	const char *v;
 	int r = rd_str(ld, g, key, &v);
 	if (r != 1)
 		return r;
-	for (int i = 0; names[i]; i++)
-		if (strcmp(names[i], v) == 0) {
-			*out = i;
-			return 1;
-		}
-	err_enum(ld, member(g, key), key, v, names);
+	int i = dd_name_index(names, v);
+	if (i >= 0 && (size_t)i < n) {
+		*out = i;
+		return 1;
+	}
+	err_enum(ld, member(g, key), key, v, names, n);
 	return -1;
 }
 
@@ -404,28 +424,12 @@ static void load_logging(struct ld *ld, cs_t *root)
 	if (!g)
 		return;
 	check_keys(ld, g, "in logging", dd_keys_logging);
-	const char *v;
-	if (rd_str(ld, g, "facility", &v) == 1) {
-		int f = dlog_facility_from_name(v);
-		if (f < 0 || strcmp(dlog_facility_name(f), v) != 0) {
-			static const char *const fac[] = { "daemon", "user", "local0",
-				"local1", "local2", "local3", "local4", "local5",
-				"local6", "local7", NULL };
-			err_enum(ld, member(g, "facility"), "facility", v, fac);
-		} else {
-			a->syslog_facility = f;
-		}
-	}
-	if (rd_str(ld, g, "level", &v) == 1) {
-		int l = dlog_level_from_name(v);
-		if (l < 0 || strcmp(dlog_level_name(l), v) != 0) {
-			static const char *const lev[] = { "emerg", "alert", "crit",
-				"err", "warning", "notice", "info", "debug", NULL };
-			err_enum(ld, member(g, "level"), "level", v, lev);
-		} else {
-			a->log_level = l;
-		}
-	}
+	/* lib/log.c owns these names; the file must spell them exactly. */
+	int i;
+	if (rd_enum(ld, g, "facility", dlog_facility_names, ALL_NAMES, &i) == 1)
+		a->syslog_facility = dlog_facility_from_name(dlog_facility_names[i]);
+	if (rd_enum(ld, g, "level", dlog_level_names, ALL_NAMES, &i) == 1)
+		a->log_level = dlog_level_from_name(dlog_level_names[i]);
 	rd_strdup(ld, g, "notify", true, &a->notify);
 	rd_u32(ld, g, "notify_timeout_ms", 100, 3600000, &a->notify_timeout_ms);
 }
@@ -534,8 +538,10 @@ static void load_link(struct ld *ld, cs_t *g, struct dd_link *l, bool mcast)
 	rd_ifname(ld, g, "interface", true, l->ifname);
 	if (ok_local == 0)
 		err(ld, g, "link needs a local address");
-	if (ok_remote == 0 && !mcast)
-		err(ld, g, "link needs a remote address (or set heartbeat.multicast_group)");
+	/* remote = "" reads as unset, like an absent key. */
+	if (ok_remote >= 0 && !l->remote.family && !mcast)
+		err(ld, ok_remote ? member(g, "remote") : g,
+		    "link needs a remote address (or set heartbeat.multicast_group)");
 	if (ok_local == 1 && ok_remote == 1 && l->remote.family &&
 	    l->local.family != l->remote.family)
 		err(ld, member(g, "remote"), "remote address family differs from local");
@@ -545,7 +551,7 @@ static void load_peer(struct ld *ld, cs_t *g, struct dd_peer *p, bool mcast)
 {
 	p->line = (int)config_setting_source_line(g);
 	check_keys(ld, g, "in peer", dd_keys_peer);
-	if (rd_name(ld, g, "name", p->name, sizeof p->name) == 0)
+	if (rd_name(ld, g, "name", p->name) == 0)
 		err(ld, g, "peer needs a name");
 	cs_t *links = rd_list(ld, g, "links");
 	if (!links) {
@@ -556,6 +562,8 @@ static void load_peer(struct ld *ld, cs_t *g, struct dd_peer *p, bool mcast)
 	int n = config_setting_length(links);
 	if (n == 0)
 		err(ld, links, "peer needs at least one link");
+	else if (n > DD_MAX_LINKS)
+		err(ld, links, "peer has %d links; at most %d are supported", n, DD_MAX_LINKS);
 	p->links = xcalloc((size_t)n, sizeof *p->links);
 	for (int i = 0; i < n; i++) {
 		cs_t *e = list_group(ld, links, i, "link");
@@ -657,9 +665,6 @@ static void load_sync(struct ld *ld, cs_t *root)
 
 /* ---- checks ---------------------------------------------------------- */
 
-static const char *const check_types[] = { "none", "tcp", "http", "https",
-	"exec", "udp", "dns", NULL };
-
 static void check_defaults(struct dd_check *c)
 {
 	memset(c, 0, sizeof *c);
@@ -690,14 +695,13 @@ static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
 {
 	check_keys(ld, g, "in check", dd_keys_check);
 	int t;
-	if (rd_enum(ld, g, "type", check_types, &t) == 1)
+	if (rd_enum(ld, g, "type", dd_check_type_names, ALL_NAMES, &t) == 1)
 		c->type = (enum dd_check_type)t;
 	int iv = rd_u32(ld, g, "interval_ms", 10, 3600000, &c->interval_ms);
 	int to = rd_u32(ld, g, "timeout_ms", 1, 3600000, &c->timeout_ms);
 	rd_u32(ld, g, "rise", 1, 1000, &c->rise);
 	rd_u32(ld, g, "fall", 1, 1000, &c->fall);
-	static const char *const initial[] = { "down", "up", NULL };
-	if (rd_enum(ld, g, "initial", initial, &t) == 1)
+	if (rd_enum(ld, g, "initial", dd_initial_names, ALL_NAMES, &t) == 1)
 		c->initial = (enum dd_initial)t;
 	rd_u16(ld, g, "port", 0, 65535, &c->port);
 
@@ -791,8 +795,6 @@ static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
 
 /* ---- clusters, services, real servers -------------------------------- */
 
-static const char *const fwd_names[] = { "nat", "dr", "tun", NULL };
-
 static void default_service_name(struct dd_service *s)
 {
 	char ap[DD_ADDR_STRLEN];
@@ -829,7 +831,7 @@ static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
 		    "lower_threshold %u must be less than upper_threshold %u",
 		    rs->lower_threshold, rs->upper_threshold);
 	int f;
-	if (rd_enum(ld, g, "forward", fwd_names, &f) == 1)
+	if (rd_enum(ld, g, "forward", dd_fwd_names, ALL_NAMES, &f) == 1)
 		rs->fwd = (enum dd_fwd)f;
 	rd_u32(ld, g, "slow_start_ms", 0, 3600000, &rs->slow_start_ms);
 	dd_check_copy(&rs->check, &svc->check);
@@ -861,18 +863,16 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 
 	long long mark;
 	int has_fwmark = rd_int(ld, g, "fwmark", 1, UINT32_MAX, &mark);
-	static const char *const protos[] = { "tcp", "udp", "sctp", NULL };
 	int p;
-	int has_proto = rd_enum(ld, g, "protocol", protos, &p);
+	int has_proto = rd_enum(ld, g, "protocol", dd_proto_names, DD_PROTO_FWMARK, &p);
 	int has_addr = rd_addr(ld, g, "address", false, &s->vip);
 	int has_port = rd_u16(ld, g, "port", 1, 65535, &s->port);
-	static const char *const fams[] = { "inet", "inet6", NULL };
 	int fam = 0;
-	int has_family = rd_enum(ld, g, "family", fams, &fam);
+	int has_family = rd_enum(ld, g, "family", dd_family_names, ALL_NAMES, &fam);
 	if (member(g, "fwmark")) {
 		s->proto = DD_PROTO_FWMARK;
 		s->fwmark = has_fwmark == 1 ? (uint32_t)mark : 0;
-		s->af = fam ? AF_INET6 : AF_INET;
+		dd_family_parse(dd_family_names[fam], &s->af);
 		if (member(g, "protocol"))
 			err(ld, member(g, "protocol"), "protocol and fwmark are exclusive");
 		if (member(g, "address"))
@@ -893,20 +893,21 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 			err(ld, member(g, "family"),
 			    "family applies to fwmark services only (the address gives it)");
 	}
-	if (rd_name(ld, g, "name", s->name, sizeof s->name) != 1)
+	if (rd_name(ld, g, "name", s->name) != 1)
 		default_service_name(s);
 
 	const char *v;
 	if (rd_str(ld, g, "scheduler", &v) == 1) {
-		if (in_list(dd_schedulers, v))
+		if (in_list(dd_schedulers, v)) {
 			snprintf(s->scheduler, sizeof s->scheduler, "%s", v);
-		else
-			err(ld, member(g, "scheduler"),
-			    "scheduler '%s' is not an IPVS scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos)",
-			    v);
+		} else {
+			char list[256];
+			join_names(dd_schedulers, ALL_NAMES, list, sizeof list);
+			err(ld, member(g, "scheduler"), "scheduler '%s' is not an IPVS scheduler (%s)", v, list);
+		}
 	}
 	int f;
-	if (rd_enum(ld, g, "forward", fwd_names, &f) == 1)
+	if (rd_enum(ld, g, "forward", dd_fwd_names, ALL_NAMES, &f) == 1)
 		s->fwd = (enum dd_fwd)f;
 	rd_u32(ld, g, "persistence_timeout_s", 0, 31536000, &s->persistence_timeout_s);
 
@@ -947,7 +948,7 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 		static const char *const flags[] = { "sh-fallback", "sh-port",
 			"mh-fallback", "mh-port", NULL };
 		if (!fv || !in_list(flags, fv)) {
-			err_enum(ld, sf, "sched_flags entry", fv ? fv : "?", flags);
+			err_enum(ld, sf, "sched_flags entry", fv ? fv : "?", flags, ALL_NAMES);
 			break;
 		}
 		if (strncmp(fv, s->scheduler, 2) != 0 || strlen(s->scheduler) != 2) {
@@ -977,8 +978,7 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 			err(ld, member(sg, "address"), "sorry_server address family differs from the service's");
 		s->has_sorry = a == 1;
 	}
-	static const char *const removals[] = { "drain", "remove", NULL };
-	if (rd_enum(ld, g, "removal", removals, &f) == 1)
+	if (rd_enum(ld, g, "removal", dd_removal_names, ALL_NAMES, &f) == 1)
 		s->removal = (enum dd_removal)f;
 	rd_u32(ld, g, "drain_ms", 0, 86400000, &s->drain_ms);
 
@@ -1045,7 +1045,7 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 	cl->ping_fall = 3;
 	cl->garp.count = 5;
 	cl->garp.interval_ms = 200;
-	if (rd_name(ld, g, "name", cl->name, sizeof cl->name) == 0)
+	if (rd_name(ld, g, "name", cl->name) == 0)
 		err(ld, g, "cluster needs a name");
 	rd_u32(ld, g, "priority", 1, 254, &cl->priority);
 	rd_bool(ld, g, "failback", &cl->failback);
@@ -1089,9 +1089,8 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 		check_keys(ld, ga, "in garp", dd_keys_garp);
 		rd_u32(ld, ga, "count", 0, 1000, &cl->garp.count);
 		rd_u32(ld, ga, "interval_ms", 0, 60000, &cl->garp.interval_ms);
-		static const char *const modes[] = { "request", "reply", NULL };
 		int m;
-		if (rd_enum(ld, ga, "mode", modes, &m) == 1)
+		if (rd_enum(ld, ga, "mode", dd_garp_mode_names, ALL_NAMES, &m) == 1)
 			cl->garp.mode = (enum dd_garp_mode)m;
 		rd_u32(ld, ga, "refresh_ms", 0, 86400000, &cl->garp.refresh_ms);
 	}
@@ -1169,6 +1168,9 @@ static void load_clusters(struct ld *ld, cs_t *root)
 			continue;
 		struct dd_cluster *cl = &c->clusters[c->n_clusters++];
 		load_cluster(ld, e, cl);
+		if (c->n_clusters == DD_MAX_CLUSTERS + 1)
+			err(ld, e, "cluster '%s' is one too many: at most %d are supported "
+			    "(one keepalive carries them all)", cl->name, DD_MAX_CLUSTERS);
 		for (size_t j = 0; j + 1 < c->n_clusters; j++)
 			if (cl->name[0] && strcmp(c->clusters[j].name, cl->name) == 0) {
 				err(ld, member(e, "name"), "duplicate cluster name '%s' (first at line %d)",
@@ -1339,10 +1341,16 @@ static struct dd_config *load_text(const char *text, const char *name,
 	c->path = xstrdup(name);
 	cs_t *root = config_root_setting(&cfg);
 	check_keys(&ld, root, "at top level", dd_keys_top);
-	if (rd_name(&ld, root, "node", c->node_name, sizeof c->node_name) == 0) {
+	if (rd_name(&ld, root, "node", c->node_name) == 0) {
 		char host[256] = "";
 		if (gethostname(host, sizeof host - 1) != 0 || !host[0])
 			snprintf(host, sizeof host, "localhost");
+		/* The default must pass the rule a written name does: the
+		 * peer would drop keepalives carrying anything else. */
+		if (strlen(host) >= DD_NAME_MAX || !name_chars_ok(host))
+			errl(&ld, 0, "node is not set and the host name '%s' is not a valid node name "
+			     "(1..%d printable characters without blanks or quotes); set node",
+			     host, DD_NAME_MAX - 1);
 		snprintf(c->node_name, sizeof c->node_name, "%s", host);
 	}
 	c->pid_file = xstrdup(RUNSTATEDIR "/directord.pid");

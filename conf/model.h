@@ -12,10 +12,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/addr.h"
 
+/* Limits the loader enforces, so that every part can size its arrays by
+ * them. Names (node, peer, cluster, service) are 1..DD_NAME_MAX-1
+ * printable ASCII characters without blanks, quotes or backslashes: they
+ * go on the heartbeat wire, into logs and into metrics labels. A
+ * keepalive carries every cluster, so the cluster limit is the wire's. */
 #define DD_NAME_MAX 64
+#define DD_MAX_LINKS 8          /* heartbeat links to the peer */
+#define DD_MAX_CLUSTERS 16      /* clusters in the file, and in one keepalive */
 
 enum dd_proto { DD_PROTO_TCP, DD_PROTO_UDP, DD_PROTO_SCTP, DD_PROTO_FWMARK };
 enum dd_fwd { DD_FWD_NAT, DD_FWD_DR, DD_FWD_TUN };
@@ -194,9 +202,25 @@ struct dd_config {
 	size_t n_clusters;
 };
 
+/* Enum values as the config file spells them, from one table per enum
+ * (conf/keys.c) that the loader, the printer and everyone else use.
+ * name() of a value outside the enum is "?"; parse() takes the exact
+ * name, and leaves *out alone and returns false for anything else. */
 const char *dd_proto_name(enum dd_proto p);
+bool dd_proto_parse(const char *s, enum dd_proto *out);
 const char *dd_fwd_name(enum dd_fwd f);
+bool dd_fwd_parse(const char *s, enum dd_fwd *out);
 const char *dd_check_type_name(enum dd_check_type t);
+bool dd_check_type_parse(const char *s, enum dd_check_type *out);
+const char *dd_removal_name(enum dd_removal r);
+bool dd_removal_parse(const char *s, enum dd_removal *out);
+const char *dd_garp_mode_name(enum dd_garp_mode m);
+bool dd_garp_mode_parse(const char *s, enum dd_garp_mode *out);
+const char *dd_initial_name(enum dd_initial i);
+bool dd_initial_parse(const char *s, enum dd_initial *out);
+/* A fwmark service's family: "inet" or "inet6". */
+const char *dd_family_name(int af);
+bool dd_family_parse(const char *s, int *af);
 
 /* Errors are collected, not stopped at: `directord -t` prints them all. */
 struct dd_conf_error {
@@ -209,6 +233,13 @@ struct dd_conf_errors {
 	size_t n;
 };
 void dd_conf_errors_free(struct dd_conf_errors *e);
+/* The one form a config error is shown in, on a terminal, in the log and
+ * to directorctl: "FILE:LINE: msg", or "FILE: msg" when no line applies
+ * (a file that cannot be opened). Truncates to `len`; returns `buf`. */
+#define DD_CONF_ERROR_STRLEN 4608 /* a PATH_MAX file name and a message */
+const char *dd_conf_error_str(const struct dd_conf_error *e, char *buf, size_t len);
+/* Every error in that form, one a line (`directord -t`, tools, tests). */
+void dd_conf_errors_print(const struct dd_conf_errors *e, FILE *out);
 
 /* Load and validate. Returns NULL and fills `errs` on any error. */
 struct dd_config *dd_config_load(const char *path, struct dd_conf_errors *errs);

@@ -171,7 +171,7 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 	kv_str(p, "name", s->name);
 	if (s->proto == DD_PROTO_FWMARK) {
 		kv_u(p, "fwmark", s->fwmark);
-		kv_str(p, "family", s->af == AF_INET6 ? "inet6" : "inet");
+		kv_str(p, "family", dd_family_name(s->af));
 	} else {
 		kv_str(p, "protocol", dd_proto_name(s->proto));
 		kv_str(p, "address", dd_addr_str(&s->vip, b, sizeof b));

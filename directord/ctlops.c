@@ -8,8 +8,9 @@
  * "unavailable". Runs on the daemon's main libev loop. */
 #include "config.h"
 #include "directord/ctlops.h"
+#include "conf/diff.h"
 #include "directord/ctl.h"
-#include "directord/failover.h"
+#include "heartbeat/failover.h"
 #include "directord/fwd.h"
 #include "directord/json.h"
 #include "directord/metrics.h"
@@ -51,14 +52,6 @@ static struct dd_failover *fo_of(const struct dd_ctlops *o)
 	return o->src.fo ? *o->src.fo : NULL;
 }
 
-static const struct dd_cluster *find_cluster(const struct dd_config *c, const char *name)
-{
-	for (size_t i = 0; i < c->n_clusters; i++)
-		if (strcmp(c->clusters[i].name, name) == 0)
-			return &c->clusters[i];
-	return NULL;
-}
-
 /* The model of this moment: one pass over each running part. */
 static void fill(struct dd_ctlops *o, struct dd_status *st, const struct dd_cluster *only)
 {
@@ -85,7 +78,7 @@ static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 	struct dd_ctlops *o = ctx;
 	const struct dd_cluster *only = NULL;
 	if (req->argc == 1) {
-		only = find_cluster(cfg_of(o), req->argv[0]);
+		only = dd_cluster_find(cfg_of(o)->clusters, cfg_of(o)->n_clusters, req->argv[0]);
 		if (!only) {
 			dd_ctl_error(r, DD_CTL_FAILED, "no cluster named '%s'", req->argv[0]);
 			return;
@@ -295,45 +288,6 @@ static void op_reload(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 	}
 }
 
-/* VIP changes are decided from the two configs: a VIP is the same when its
- * address, prefix and interface are. Whether a change touches the kernel
- * now depends on the cluster's role (only an active director holds VIPs). */
-static bool vip_in(const struct dd_cluster *cl, const struct dd_vip *v)
-{
-	if (!cl)
-		return false;
-	for (size_t i = 0; i < cl->n_vips; i++)
-		if (dd_addr_eq(&cl->vips[i].addr, &v->addr) && cl->vips[i].prefix == v->prefix &&
-		    strcmp(cl->vips[i].ifname, v->ifname) == 0)
-			return true;
-	return false;
-}
-
-static size_t vip_diff(const struct dd_config *cur, const struct dd_config *next,
-		       struct dd_plan_vip **out)
-{
-	size_t n = 0, cap = 0;
-	*out = NULL;
-	for (int pass = 0; pass < 2; pass++) {
-		const struct dd_config *a = pass == 0 ? cur : next; /* removed from a, then added in b */
-		const struct dd_config *b = pass == 0 ? next : cur;
-		for (size_t i = 0; i < a->n_clusters; i++) {
-			const struct dd_cluster *cl = &a->clusters[i];
-			const struct dd_cluster *other = find_cluster(b, cl->name);
-			for (size_t v = 0; v < cl->n_vips; v++) {
-				if (vip_in(other, &cl->vips[v]))
-					continue;
-				if (n == cap) {
-					cap = cap ? cap * 2 : 8;
-					*out = xrealloc(*out, cap * sizeof **out);
-				}
-				(*out)[n++] = (struct dd_plan_vip){ cl->name, &cl->vips[v], pass == 1, -1 };
-			}
-		}
-	}
-	return n;
-}
-
 /* Whether each VIP change applies now: only an active director holds VIPs. */
 static void plan_roles(struct dd_ctlops *o, struct dd_plan_vip *vc, size_t n)
 {
@@ -346,7 +300,7 @@ static void plan_roles(struct dd_ctlops *o, struct dd_plan_vip *vc, size_t n)
 	for (size_t i = 0; f && i < n; i++)
 		for (size_t k = 0; k < f->n_clusters; k++)
 			if (strcmp(f->clusters[k].name, vc[i].cluster) == 0)
-				vc[i].now = strcmp(f->clusters[k].role, "active") == 0;
+				vc[i].now = f->clusters[k].role == DD_ROLE_ACTIVE;
 	free(f);
 }
 
@@ -357,8 +311,15 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 	struct dd_config *next = load_for(o, req, r, &path);
 	if (!next)
 		return;
+	/* The config's diff, the same one a reload applies (conf/diff.h). */
+	struct dd_vip_change *vc;
+	const struct dd_config *cur = cfg_of(o);
 	struct dd_plan p = { .file = path };
-	p.n_vips = vip_diff(cfg_of(o), next, &p.vips);
+	p.n_vips = dd_vip_diff(cur->clusters, cur->n_clusters, next->clusters, next->n_clusters, NULL, NULL, &vc);
+	p.vips = xcalloc(p.n_vips ? p.n_vips : 1, sizeof *p.vips);
+	for (size_t i = 0; i < p.n_vips; i++)
+		p.vips[i] = (struct dd_plan_vip){ vc[i].cluster->name, vc[i].vip, vc[i].add, -1 };
+	free(vc);
 	plan_roles(o, p.vips, p.n_vips);
 	struct dd_fwdplane *fwd = fwd_of(o);
 	struct ipvs_op *ops = NULL;

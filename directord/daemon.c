@@ -7,8 +7,8 @@
 #include "conf/model.h"
 #include "directord/ctlops.h"
 #include "directord/json.h"
-#include "directord/failover.h"
 #include "directord/fwd.h"
+#include "heartbeat/failover.h"
 #include "health/health.h"
 #include "directord/notify.h"
 #include "lib/log.h"
@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,13 @@ struct dd_daemon {
 	struct dd_config *cfg;
 	char *pid_path;         /* copied: a reload may free the config it came from */
 	int pid_fd;
-	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup, sig_quit;
+	struct {
+		ev_timer tick;
+		uint64_t pulse;         /* the heartbeat thread's, at its last advance */
+		uint64_t advanced_ms;   /* when it last advanced */
+		bool stalled;           /* said so in the log */
+	} wd;
 	unsigned reloads, reload_failures;
 	struct dd_ctlops *ctl;  /* control socket + metrics listener; NULL if it failed */
 	struct dd_failover *fo;  /* also without a peer: it holds the VIPs then */
@@ -42,24 +49,11 @@ struct dd_daemon {
 	struct dd_health *health;
 };
 
-static void print_errors(const struct dd_conf_errors *errs, FILE *out)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		if (errs->v[i].line > 0)
-			fprintf(out, "%s:%d: %s\n", errs->v[i].file, errs->v[i].line, errs->v[i].msg);
-		else
-			fprintf(out, "%s: %s\n", errs->v[i].file, errs->v[i].msg);
-	}
-}
-
 static void log_errors(const struct dd_conf_errors *errs)
 {
-	for (size_t i = 0; i < errs->n; i++) {
-		if (errs->v[i].line > 0)
-			log_err("config", "%s:%d: %s", errs->v[i].file, errs->v[i].line, errs->v[i].msg);
-		else
-			log_err("config", "%s: %s", errs->v[i].file, errs->v[i].msg);
-	}
+	char b[DD_CONF_ERROR_STRLEN];
+	for (size_t i = 0; i < errs->n; i++)
+		log_err("config", "%s", dd_conf_error_str(&errs->v[i], b, sizeof b));
 }
 
 int dd_config_test(const char *path, bool print)
@@ -67,7 +61,7 @@ int dd_config_test(const char *path, bool print)
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *cfg = dd_config_load(path, &errs);
 	if (!cfg) {
-		print_errors(&errs, stderr);
+		dd_conf_errors_print(&errs, stderr);
 		fprintf(stderr, "%s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
 		dd_conf_errors_free(&errs);
 		return 1;
@@ -146,6 +140,50 @@ static void sd_notify_send(const char *msg)
 	close(fd);
 }
 
+/* systemd's watchdog (WatchdogSec= in the unit) is fed only while both
+ * loops make progress: this timer runs on the main loop, and the heartbeat
+ * thread's pulse (dd_failover_pulse) must have moved recently. A wedged
+ * heartbeat thread sends no keepalives, so the peer takes over; systemd
+ * then kills and restarts this process, which comes back as standby. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dd_daemon *d = w->data;
+	uint64_t now = mono_ms(), pulse = d->fo ? dd_failover_pulse(d->fo) : 0;
+	if (pulse != d->wd.pulse) {
+		d->wd.pulse = pulse;
+		d->wd.advanced_ms = now;
+	}
+	/* A few pulses of slack: the thread is real-time but not alone. */
+	uint64_t silent = now - d->wd.advanced_ms;
+	if (d->fo && silent > 3 * DD_FO_PULSE_MS) {
+		if (!d->wd.stalled)
+			log_crit("core", "heartbeat thread made no progress for %" PRIu64 " ms: "
+				 "not feeding the systemd watchdog", silent);
+		d->wd.stalled = true;
+		return;
+	}
+	if (d->wd.stalled)
+		log_notice("core", "heartbeat thread progressing again: feeding the systemd watchdog");
+	d->wd.stalled = false;
+	sd_notify_send("WATCHDOG=1");
+}
+
+static void watchdog_start(struct dd_daemon *d)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	unsigned long long us = usec ? strtoull(usec, &end, 10) : 0;
+	if (!us || *end || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+		return;
+	/* Four feeds per period: one late tick never costs the process. */
+	double every = (double)us / 4e6;
+	d->wd.advanced_ms = mono_ms();
+	ev_timer_init(&d->wd.tick, on_watchdog, every, every);
+	d->wd.tick.data = d;
+	ev_timer_start(d->loop, &d->wd.tick);
+	log_info("core", "feeding the systemd watchdog every %.0f ms while both loops run", every * 1000);
+}
+
 static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg)
 {
 	dlog_open("directord", d->opts->log_stderr ? DLOG_STDERR : DLOG_SYSLOG,
@@ -153,35 +191,25 @@ static void apply_logging(const struct dd_daemon *d, const struct dd_config *cfg
 	dlog_set_level(d->opts->log_level >= 0 ? d->opts->log_level : cfg->alert.log_level);
 }
 
-/* The hook names roles; the control side counts them as enum dd_role.
- * "stopped" (the engine stopping while active) is no role and is counted
- * as a change only. */
-static enum dd_role role_enum(const char *name)
-{
-	for (int r = 0; r <= DD_ROLE_MAX; r++)
-		if (strcmp(name, dd_role_name((enum dd_role)r)) == 0)
-			return (enum dd_role)r;
-	return DD_ROLE_INIT;
-}
-
 /* Failover hook, in the main loop: the alert itself was logged by the
  * heartbeat thread; here the operator's notify command runs. */
-static void on_role_changed(void *ctx, const char *cluster, const char *old_role,
-			    const char *new_role, const char *reason)
+static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 {
 	struct dd_daemon *d = ctx;
-	dd_ctlops_role_changed(d->ctl, cluster, role_enum(old_role), role_enum(new_role));
+	dd_ctlops_role_changed(d->ctl, ev->cluster, ev->old_role, ev->new_role);
 	/* Both directors keep IPVS programmed; a role change only moves the
-	 * sync daemon between master and backup. "init" says nothing yet. */
-	if (d->fwd && strcmp(new_role, "init"))
-		dd_fwd_set_cluster_role(d->fwd, cluster, !strcmp(new_role, "active"));
-	struct dd_notify_event ev = { .cluster = cluster, .role = new_role, .old_role = old_role,
-				      .reason = reason, .node = d->cfg->node_name };
-	char err[256];
+	 * sync daemon between master and backup. INIT says nothing yet. */
+	if (d->fwd && ev->new_role != DD_ROLE_INIT)
+		dd_fwd_set_cluster_role(d->fwd, ev->cluster, ev->new_role == DD_ROLE_ACTIVE);
+	struct dd_notify_event ne = { .cluster = ev->cluster, .role = dd_role_name(ev->new_role),
+				      .old_role = dd_role_name(ev->old_role), .reason = ev->reason,
+				      .why = dd_fsm_why_name(ev->why), .node = d->cfg->node_name };
+	char *err = NULL;
 	if (d->cfg->alert.notify &&
-	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ev,
-			  err, sizeof err) < 0)
-		log_err("notify", "cluster %s: %s", cluster, err);
+	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ne, &err) < 0) {
+		log_err("notify", "cluster %s: %s", ev->cluster, err);
+		free(err);
+	}
 }
 
 static bool needs_fwd(const struct dd_config *cfg)
@@ -225,7 +253,21 @@ static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **er
 
 /* `why`, if given, gets the errors of a rejected file (malloc'd), for
  * directorctl reload. */
+static int reload_apply(struct dd_daemon *d, char **why);
+
+/* systemd hears RELOADING=1 before and READY=1 after, whatever the
+ * outcome: a refused reload still leaves a running, ready daemon. */
 static int reload(struct dd_daemon *d, char **why)
+{
+	char msg[64];
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, mono_us());
+	sd_notify_send(msg);
+	int r = reload_apply(d, why);
+	sd_notify_send("READY=1");
+	return r;
+}
+
+static int reload_apply(struct dd_daemon *d, char **why)
 {
 	struct dd_conf_errors errs = { 0 };
 	log_notice("config", "reloading %s", d->opts->conf_path);
@@ -234,8 +276,9 @@ static int reload(struct dd_daemon *d, char **why)
 		log_errors(&errs);
 		if (why) {
 			struct dd_buf b = { 0 };
+			char e[DD_CONF_ERROR_STRLEN];
 			for (size_t i = 0; i < errs.n; i++)
-				dd_buf_printf(&b, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+				dd_buf_printf(&b, "%s\n", dd_conf_error_str(&errs.v[i], e, sizeof e));
 			*why = dd_buf_take(&b);
 		}
 		log_err("config", "reload rejected: %zu error%s in %s; keeping the running configuration",
@@ -314,6 +357,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	case SIGTERM:
 	case SIGINT:
+	case SIGQUIT:
 		log_notice("core", "%s received, shutting down", strsignal(w->signum));
 		ev_break(loop, EVBREAK_ALL);
 		break;
@@ -357,7 +401,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	if (!d.cfg) {
 		/* Before the daemon detaches, the operator is still watching the
 		 * terminal: say it there too. */
-		print_errors(&errs, stderr);
+		dd_conf_errors_print(&errs, stderr);
 		log_errors(&errs);
 		log_crit("core", "not starting: %zu error%s in %s", errs.n,
 			 errs.n == 1 ? "" : "s", opts->conf_path);
@@ -384,10 +428,13 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_signal_init(&d.sig_term, on_signal, SIGTERM);
 	ev_signal_init(&d.sig_int, on_signal, SIGINT);
 	ev_signal_init(&d.sig_hup, on_signal, SIGHUP);
-	d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+	/* QUIT would dump core and leave the VIPs up: stop cleanly instead. */
+	ev_signal_init(&d.sig_quit, on_signal, SIGQUIT);
+	d.sig_term.data = d.sig_int.data = d.sig_hup.data = d.sig_quit.data = &d;
 	ev_signal_start(loop, &d.sig_term);
 	ev_signal_start(loop, &d.sig_int);
 	ev_signal_start(loop, &d.sig_hup);
+	ev_signal_start(loop, &d.sig_quit);
 
 	d.notify = dd_notify_new(loop);
 	char *ferr = NULL;
@@ -424,10 +471,12 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		   PACKAGE_STRING, d.cfg->node_name, d.cfg->n_clusters,
 		   d.cfg->n_clusters == 1 ? "" : "s", opts->conf_path);
 	sd_notify_send("READY=1");
+	watchdog_start(&d);
 
 	ev_run(loop, 0);
 
 	sd_notify_send("STOPPING=1");
+	ev_timer_stop(loop, &d.wd.tick);
 	/* First: it reads the parts freed below. NULL, because the failover
 	 * hook still runs during dd_failover_stop. */
 	dd_ctlops_stop(d.ctl);

@@ -1,32 +1,26 @@
 /* directord/notify.c: notify command runner. Everything here runs in the
  * loop passed to dd_notify_new() (the main loop). posix_spawn is used
  * rather than fork so that the multi-threaded daemon never runs code in a
- * child between fork and exec; the exit is watched via a pidfd, which works
- * on any libev loop and does not depend on SIGCHLD handling. */
+ * child between fork and exec; how the command ended comes from
+ * dd_child_watch() (lib/spawn.h), which on the default loop takes the
+ * status from libev's own reaping, so it is never lost. */
 #include "config.h"
 #include "directord/notify.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "lib/util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
 
 struct child {
 	struct dd_notify *n;
 	struct child *next;
-	pid_t pid;
-	int pidfd;
-	ev_io io;
+	struct dd_child watch;
 	ev_timer timeout;
 	bool killed;
 	uint64_t start_ms;
@@ -38,6 +32,7 @@ struct dd_notify {
 	struct ev_loop *loop;
 	struct child *children;
 	unsigned running;
+	struct dd_notify_stats stats;
 };
 
 struct dd_notify *dd_notify_new(struct ev_loop *loop)
@@ -52,12 +47,15 @@ unsigned dd_notify_running(const struct dd_notify *n)
 	return n->running;
 }
 
+void dd_notify_get_stats(const struct dd_notify *n, struct dd_notify_stats *out)
+{
+	*out = n->stats;
+}
+
 static void child_done(struct child *c)
 {
 	struct dd_notify *n = c->n;
-	ev_io_stop(n->loop, &c->io);
 	ev_timer_stop(n->loop, &c->timeout);
-	close(c->pidfd);
 	for (struct child **pp = &n->children; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -67,19 +65,18 @@ static void child_done(struct child *c)
 	free(c);
 }
 
-static void reap(struct child *c)
+static void on_exit_status(struct dd_child *w, int st)
 {
-	int st = 0;
-	pid_t r;
-	do
-		r = waitpid(c->pid, &st, WNOHANG);
-	while (r < 0 && errno == EINTR);
+	struct child *c = w->data;
 	uint64_t ms = mono_ms() - c->start_ms;
-	if (r < 0)
-		/* Someone else (a SIGCHLD handler) reaped it first. */
-		log_info("notify", "notify command for cluster %s (%s) finished after %llu ms, status unknown",
-			 c->cluster, c->role, (unsigned long long)ms);
-	else if (c->killed)
+	struct dd_notify_stats *ns = &c->n->stats;
+	if (c->killed)
+		ns->timed_out++;
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		ns->succeeded++;
+	else
+		ns->failed++;
+	if (c->killed)
 		log_warn("notify", "notify command for cluster %s (%s) killed after %llu ms: timeout",
 			 c->cluster, c->role, (unsigned long long)ms);
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
@@ -94,16 +91,11 @@ static void reap(struct child *c)
 	child_done(c);
 }
 
-static void on_exit_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	reap(w->data);
-}
-
 static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct child *c = w->data;
 	/* The shell may have started children of its own: kill the group. */
-	kill(-c->pid, SIGKILL);
+	kill(-c->watch.pid, SIGKILL);
 	c->killed = true;
 }
 
@@ -116,18 +108,19 @@ static char *envvar(const char *name, const char *val)
 }
 
 int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
-		  const struct dd_notify_event *ev, char *err, size_t errlen)
+		  const struct dd_notify_event *ev, char **err)
 {
 	if (!command || !*command)
 		return 0;
-	char *mine[6] = {
+	char *mine[7] = {
 		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
 		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
-		envvar("DIRECTORD_NODE", ev->node), NULL,
+		envvar("DIRECTORD_NODE", ev->node),
+		envvar("DIRECTORD_REASON_CODE", ev->why), NULL,
 	};
 	/* Unset ones are NULL: close the gaps so the list ends at the first NULL. */
 	size_t k = 0;
-	for (size_t j = 0; j < 5; j++)
+	for (size_t j = 0; j < ARRAY_SIZE(mine) - 1; j++)
 		if (mine[j])
 			mine[k++] = mine[j];
 	mine[k] = NULL;
@@ -136,27 +129,21 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 	for (size_t j = 0; j < k; j++)
 		free(mine[j]);
 	if (r != 0) {
-		snprintf(err, errlen, "notify command: spawn /bin/sh: %s", strerror(r));
+		dd_seterr(err, "notify command: spawn /bin/sh: %s", strerror(r));
 		return -1;
 	}
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		snprintf(err, errlen, "notify command: pidfd_open: %s", strerror(errno));
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return -1;
-	}
-	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	struct child *c = xcalloc(1, sizeof *c);
+	char *werr = NULL;
+	if (dd_child_watch(&c->watch, n->loop, pid, on_exit_status, c, &werr) < 0) {
+		dd_seterr(err, "notify command: %s", werr);
+		free(werr);
+		free(c);
+		return -1;
+	}
 	c->n = n;
-	c->pid = pid;
-	c->pidfd = pidfd;
 	c->start_ms = mono_ms();
 	snprintf(c->cluster, sizeof c->cluster, "%s", ev->cluster ? ev->cluster : "");
 	snprintf(c->role, sizeof c->role, "%s", ev->role ? ev->role : "");
-	ev_io_init(&c->io, on_exit_cb, pidfd, EV_READ);
-	c->io.data = c;
-	ev_io_start(n->loop, &c->io);
 	ev_timer_init(&c->timeout, on_timeout, timeout_ms / 1000.0, 0.);
 	c->timeout.data = c;
 	if (timeout_ms)
@@ -173,10 +160,7 @@ void dd_notify_free(struct dd_notify *n)
 		return;
 	while (n->children) {
 		struct child *c = n->children;
-		kill(-c->pid, SIGKILL);
-		c->killed = true;
-		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		dd_child_abandon(&c->watch);
 		child_done(c);
 	}
 	free(n);

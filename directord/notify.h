@@ -16,6 +16,7 @@ struct dd_notify_event {
 	const char *role;
 	const char *old_role;
 	const char *reason;
+	const char *why;        /* the reason as a stable token: "peer-silent" */
 	const char *node;
 };
 
@@ -24,13 +25,20 @@ struct dd_notify *dd_notify_new(struct ev_loop *loop);
 void dd_notify_free(struct dd_notify *n);
 
 /* Starts `command` with /bin/sh -c and DIRECTORD_CLUSTER, DIRECTORD_ROLE,
- * DIRECTORD_OLD_ROLE, DIRECTORD_REASON, DIRECTORD_NODE in its environment.
- * Returns at once: 0 if started, -1 with a message in err. The outcome
+ * DIRECTORD_OLD_ROLE, DIRECTORD_REASON, DIRECTORD_REASON_CODE, DIRECTORD_NODE
+ * in its environment.
+ * Returns at once: 0 if started, -1 with *err (malloc'd). The outcome
  * (exit status, timeout) is logged when it is known. */
 int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
-		  const struct dd_notify_event *ev, char *err, size_t errlen);
+		  const struct dd_notify_event *ev, char **err);
 
 /* Commands still running (tests, status). */
 unsigned dd_notify_running(const struct dd_notify *n);
+
+/* How the finished commands ended (status, metrics). */
+struct dd_notify_stats {
+	uint64_t succeeded, failed, timed_out;
+};
+void dd_notify_get_stats(const struct dd_notify *n, struct dd_notify_stats *out);
 
 #endif

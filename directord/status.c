@@ -14,8 +14,8 @@
 #include "directord/status.h"
 #include "directord/ctl.h"
 #include "directord/desired.h"
-#include "directord/failover.h"
 #include "directord/fwd.h"
+#include "heartbeat/failover.h"
 #include "health/health.h"
 #include "lib/hash.h"
 #include "lib/log.h"
@@ -77,17 +77,6 @@ void dd_status_free(struct dd_status *st)
 
 /* ---- failover ------------------------------------------------------------ */
 
-/* The failover snapshot names roles; the model holds enum dd_role. */
-static bool role_of(const char *name, enum dd_role *out)
-{
-	for (int r = 0; name && r <= DD_ROLE_MAX; r++)
-		if (strcmp(name, dd_role_name((enum dd_role)r)) == 0) {
-			*out = (enum dd_role)r;
-			return true;
-		}
-	return false;
-}
-
 static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 {
 	struct dd_failover_status *f = xmalloc(sizeof *f); /* ~20 KB: not on the stack */
@@ -131,9 +120,11 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			const struct dd_failover_cluster_status *fc = &f->clusters[i];
 			if (strcmp(fc->name, m->cfg->name) != 0)
 				continue;
-			m->have_role = role_of(fc->role, &m->role);
+			m->have_role = true;
+			m->role = fc->role;
 			m->in_role_ms = fc->in_role_ms;
-			m->peer_known = role_of(fc->peer_role, &m->peer_role);
+			m->peer_known = fc->peer_known;
+			m->peer_role = fc->peer_role;
 			m->peer_priority = fc->peer_priority;
 			m->vips_up = fc->vips_up;
 			break;

@@ -39,7 +39,6 @@ enum phase { PH_IDLE, PH_FAILED, PH_CONNECT, PH_TLS, PH_SEND, PH_RECV, PH_EXEC }
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void timed_out(struct dd_probe *p);
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
 
 /* ---- TLS contexts ------------------------------------------------------ */
 
@@ -726,13 +725,11 @@ static void timed_out(struct dd_probe *p)
 
 /* ---- exec -------------------------------------------------------------- */
 
-static void exec_reaped(struct dd_probe *p, int status)
+static void exec_reaped(struct dd_child *w, int status)
 {
-	struct ev_loop *loop = p->ctx->loop;
+	struct dd_probe *p = w->data;
 	/* Whatever the command left behind in its group goes with it. */
 	kill(-p->pid, SIGKILL);
-	if (ev_is_active(&p->child))
-		ev_child_stop(loop, &p->child);
 	p->pid = 0;
 	if (p->killed) {
 		finish(p, false, p->reason);
@@ -746,27 +743,6 @@ static void exec_reaped(struct dd_probe *p, int status)
 		finishf(p, "killed by signal %d", WTERMSIG(status));
 	else
 		finish(p, false, "exited abnormally");
-}
-
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
-{
-	struct dd_probe *p = w->data;
-	if (WIFSTOPPED(w->rstatus) || WIFCONTINUED(w->rstatus))
-		return;
-	exec_reaped(p, w->rstatus);
-}
-
-/* Outside the default loop libev does not reap children: watch a pidfd. */
-static void pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct dd_probe *p = w->data;
-	int status;
-	pid_t r = waitpid(p->pid, &status, WNOHANG);
-	if (r == 0)
-		return;
-	if (r < 0)
-		status = 0xff00; /* someone else reaped it: exit code 255 */
-	exec_reaped(p, status);
 }
 
 static void exec_start(struct dd_probe *p)
@@ -786,28 +762,15 @@ static void exec_start(struct dd_probe *p)
 		fail_soon(p, "cannot run command: %s", strerror(rc));
 		return;
 	}
-	p->pid = pid;
 	p->killed = false;
 	p->phase = PH_EXEC;
-	struct ev_loop *loop = p->ctx->loop;
-	if (ev_is_default_loop(loop)) {
-		ev_child_init(&p->child, child_cb, pid, 0);
-		p->child.data = p;
-		ev_child_start(loop, &p->child);
-	} else {
-		int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pfd < 0) {
-			kill(-pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			p->pid = 0;
-			fail_soon(p, "cannot watch command: %s", strerror(errno));
-			return;
-		}
-		p->fd = pfd;
-		ev_io_init(&p->io, pidfd_cb, pfd, EV_READ);
-		p->io.data = p;
-		ev_io_start(loop, &p->io);
+	char *err = NULL;
+	if (dd_child_watch(&p->child, p->ctx->loop, pid, exec_reaped, p, &err) < 0) {
+		fail_soon(p, "cannot watch command: %s", err);
+		free(err);
+		return;
 	}
+	p->pid = pid;
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -870,13 +833,7 @@ void dd_probe_abort(struct dd_probe *p)
 	if (!p->running)
 		return;
 	if (p->pid > 0) {
-		kill(-p->pid, SIGKILL);
-		if (ev_is_active(&p->child)) {
-			/* The default loop's SIGCHLD handler reaps it. */
-			ev_child_stop(p->ctx->loop, &p->child);
-		} else {
-			waitpid(p->pid, NULL, 0);
-		}
+		dd_child_abandon(&p->child);
 		p->pid = 0;
 	}
 	release(p);

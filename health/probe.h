@@ -12,6 +12,8 @@
 
 #include <ev.h>
 
+#include "lib/spawn.h"
+
 #include "conf/model.h"
 #include "lib/addr.h"
 
@@ -64,8 +66,8 @@ struct dd_probe {
 	struct dd_probe_deadlines *dlq; /* network probes: queued here instead */
 	struct dd_probe *dl_prev, *dl_next;
 	ev_tstamp deadline;
-	ev_child child;
-	pid_t pid;
+	struct dd_child child;   /* exec checks: lib/spawn.h */
+	pid_t pid;               /* of the exec check's process group while it runs */
 	bool killed;
 	struct ssl_st *ssl;
 	struct ssl_session_st *tls_session; /* resumed next time: spares the server a full handshake */

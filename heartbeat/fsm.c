@@ -52,10 +52,31 @@ uint8_t dd_fsm_flags(const struct dd_fsm *f)
 	return fl;
 }
 
-static void go(struct dd_fsm *f, struct dd_fsm_out *out, enum dd_role to, uint64_t now,
-	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void go(struct dd_fsm *f, struct dd_fsm_out *out, enum dd_role to, uint64_t now,
-	       const char *fmt, ...)
+const char *dd_fsm_why_name(enum dd_fsm_why w)
+{
+	switch (w) {
+	case DD_WHY_NONE: return "none";
+	case DD_WHY_FAULT: return "fault";
+	case DD_WHY_FAULT_CLEARED: return "fault-cleared";
+	case DD_WHY_NO_PEER: return "no-peer";
+	case DD_WHY_PEER_SILENT: return "peer-silent";
+	case DD_WHY_PEER_UNBELIEVED: return "peer-not-believed";
+	case DD_WHY_PEER_LACKS_CLUSTER: return "peer-lacks-cluster";
+	case DD_WHY_PEER_ACTIVE: return "peer-active";
+	case DD_WHY_PEER_STANDING_DOWN: return "peer-standing-down";
+	case DD_WHY_PEER_FAULT: return "peer-fault";
+	case DD_WHY_PRIORITY: return "priority";
+	case DD_WHY_HANDED_OVER: return "handed-over";
+	case DD_WHY_SPLIT_BRAIN: return "split-brain";
+	case DD_WHY_STOPPING: return "stopping";
+	}
+	return "?";
+}
+
+static void go(struct dd_fsm *f, struct dd_fsm_out *out, enum dd_role to, enum dd_fsm_why why,
+	       uint64_t now, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void go(struct dd_fsm *f, struct dd_fsm_out *out, enum dd_role to, enum dd_fsm_why why,
+	       uint64_t now, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -64,7 +85,9 @@ static void go(struct dd_fsm *f, struct dd_fsm_out *out, enum dd_role to, uint64
 	out->changed = true;
 	out->old_role = f->role;
 	out->new_role = to;
+	out->why = why;
 	f->role = to;
+	f->why = why;
 	f->since_ms = now;
 	f->releasing = false;
 	f->want_takeover = false;
@@ -88,15 +111,18 @@ static bool peer_up(const struct dd_fsm_peer *p)
 	return p->alive && p->has_cluster;
 }
 
-static const char *peer_gone(const struct dd_fsm_peer *p, char *buf, size_t n)
+static enum dd_fsm_why peer_gone(const struct dd_fsm_peer *p, char *buf, size_t n)
 {
-	if (p->none)
+	if (p->none) {
 		snprintf(buf, n, "no peer configured");
-	else if (!p->alive)
+		return DD_WHY_NO_PEER;
+	}
+	if (!p->alive) {
 		snprintf(buf, n, "peer %s %s", p->name, p->silence && *p->silence ? p->silence : "silent");
-	else
-		snprintf(buf, n, "peer %s does not run this cluster", p->name);
-	return buf;
+		return p->unbelieved ? DD_WHY_PEER_UNBELIEVED : DD_WHY_PEER_SILENT;
+	}
+	snprintf(buf, n, "peer %s does not run this cluster", p->name);
+	return DD_WHY_PEER_LACKS_CLUSTER;
 }
 
 void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
@@ -111,13 +137,16 @@ void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 
 	if (f->fault) {
 		if (f->role != DD_ROLE_FAULT)
-			go(f, out, DD_ROLE_FAULT, now, "%s", f->fault_reason);
+			go(f, out, DD_ROLE_FAULT, DD_WHY_FAULT, now, "%s", f->fault_reason);
 		return;
 	}
 
 	switch (f->role) {
+	case DD_ROLE_STOPPED:
+		return; /* only the engine reports it; no machine is in it */
+
 	case DD_ROLE_FAULT:
-		go(f, out, DD_ROLE_STANDBY, now, "fault cleared");
+		go(f, out, DD_ROLE_STANDBY, DD_WHY_FAULT_CLEARED, now, "fault cleared");
 		return;
 
 	case DD_ROLE_INIT:
@@ -125,35 +154,37 @@ void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 			return; /* the monitors have not answered: do not claim anything yet */
 		if (up) {
 			if (peer_leaving)
-				go(f, out, DD_ROLE_ACTIVE, now, "peer %s is standing down", p->name);
+				go(f, out, DD_ROLE_ACTIVE, DD_WHY_PEER_STANDING_DOWN, now, "peer %s is standing down", p->name);
 			else if (peer_active)
-				go(f, out, DD_ROLE_STANDBY, now, "peer %s is active", p->name);
+				go(f, out, DD_ROLE_STANDBY, DD_WHY_PEER_ACTIVE, now, "peer %s is active", p->name);
 			else if (p->role == DD_ROLE_FAULT)
-				go(f, out, DD_ROLE_ACTIVE, now, "peer %s is in fault", p->name);
+				go(f, out, DD_ROLE_ACTIVE, DD_WHY_PEER_FAULT, now, "peer %s is in fault", p->name);
 			else if (we_win)
-				go(f, out, DD_ROLE_ACTIVE, now, "no active director, priority %u beats peer %s (%u)",
+				go(f, out, DD_ROLE_ACTIVE, DD_WHY_PRIORITY, now, "no active director, priority %u beats peer %s (%u)",
 				   f->priority, p->name, p->priority);
 			else
-				go(f, out, DD_ROLE_STANDBY, now, "peer %s has precedence (priority %u, ours %u)",
+				go(f, out, DD_ROLE_STANDBY, DD_WHY_PRIORITY, now, "peer %s has precedence (priority %u, ours %u)",
 				   p->name, p->priority, f->priority);
 		} else if (p->none) {
 			/* Nobody to hear from: waiting would only delay the VIPs. */
-			go(f, out, DD_ROLE_ACTIVE, now, "%s", peer_gone(p, tmp, sizeof tmp));
+			enum dd_fsm_why why = peer_gone(p, tmp, sizeof tmp);
+			go(f, out, DD_ROLE_ACTIVE, why, now, "%s", tmp);
 		} else if (now - f->start_ms >= f->init_wait_ms) {
-			go(f, out, DD_ROLE_ACTIVE, now, "%s since start",
-			   peer_gone(p, tmp, sizeof tmp));
+			enum dd_fsm_why why = peer_gone(p, tmp, sizeof tmp);
+			go(f, out, DD_ROLE_ACTIVE, why, now, "%s since start", tmp);
 		}
 		return;
 
 	case DD_ROLE_STANDBY:
 		if (!up) {
-			go(f, out, DD_ROLE_ACTIVE, now, "%s", peer_gone(p, tmp, sizeof tmp));
+			enum dd_fsm_why why = peer_gone(p, tmp, sizeof tmp);
+			go(f, out, DD_ROLE_ACTIVE, why, now, "%s", tmp);
 		} else if (peer_leaving) {
-			go(f, out, DD_ROLE_ACTIVE, now, "peer %s is standing down", p->name);
+			go(f, out, DD_ROLE_ACTIVE, DD_WHY_PEER_STANDING_DOWN, now, "peer %s is standing down", p->name);
 		} else if (p->role == DD_ROLE_FAULT) {
-			go(f, out, DD_ROLE_ACTIVE, now, "peer %s is in fault", p->name);
+			go(f, out, DD_ROLE_ACTIVE, DD_WHY_PEER_FAULT, now, "peer %s is in fault", p->name);
 		} else if (!peer_active && we_win) {
-			go(f, out, DD_ROLE_ACTIVE, now, "no active director, priority %u beats peer %s (%u)",
+			go(f, out, DD_ROLE_ACTIVE, DD_WHY_PRIORITY, now, "no active director, priority %u beats peer %s (%u)",
 			   f->priority, p->name, p->priority);
 		} else if (f->want_takeover && now - f->want_ms >= f->handover_wait_ms) {
 			f->want_takeover = false;
@@ -165,7 +196,7 @@ void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 	case DD_ROLE_ACTIVE:
 		if (f->releasing) {
 			if (peer_active && !peer_leaving) {
-				go(f, out, DD_ROLE_STANDBY, now, "%s; peer %s took over", f->release_reason, p->name);
+				go(f, out, DD_ROLE_STANDBY, DD_WHY_HANDED_OVER, now, "%s; peer %s took over", f->release_reason, p->name);
 			} else if (now - f->release_ms >= f->handover_wait_ms) {
 				f->releasing = false;
 				note(out, "handover cancelled: peer %s did not take over within %u ms",
@@ -175,7 +206,7 @@ void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 		}
 		if (peer_active && !peer_leaving) {
 			if (!we_win) {
-				go(f, out, DD_ROLE_STANDBY, now,
+				go(f, out, DD_ROLE_STANDBY, DD_WHY_SPLIT_BRAIN, now,
 				   "split brain: peer %s is active too and has precedence (priority %u, ours %u)",
 				   p->name, p->priority, f->priority);
 			} else if (!f->split_brain) {

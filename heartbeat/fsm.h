@@ -17,12 +17,35 @@
 
 #define DD_FSM_REASON_MAX 256
 
+/* Why a role changed, as a value (the words are in dd_fsm_out.reason).
+ * dd_fsm_why_name() gives the stable token outputs use. */
+enum dd_fsm_why {
+	DD_WHY_NONE = 0,
+	DD_WHY_FAULT,              /* a local monitor failed */
+	DD_WHY_FAULT_CLEARED,
+	DD_WHY_NO_PEER,            /* standalone: nobody to wait for */
+	DD_WHY_PEER_SILENT,        /* the peer is silent, or was never heard */
+	DD_WHY_PEER_UNBELIEVED,    /* heard, but its keepalives cannot be believed */
+	DD_WHY_PEER_LACKS_CLUSTER, /* the peer is alive but does not run it */
+	DD_WHY_PEER_ACTIVE,
+	DD_WHY_PEER_STANDING_DOWN,
+	DD_WHY_PEER_FAULT,
+	DD_WHY_PRIORITY,           /* an election: priority, then node name */
+	DD_WHY_HANDED_OVER,        /* we stood down and the peer took over */
+	DD_WHY_SPLIT_BRAIN,
+	DD_WHY_STOPPING,           /* the engine stopped while active */
+};
+#define DD_WHY_COUNT (DD_WHY_STOPPING + 1)
+const char *dd_fsm_why_name(enum dd_fsm_why w);
+
 /* What the peer last told us about this cluster. */
 struct dd_fsm_peer {
 	const char *name;
 	bool none;              /* no peer configured: a standalone director,
 				 * with nobody to wait for or defer to */
 	bool alive;             /* a valid heartbeat within its dead time */
+	bool unbelieved;        /* !alive, but its address sends keepalives we
+				 * cannot believe (another key, version, name) */
 	bool has_cluster;       /* its last heartbeat listed this cluster */
 	enum dd_role role;
 	uint8_t priority;
@@ -40,6 +63,7 @@ struct dd_fsm {
 	uint32_t handover_wait_ms;  /* how long a release waits for the peer */
 
 	enum dd_role role;
+	enum dd_fsm_why why;        /* of the last role change */
 	uint64_t since_ms;          /* entered the current role */
 	uint64_t start_ms;
 	bool fault_known;           /* monitors have an answer (first probe done) */
@@ -57,6 +81,7 @@ struct dd_fsm {
 struct dd_fsm_out {
 	bool changed;
 	enum dd_role old_role, new_role;
+	enum dd_fsm_why why;
 	char reason[DD_FSM_REASON_MAX];
 	bool reannounce;        /* stay active but announce the VIPs again */
 	bool note;              /* something worth a log line without a role change */

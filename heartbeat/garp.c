@@ -1,7 +1,9 @@
 /* heartbeat/garp.c: one gratuitous ARP / unsolicited NA per call, on a
- * short-lived AF_PACKET socket. Runs in the heartbeat thread. */
+ * long-lived send-only AF_PACKET socket. Runs in the failover engine's
+ * heartbeat thread (heartbeat/engine.c). */
 #include "config.h"
 #include "heartbeat/garp.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,18 +21,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int hwaddr(int fd, const char *ifname, uint8_t mac[6], int *ifindex, char *err, size_t errlen)
+static int hwaddr(int fd, const char *ifname, uint8_t mac[6], int *ifindex, char **err)
 {
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof ifr);
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
 	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
-		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
+		dd_seterr(err, "interface %s: %s", ifname, strerror(errno));
 		return -1;
 	}
 	*ifindex = ifr.ifr_ifindex;
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-		snprintf(err, errlen, "interface %s: no hardware address: %s", ifname, strerror(errno));
+		dd_seterr(err, "interface %s: no hardware address: %s", ifname, strerror(errno));
 		return -1;
 	}
 	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
@@ -68,17 +70,17 @@ struct dd_garp {
 	int fd;
 };
 
-struct dd_garp *dd_garp_open(char *err, size_t errlen)
+struct dd_garp *dd_garp_open(char **err)
 {
 	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "AF_PACKET socket: %s", strerror(errno));
+		dd_seterr(err, "AF_PACKET socket: %s", strerror(errno));
 		return NULL;
 	}
 	struct dd_garp *g = malloc(sizeof *g);
 	if (!g) {
 		close(fd);
-		snprintf(err, errlen, "out of memory");
+		dd_seterr(err, "out of memory");
 		return NULL;
 	}
 	g->fd = fd;
@@ -94,14 +96,14 @@ void dd_garp_close(struct dd_garp *g)
 }
 
 int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifname,
-		 enum dd_garp_mode mode, char *err, size_t errlen)
+		 enum dd_garp_mode mode, char **err)
 {
 	bool v6 = vip->family == AF_INET6;
 	int proto = v6 ? ETH_P_IPV6 : ETH_P_ARP;
 	int fd = g->fd;
 	uint8_t mac[6];
 	int ifindex;
-	int r = hwaddr(fd, ifname, mac, &ifindex, err, errlen);
+	int r = hwaddr(fd, ifname, mac, &ifindex, err);
 	if (r != 0)
 		return r;
 	struct sockaddr_ll to;
@@ -158,7 +160,7 @@ int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifnam
 		w = sendto(fd, &n, sizeof n, 0, (struct sockaddr *)&to, sizeof to);
 	}
 	if (w < 0) {
-		snprintf(err, errlen, "%s on %s: %s", v6 ? "unsolicited NA" : "gratuitous ARP",
+		dd_seterr(err, "%s on %s: %s", v6 ? "unsolicited NA" : "gratuitous ARP",
 			 ifname, strerror(errno));
 		return -1;
 	}

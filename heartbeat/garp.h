@@ -14,12 +14,12 @@
  * receives). Opening and closing packet sockets costs an RCU grace period
  * each (~10 ms), which a takeover must not pay. */
 struct dd_garp;
-struct dd_garp *dd_garp_open(char *err, size_t errlen);
+struct dd_garp *dd_garp_open(char **err);
 void dd_garp_close(struct dd_garp *g);
 
 /* Sends one announcement. Returns 0; 1 if the interface has no link-layer
  * neighbours to tell (not Ethernet); -1 with a message in err. */
 int dd_garp_send(struct dd_garp *g, const struct dd_addr *vip, const char *ifname,
-		 enum dd_garp_mode mode, char *err, size_t errlen);
+		 enum dd_garp_mode mode, char **err);
 
 #endif

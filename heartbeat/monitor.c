@@ -241,7 +241,7 @@ static void on_icmp(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct dd_monitor *dd_monitor_new(struct ev_loop *loop, dd_monitor_cb cb, void *ctx,
-				  char *err, size_t errlen)
+				  char **err)
 {
 	struct dd_monitor *m = xcalloc(1, sizeof *m);
 	m->loop = loop;
@@ -252,13 +252,13 @@ struct dd_monitor *dd_monitor_new(struct ev_loop *loop, dd_monitor_cb cb, void *
 	m->ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	m->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 	if (m->ioctl_fd < 0 || m->nl < 0) {
-		snprintf(err, errlen, "monitor sockets: %s", strerror(errno));
+		dd_seterr(err, "monitor sockets: %s", strerror(errno));
 		dd_monitor_free(m);
 		return NULL;
 	}
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
 	if (bind(m->nl, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		snprintf(err, errlen, "rtnetlink link events: %s", strerror(errno));
+		dd_seterr(err, "rtnetlink link events: %s", strerror(errno));
 		dd_monitor_free(m);
 		return NULL;
 	}

@@ -17,7 +17,7 @@ struct dd_monitor;
 typedef void (*dd_monitor_cb)(void *ctx);
 
 struct dd_monitor *dd_monitor_new(struct ev_loop *loop, dd_monitor_cb cb, void *ctx,
-				  char *err, size_t errlen);
+				  char **err);
 void dd_monitor_free(struct dd_monitor *m);
 
 /* Registers a cluster's checks (copied); returns its handle index. */

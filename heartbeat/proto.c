@@ -25,6 +25,7 @@ const char *dd_role_name(enum dd_role r)
 	case DD_ROLE_STANDBY: return "standby";
 	case DD_ROLE_ACTIVE: return "active";
 	case DD_ROLE_FAULT: return "fault";
+	case DD_ROLE_STOPPED: return "stopped";
 	}
 	return "?";
 }
@@ -134,6 +135,7 @@ int dd_hb_encode(const struct dd_hb_msg *m, const struct dd_hb_key *key,
 	p[33] = (uint8_t)m->n_clusters;
 	p[34] = (uint8_t)nl;
 	p[35] = 0;
+	put64(p + 36, m->echo);
 	p += DD_HB_HDR_LEN;
 	memcpy(p, m->node, nl);
 	p += nl;
@@ -181,6 +183,7 @@ enum dd_hb_verdict dd_hb_decode(const uint8_t *buf, size_t len,
 	out->link = buf[32];
 	out->n_clusters = buf[33];
 	size_t nl = buf[34];
+	out->echo = get64(buf + 36);
 	if (out->type != DD_HB_TYPE_KEEPALIVE || buf[35] != 0)
 		return DD_HB_MALFORMED;
 	if (out->n_clusters > DD_HB_MAX_CLUSTERS || out->interval_ms == 0 ||

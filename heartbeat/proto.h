@@ -12,18 +12,22 @@
 #include "conf/model.h"
 
 #define DD_HB_MAGIC "DDHB"
-#define DD_HB_VERSION 1
+#define DD_HB_VERSION 2
 #define DD_HB_TYPE_KEEPALIVE 1
-#define DD_HB_HDR_LEN 36
+#define DD_HB_HDR_LEN 44
 #define DD_HB_MAC_LEN 32
 #define DD_HB_MAX_PKT 1400
-#define DD_HB_MAX_CLUSTERS 16
+#define DD_HB_MAX_CLUSTERS DD_MAX_CLUSTERS
 #define DD_HB_KEY_MIN 16
 #define DD_HB_KEY_MAX 256
 
-/* Roles as carried on the wire. */
-enum dd_role { DD_ROLE_INIT = 0, DD_ROLE_STANDBY = 1, DD_ROLE_ACTIVE = 2, DD_ROLE_FAULT = 3 };
+/* Roles as carried on the wire (up to DD_ROLE_MAX). DD_ROLE_STOPPED never
+ * goes on the wire: it is what the engine reports when it stops while a
+ * cluster was active. The names are the ones every output uses. */
+enum dd_role { DD_ROLE_INIT = 0, DD_ROLE_STANDBY = 1, DD_ROLE_ACTIVE = 2, DD_ROLE_FAULT = 3,
+	       DD_ROLE_STOPPED = 4 };
 #define DD_ROLE_MAX DD_ROLE_FAULT
+#define DD_ROLE_COUNT (DD_ROLE_STOPPED + 1)
 const char *dd_role_name(enum dd_role r);
 
 /* Per-cluster flags. */
@@ -46,6 +50,10 @@ struct dd_hb_msg {
 	uint32_t interval_ms;
 	uint32_t dead_ms;
 	uint8_t link;           /* sender's link number (0-based) */
+	uint64_t echo;          /* the receiver's generation, as the sender last
+				 * heard it (0: not yet): fresh proof of life, so
+				 * a recording from before the receiver started
+				 * is never believed */
 	char node[DD_NAME_MAX];
 	size_t n_clusters;
 	struct dd_hb_cluster clusters[DD_HB_MAX_CLUSTERS];

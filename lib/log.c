@@ -23,48 +23,45 @@
 static _Atomic int log_sink = DLOG_STDERR;
 static _Atomic int log_max = LOG_INFO;
 
-static const struct { const char *name; int value; } levels[] = {
-	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
-	{ "err", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
-	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
-};
+/* LOG_EMERG..LOG_DEBUG are 0..7: a level is its index. */
+const char *const dlog_level_names[] = { "emerg", "alert", "crit", "err",
+	"warning", "notice", "info", "debug", NULL };
+_Static_assert(LOG_EMERG == 0 && LOG_DEBUG == 7, "syslog levels are 0..7");
 
-static const struct { const char *name; int value; } facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER }, { "local0", LOG_LOCAL0 },
-	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
-	{ "local7", LOG_LOCAL7 },
-};
+const char *const dlog_facility_names[] = { "daemon", "user", "local0",
+	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
+static const int facility_values[] = { LOG_DAEMON, LOG_USER, LOG_LOCAL0,
+	LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6,
+	LOG_LOCAL7 };
+_Static_assert(ARRAY_SIZE(dlog_facility_names) == ARRAY_SIZE(facility_values) + 1,
+	       "one value per facility name");
 
 int dlog_level_from_name(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		if (strcasecmp(name, levels[i].name) == 0)
-			return levels[i].value;
+	for (int i = 0; dlog_level_names[i]; i++)
+		if (strcasecmp(name, dlog_level_names[i]) == 0)
+			return i;
 	return -1;
 }
 
 const char *dlog_level_name(int level)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		if (levels[i].value == level)
-			return levels[i].name;
-	return "?";
+	return level >= LOG_EMERG && level <= LOG_DEBUG ? dlog_level_names[level] : "?";
 }
 
 int dlog_facility_from_name(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(facilities); i++)
-		if (strcasecmp(name, facilities[i].name) == 0)
-			return facilities[i].value;
+	for (size_t i = 0; i < ARRAY_SIZE(facility_values); i++)
+		if (strcasecmp(name, dlog_facility_names[i]) == 0)
+			return facility_values[i];
 	return -1;
 }
 
 const char *dlog_facility_name(int facility)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(facilities); i++)
-		if (facilities[i].value == facility)
-			return facilities[i].name;
+	for (size_t i = 0; i < ARRAY_SIZE(facility_values); i++)
+		if (facility_values[i] == facility)
+			return dlog_facility_names[i];
 	return "?";
 }
 

@@ -20,6 +20,10 @@ enum dlog_sink {
 /* Set once at start-up and again after a reload changes the facility. */
 void dlog_open(const char *ident, enum dlog_sink sink, int facility);
 void dlog_set_level(int max_level); /* lines above this level are dropped */
+/* The names, NULL-terminated, for messages that list them; lookups by
+ * name ignore case. */
+extern const char *const dlog_level_names[];
+extern const char *const dlog_facility_names[];
 int dlog_level_from_name(const char *name);       /* -1 if unknown */
 const char *dlog_level_name(int level);
 int dlog_facility_from_name(const char *name);    /* -1 if unknown */

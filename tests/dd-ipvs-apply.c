@@ -36,8 +36,7 @@ static struct dd_config *load(const char *path)
 {
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *c = dd_config_load(path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+	dd_conf_errors_print(&errs, stderr);
 	dd_conf_errors_free(&errs);
 	return c;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """bench/failover/bench.py: client-visible failover gap, directord against
-keepalived, same machine, same run, same namespace lab (tests/net/hbnet.py).
+keepalived, same machine, same run, same namespace lab (tests/net/hbnet.py,
+on the lab library tests/lab/nslab.py).
 
 A client in its own namespace sends an ICMP echo to the VIP every 1 ms
 (bench/failover/probe.c, a fixed pace even while replies are missing);
@@ -28,7 +29,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -70,13 +70,10 @@ def start_keepalived(lab, node, prio, advert, version):
     conf = os.path.join(lab.dir, f"ka-{node}.conf")
     with open(conf, "w") as f:
         f.write(KA_CONF.format(node=node, prio=prio, advert=advert, version=version, vip=VIP4))
-    logf = open(os.path.join(lab.dir, f"{node}.log"), "a")
-    p = subprocess.Popen(["ip", "netns", "exec", lab.ns[node], "keepalived", "-n", "-l", "-P", "-f", conf,
-                          "-p", os.path.join(lab.dir, f"ka-{node}.pid"),
-                          "-r", os.path.join(lab.dir, f"ka-{node}-vrrp.pid")],
-                         stdout=logf, stderr=subprocess.STDOUT)
-    logf.close()
-    lab.procs[node] = p
+    lab.procs[node] = lab.hosts[node].spawn("keepalived", "-n", "-l", "-P", "-f", conf,
+                                            "-p", os.path.join(lab.dir, f"ka-{node}.pid"),
+                                            "-r", os.path.join(lab.dir, f"ka-{node}-vrrp.pid"),
+                                            name=f"keepalived-{node}", log=lab.log_path(node))
 
 
 def start_pair(lab, kind, params):
@@ -276,11 +273,8 @@ class CheckerLoad:
     director, on real IPVS in the guest."""
 
     def __init__(self, n_addrs, n_ports):
-        self.ns = "hbload" + os.urandom(3).hex()
-        self.dir = os.path.join("/tmp", self.ns)
-        os.makedirs(self.dir)
-        self.procs = []
-        hbnet.sh("ip", "netns", "add", self.ns)
+        self.lab = hbnet.nslab.Lab("hl" + os.urandom(3).hex())
+        self.dir = self.lab.dir
         try:
             self._start(n_addrs, n_ports)
         except Exception:
@@ -289,26 +283,21 @@ class CheckerLoad:
 
     def _start(self, n_addrs, n_ports):
         build = os.path.dirname(os.path.dirname(os.path.abspath(hbnet.DIRECTORD)))
-        batch = ["link set lo up", "link add d0 type veth peer name d1", "link set d1 up", "link set d0 up"]
-        batch += [f"addr add 203.0.113.{101 + i}/24 dev d0" for i in range(n_addrs)]
-        subprocess.run(["ip", "-n", self.ns, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True)
-        hbnet.sh("ip", "netns", "exec", self.ns, "sysctl", "-qw", "net.ipv4.ip_local_port_range=10000 65000",
-                 "net.core.somaxconn=4096")
-        rs_out = open(os.path.join(self.dir, "rs.out"), "w")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns, os.path.join(build, "bench/health/rs_server"),
-                                            "203.0.113.101", str(n_addrs), "20000", str(n_ports), "1000"],
-                                           stdout=rs_out, stderr=subprocess.STDOUT))
-        rs_out.close()
-        wait_for(lambda: "RS READY" in open(os.path.join(self.dir, "rs.out")).read(), 10, "rs_server")
+        ns = self.lab.netns("load")
+        hbnet.nslab.ip_batch(ns, ["link add d0 type veth peer name d1", "link set d1 up", "link set d0 up"]
+                             + [f"addr add 203.0.113.{101 + i}/24 dev d0" for i in range(n_addrs)])
+        ns.run("sysctl", "-qw", "net.ipv4.ip_local_port_range=10000 65000", "net.core.somaxconn=4096")
+        rs = ns.spawn(os.path.join(build, "bench/health/rs_server"),
+                      "203.0.113.101", str(n_addrs), "20000", str(n_ports), "1000", name="rs_server")
+        wait_for(lambda: "RS READY" in rs.log(), 10, "rs_server")
         conf = os.path.join(self.dir, "checks.conf")
         with open(conf, "w") as f:
             f.write("service load\ncheck type=tcp interval=1000 timeout=900 rise=1 fall=3 initial=up\n"
                     f"rs_grid 203.0.113.101 {n_addrs} 20000 {n_ports}\n")
         self.out = os.path.join(self.dir, "checker.out")
         with open(self.out, "w") as f:
-            self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns,
-                                                os.path.join(build, "bench/health/health_runner"), "-q", "-s", "10", conf],
-                                               stdout=f, stderr=subprocess.DEVNULL))
+            ns.popen(os.path.join(build, "bench/health/health_runner"), "-q", "-s", "10", conf,
+                     stdout=f, stderr=subprocess.DEVNULL)
         self.n = n_addrs * n_ports
 
     def probes_per_s(self):
@@ -318,11 +307,7 @@ class CheckerLoad:
         return round(statistics.mean(started) / 10.0) if started else 0
 
     def close(self):
-        for p in self.procs:
-            p.kill()
-            p.wait()
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.lab.close()
 
 
 def cmd_soak(args):

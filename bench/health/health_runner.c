@@ -49,10 +49,9 @@ struct runner {
 
 static enum dd_check_type type_from(const char *s)
 {
-	static const char *names[] = { "none", "tcp", "http", "https", "exec", "udp", "dns" };
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (strcmp(s, names[i]) == 0)
-			return (enum dd_check_type)i;
+	enum dd_check_type t;
+	if (dd_check_type_parse(s, &t))
+		return t;
 	fprintf(stderr, "unknown check type %s\n", s);
 	exit(2);
 }
@@ -183,8 +182,7 @@ static struct dd_config *load_any(const struct runner *r)
 		return load(r->path);
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *cfg = dd_config_load(r->path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+	dd_conf_errors_print(&errs, stderr);
 	dd_conf_errors_free(&errs);
 	return cfg;
 }

@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--only")
     a = ap.parse_args()
     for m in ("ip_vs", "ip_vs_mh", "ip_vs_wlc", "veth", "bridge"):
-        labmod._run(["modprobe", m], check=False)
+        labmod.run(["modprobe", m], check=False)
     results = {}
     for mode in ("sync", "sloppy"):
         for impl in ("directord", "keepalived"):

@@ -115,7 +115,7 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     for m in ("ip_vs", "ip_vs_wlc", "veth", "bridge"):
-        labmod._run(["modprobe", m], check=False)
+        labmod.run(["modprobe", m], check=False)
 
     t_start = time.monotonic()
     lab = labmod.Lab()

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net"))
-from hbnet import wait_for  # noqa: E402  (the shared polling helper)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from nslab import wait_for  # noqa: E402  (tests/lab/nslab.py, the lab library)
 
 BUILD = os.environ.get("DD_BUILDDIR", ".")
 DIRECTORD = os.environ.get("DIRECTORD", os.path.join(BUILD, "directord/directord"))
@@ -375,6 +375,19 @@ def test_reload_good_and_bad(daemon, confdir):
     write_conf(confdir, prio=140)
     daemon.p.send_signal(signal.SIGHUP)
     wait_for(lambda: daemon.ctl_json("status")[1]["config"]["reloads"] == 2, what="SIGHUP reload")
+
+
+def test_reload_missing_file(daemon, confdir):
+    # An error without a line reads "PATH: message", not "PATH:0: message".
+    path = os.path.join(confdir, "directord.conf")
+    os.rename(path, path + ".away")
+    r = daemon.ctl("reload")
+    assert r.returncode == EX_FAILED
+    assert f"{path}: cannot open: No such file or directory" in r.stderr, r.stderr
+    assert f"{path}:0:" not in r.stderr, r.stderr
+    assert f"{path}:0:" not in daemon.output()
+    r, j = daemon.ctl_json("status")
+    assert j["config"]["reload_failures"] == 1
 
 
 def test_check(daemon, confdir):

@@ -2,7 +2,7 @@
 network namespaces, heartbeats over two links): status shows roles, the
 peer, every link and heartbeat ages; takeover and release hand a cluster
 over and back; metrics carry roles, failovers and per-link state.
-Reuses the heartbeat tests' lab (tests/net/hbnet.py). Needs root."""
+Reuses the heartbeat tests' lab (tests/net/hbnet.py, on tests/lab/nslab.py). Needs root."""
 import json
 import os
 import re

@@ -5,10 +5,13 @@ Runs the real binary with a real config in a temp dir; needs no network."""
 import os
 import signal
 import subprocess
+import sys
 import tempfile
-import time
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from nslab import wait_for  # noqa: E402  (tests/lab/nslab.py, the lab library)
 
 DIRECTORD = os.environ.get("DIRECTORD", "directord/directord")
 
@@ -23,16 +26,6 @@ clusters = (
   }}
 );
 """
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

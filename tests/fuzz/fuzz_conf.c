@@ -97,8 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dd_config_free(c);
 	struct dd_config *c2 = dd_config_load_string(p1, name, &errs);
 	if (!c2) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+		dd_conf_errors_print(&errs, stderr);
 		fputs(p1, stderr);
 		abort();        /* the canonical form must load */
 	}

@@ -24,14 +24,14 @@ def say(msg):
 
 def main():
     for m in ("ip_vs", "ip_vs_mh", "veth", "bridge"):
-        labmod._run(["modprobe", m], check=False)
+        labmod.run(["modprobe", m], check=False)
     lab = labmod.Lab()
     tr = None
     try:
         site = pairlab.Site(lab, "nat")
         say(f"lab: client {pairlab.CLIENT}, directors lb1 (priority 150) and lb2 (100), "
             f"real servers {', '.join(pairlab.RS_NAT)} (NAT; their gateway {pairlab.GW_VIP} is a VIP)")
-        sock, messages = pairlab.start_rsyslog(lab)
+        sock, messages = labmod.start_rsyslog(lab)
         site.start_echod()
         opts = dict(sloppy=True, failback=True)
         if not labmod.in_guest():

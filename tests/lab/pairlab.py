@@ -26,9 +26,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "vm", "guest"))
-import lab as labmod  # noqa: E402  (tests/vm/guest/lab.py)
-from lab import poll  # noqa: E402,F401
+sys.path.insert(0, HERE)
+import nslab as labmod  # noqa: E402  (tests/lab/nslab.py, the lab library)
+from nslab import poll  # noqa: E402,F401  (re-exported for the pair tests)
 
 VIP = "192.0.2.100"
 GW_VIP = "198.51.100.1"
@@ -42,16 +42,8 @@ KEY = b"pairlab-0123456789abcdef01234567"
 SYNCID = 7
 
 
-def directord_bin():
-    return os.environ.get("DIRECTORD") or os.path.join(labmod.build_dir(), "directord", "directord")
-
-
-def directorctl_bin():
-    return os.path.join(os.path.dirname(directord_bin()), "directorctl")
-
-
 class Site:
-    """One NAT or DR site built in `lab` (a tests/vm/guest/lab.py Lab)."""
+    """One NAT or DR site built in `lab` (a tests/lab/nslab.py Lab)."""
 
     def __init__(self, lab, mode):
         assert mode in ("nat", "dr")
@@ -77,10 +69,7 @@ class Site:
                       "net.ipv4.conf.eth0.arp_announce=2")
         self.daemons = {}
         self.echod = {}
-        key = os.path.join(lab.dir, "hb.key")
-        with open(key, "wb") as f:
-            f.write(KEY + b"\n")
-        os.chmod(key, 0o600)
+        labmod.write_key(lab, KEY)
 
     # ---- real servers ----------------------------------------------------
     def start_echod(self):
@@ -141,18 +130,7 @@ clusters = ( {{
     def start_directord(self, node, syslog_sock=None, **kw):
         prio = 150 if node == "lb1" else 100
         conf = self.directord_conf(node, prio, **kw)
-        ns = self.lb[node]
-        if syslog_sock:
-            # syslog(3) writes to /dev/log: give this daemon a private /dev
-            # (own mount namespace) whose log is the lab's rsyslogd.
-            dev = os.path.join(self.lab.dir, f"dev-{node}")
-            script = (f"set -e; mount --make-rprivate /; mkdir -p {dev}; mount -t tmpfs none {dev}; "
-                      f"for f in null zero urandom random; do touch {dev}/$f; mount --bind /dev/$f {dev}/$f; done; "
-                      f"ln -s {syslog_sock} {dev}/log; mount --bind {dev} /dev; "
-                      f"exec {directord_bin()} -n -l syslog -f {conf}")
-            p = ns.spawn("unshare", "-m", "sh", "-c", script, name=f"directord-{node}")
-        else:
-            p = ns.spawn(directord_bin(), "-n", "-l", "stderr", "-f", conf, name=f"directord-{node}")
+        p = labmod.start_directord(self.lab, self.lb[node], node, conf, syslog_sock)
         self.daemons[node] = p
         return p
 
@@ -260,8 +238,8 @@ virtual_server {VIP} {PORT} {{
 
     def ctl(self, node, *args):
         """directorctl against `node`'s control socket, in its namespace."""
-        return self.lb[node].run(directorctl_bin(), "-s", os.path.join(self.lab.dir, f"{node}.sock"),
-                                 *args, check=False)
+        return labmod.directorctl(os.path.join(self.lab.dir, f"{node}.sock"), *args, ns=self.lb[node],
+                                  timeout=60)
 
     def wait_active(self, node, timeout=30):
         return poll(lambda: self.active() == node, timeout=timeout,
@@ -326,9 +304,9 @@ virtual_server {VIP} {PORT} {{
         lines = [f"addr del {VIP}/24 dev eth0"]
         if self.mode == "nat":
             lines.append(f"addr del {GW_VIP}/24 dev eth1")
-        labmod._run(ns.argv(["ip", "-force", "-batch", "-"]), check=False,
-                    input="".join(x + "\n" for x in lines))
-        labmod._ip_batch(ns, ["link set eth0 up", "link set eth1 up"])
+        labmod.run(ns.argv(["ip", "-force", "-batch", "-"]), check=False,
+                   input="".join(x + "\n" for x in lines))
+        labmod.ip_batch(ns, ["link set eth0 up", "link set eth1 up"])
 
 
 def run_scene(lab, mode, scene):
@@ -425,24 +403,6 @@ def survival(conns, tags=None, opened_from=None, opened_to=None):
 
 def failures(conns, tags=None):
     return [c for c in conns if (tags is None or c[0] in tags) and c[2] != "ok"]
-
-
-def start_rsyslog(lab):
-    """A real rsyslogd with a private config and socket in lab.dir; returns
-    (socket path, messages file). LOG_ALERT and above also go to
-    "<messages file>.alert"."""
-    sock = os.path.join(lab.dir, "syslog.sock")
-    out = os.path.join(lab.dir, "syslog.messages")
-    conf = os.path.join(lab.dir, "rsyslog.conf")
-    with open(conf, "w") as f:
-        f.write(f'global(workDirectory="{lab.dir}")\n'
-                f'module(load="imuxsock" SysSock.Use="off")\n'
-                f'input(type="imuxsock" Socket="{sock}")\n'
-                f'*.* action(type="omfile" file="{out}" template="RSYSLOG_TraditionalFileFormat")\n'
-                f'*.alert action(type="omfile" file="{out}.alert" template="RSYSLOG_TraditionalFileFormat")\n')
-    lab.spawn("rsyslogd", "-n", "-f", conf, "-i", os.path.join(lab.dir, "rsyslog.pid"), name="rsyslogd")
-    poll(lambda: os.path.exists(sock), timeout=20, what="rsyslogd socket")
-    return sock, out
 
 
 # ---- the scenario, shared by the tests, the demo and the benchmark --------

@@ -12,9 +12,9 @@ Needs root. Timing figures are not asserted here (see bench/failover/).
 """
 import os
 import re
+import subprocess
 import signal
 import socket
-import subprocess
 import sys
 import time
 
@@ -84,19 +84,9 @@ def test_kill9_standby_takes_over(lab):
 
 def test_alert_is_at_log_alert_priority(lab):
     """The syslog priority itself, not just the text: rsyslog writes it."""
+    # The lab's rsyslogd has a second output that only takes alert and
+    # above: "<messages>.alert".
     sock, messages = lab.start_rsyslog()
-    conf = os.path.join(lab.dir, "rsyslog.conf")
-    # A second output that only takes alert and above.
-    with open(conf, "a") as f:
-        f.write(f'*.alert action(type="omfile" file="{messages}.alert")\n')
-    # rsyslog reads the file at start: restart it with the added rule.
-    lab.bg[-1].kill()
-    lab.bg[-1].wait()
-    os.unlink(sock)
-    p = subprocess.Popen(["rsyslogd", "-n", "-f", conf, "-i", os.path.join(lab.dir, "rsyslog2.pid")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lab.bg.append(p)
-    wait_for(lambda: os.path.exists(sock), 10, "rsyslogd socket")
     lab.start("lb1", 150, syslog_sock=sock)
     wait_for(lambda: os.path.exists(messages + ".alert") and
              "cluster web: init -> active" in open(messages + ".alert").read(), 10,
@@ -160,6 +150,12 @@ def test_both_links_cut_then_restored(lab):
     wait_for(lambda: lab.client_neigh(VIP4) == mac1, 10, "client back on lb1")
     # And it stays settled.
     hold(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 1.0, "settled roles")
+    # One episode, one burst of garp.count (3 here), however many links
+    # came back and however many keepalives said "active" meanwhile.
+    garps = re.findall(rf"^\S+ {mac1} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}",
+                       open(cap).read(), re.M)
+    assert 1 <= len(garps) <= 3, garps
+    assert lab.log("lb1").count("we have precedence") == 1, lab.log("lb1")
 
 
 def send_from_client(lab, payload, src, dst="192.0.2.2", sport=7694):
@@ -176,6 +172,29 @@ def capture_heartbeat(lab):
             "print(bytes(p[0][UDP].payload).hex())\n")
     r = hbnet.sh("ip", "netns", "exec", lab.ns["lb2"], "/usr/bin/python3", "-c", code)
     return bytes.fromhex(r.stdout.strip())
+
+
+def record_heartbeats(lab, count):
+    """`count` of lb1's keepalives on link 0 as lb2 receives them: [(t, bytes)]."""
+    code = ("from scapy.all import sniff, UDP, conf\nconf.verb = 0\n"
+            f"p = sniff(iface='eth0', filter='udp and src host 192.0.2.1 and dst port 7694', count={count}, timeout=20)\n"
+            "for x in p: print(repr(float(x.time)), bytes(x[UDP].payload).hex())\n")
+    r = hbnet.sh("ip", "netns", "exec", lab.ns["lb2"], "/usr/bin/python3", "-c", code, timeout=30)
+    return [(float(t), bytes.fromhex(h)) for t, h in (l.split() for l in r.stdout.splitlines())]
+
+
+REPLAYER = """
+import sys, time
+from scapy.all import IP, UDP, Raw, send, conf
+conf.verb = 0
+rec = [(float(t), bytes.fromhex(h)) for t, h in (l.split() for l in open(sys.argv[1]))]
+pkts = [IP(src='192.0.2.1', dst='192.0.2.2')/UDP(sport=7694, dport=7694)/Raw(p) for _, p in rec]
+print('sending', flush=True)
+t0, r0 = time.monotonic(), rec[0][0]
+for (t, _), pkt in zip(rec, pkts):
+    time.sleep(max(0.0, (t - r0) - (time.monotonic() - t0)))
+    send(pkt, iface='eth0')
+"""
 
 
 def drops(log):
@@ -213,6 +232,38 @@ def test_forged_replayed_wrong_key_change_nothing(lab):
     hold(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 0.5, "roles unchanged")
     assert len(roles(lab.log("lb2"))) == n2
     assert "peer lb1 restarted" not in lab.log("lb2")
+
+
+def test_replay_after_restart_is_not_believed(lab):
+    """A recording of the active's keepalives, replayed in order to a
+    standby that restarted while the active is dead, must not keep it
+    passive: the anti-replay window died with the old process, but only a
+    keepalive echoing the new generation is believed."""
+    start_pair(lab)
+    rec = record_heartbeats(lab, 60)  # 3 s of keepalives at 50 ms
+    assert len(rec) == 60
+    path = os.path.join(lab.dir, "recording")
+    with open(path, "w") as f:
+        f.writelines(f"{t!r} {p.hex()}\n" for t, p in rec)
+    lab.stop("lb2")
+    lab.procs["lb1"].kill()
+    lab.link("a1", False)
+    replayer = subprocess.Popen(["ip", "netns", "exec", lab.ns["client"], "/usr/bin/python3", "-c",
+                                 REPLAYER, path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert replayer.stdout.readline().strip() == "sending"
+        lab.start("lb2", 100)
+        wait_for(lambda: lab.has_vip("lb2"), 10, "lb2 to take over despite the replay")
+        assert replayer.poll() is None, "lb2 took over only after the replay ended"
+    finally:
+        replayer.kill()
+        replayer.wait()
+    log = lab.log("lb2")
+    since_restart = log[log.rindex("started as node lb2"):]
+    assert "does not echo this director's generation yet" in since_restart
+    assert "peer lb1 alive" not in since_restart
+    r = roles(log)
+    assert r[-1][:2] == ("init", "active"), r
 
 
 def test_standby_without_gateway_does_not_take_over(lab):

@@ -112,7 +112,7 @@ def reload(lab, node, what):
     def decided():
         return re.search(r"reload (applied|rejected)", lab.log(node)[start:])
     start = len(lab.log(node))
-    lab.procs[node].send_signal(signal.SIGHUP)
+    lab.procs[node].signal(signal.SIGHUP)
     wait_for(decided, 10, what)
     return lab.log(node)[start:]
 

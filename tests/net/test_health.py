@@ -9,18 +9,21 @@ Run: DD_BUILDDIR=<build dir> /usr/bin/python3 -m pytest tests/net/test_health.py
 """
 import os
 import re
+import secrets
 import select
-import shutil
 import signal
 import subprocess
-import tempfile
+import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "lab"))
+import nslab  # noqa: E402  (tests/lab/nslab.py, the lab library)
+from nslab import sh, wait_for  # noqa: E402
+
 BUILDDIR = Path(os.environ.get("DD_BUILDDIR", HERE.parent.parent))
 RUNNER = BUILDDIR / "bench" / "health" / "health_runner"
 
@@ -33,83 +36,40 @@ NGINX_IP6 = "2001:db8::21"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
 
-def sh(*args, check=True, **kw):
-    return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
+class Lab(nslab.Lab):
+    """A director namespace and a real-server namespace joined by a veth
+    pair; spawn() returns bare Popens (the tests read their pipes)."""
 
-
-def wait_until(pred, timeout, what):
-    """Polls pred() until it is true or the deadline passes."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Lab:
     def __init__(self):
-        self.prefix = "dh" + uuid.uuid4().hex[:6]
-        self.ns_dir = self.prefix + "d"
-        self.ns_rs = self.prefix + "r"
-        self.tmp = Path(tempfile.mkdtemp(prefix=self.prefix + "-"))
-        self.procs = []
+        super().__init__("dh" + secrets.token_hex(3))
+        self.tmp = Path(self.dir)
         self.sanitizer_report = None
 
     def setup(self):
-        sh("ip", "netns", "add", self.ns_dir)
-        sh("ip", "netns", "add", self.ns_rs)
-        a, b = self.prefix + "a", self.prefix + "b"
-        sh("ip", "link", "add", a, "netns", self.ns_dir, "type", "veth", "peer", "name", b,
-           "netns", self.ns_rs)
-        self.ip(self.ns_dir, "link", "set", "lo", "up")
-        self.ip(self.ns_rs, "link", "set", "lo", "up")
-        self.ip(self.ns_dir, "addr", "add", DIR_IP + "/24", "dev", a)
-        self.ip(self.ns_rs, "addr", "add", NGINX_IP + "/24", "dev", b)
-        self.ip(self.ns_rs, "addr", "add", PY_IP + "/24", "dev", b)
-        self.ip(self.ns_dir, "addr", "add", DIR_IP6 + "/64", "dev", a, "nodad")
-        self.ip(self.ns_rs, "addr", "add", NGINX_IP6 + "/64", "dev", b, "nodad")
-        self.ip(self.ns_dir, "link", "set", a, "up")
-        self.ip(self.ns_rs, "link", "set", b, "up")
+        d, r = self.netns("d"), self.netns("r")
+        self.ns_dir, self.ns_rs = d.name, r.name
+        self.veth(d, r, self._ifname("a"), self._ifname("b"), [DIR_IP + "/24", DIR_IP6 + "/64"],
+                  [NGINX_IP + "/24", PY_IP + "/24", NGINX_IP6 + "/64"])
         # Reachability before any test relies on it.
-        wait_until(lambda: subprocess.run(
-            ["ip", "netns", "exec", self.ns_dir, "ping", "-c1", "-W1", NGINX_IP],
-            capture_output=True).returncode == 0, 10, "veth link up")
-
-    def ip(self, ns, *args):
-        sh("ip", "-n", ns, *args)
+        wait_for(lambda: d.run("ping", "-c1", "-W1", NGINX_IP, check=False).returncode == 0, 10,
+                 "veth link up")
 
     def spawn(self, ns, argv, **kw):
-        p = subprocess.Popen(["ip", "netns", "exec", ns] + argv, start_new_session=True, **kw)
-        self.procs.append(p)
-        return p
+        return self.popen(["ip", "netns", "exec", ns] + argv, **kw)
 
     def stop(self, p):
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        nslab.terminate(p)
 
     def cleanup(self):
-        for p in self.procs:
-            try:
-                self.stop(p)
-            except ProcessLookupError:
-                pass
+        for p in self.bg:
+            self.stop(p)
         # A sanitizer report from the checker fails the test that ran it.
         for log in self.tmp.glob("*.log"):
             text = log.read_text(errors="replace")
             for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
                 if bad in text:
                     self.sanitizer_report = text
-        for ns in (self.ns_dir, self.ns_rs):
-            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.close()
 
 
 @pytest.fixture
@@ -167,7 +127,7 @@ http {{
     def start(self):
         self.proc = self.lab.spawn(self.lab.ns_rs, ["nginx", "-p", str(self.dir), "-c",
                                                     str(self.dir / "nginx.conf")])
-        wait_until(lambda: subprocess.run(
+        wait_for(lambda: subprocess.run(
             ["ip", "netns", "exec", self.lab.ns_dir, "curl", "-s", "-o", "/dev/null",
              f"http://{NGINX_IP}/health"], capture_output=True).returncode == 0, 10, "nginx up")
 
@@ -297,7 +257,7 @@ rs {NGINX_IP} 80
         st = r.status()
         got = {s.split()[1]: int(re.search(r"tls_resumed=(\d+)", s).group(1)) for s in st}
         return got["tls-verified"] > 0 and got["tls-plain"] > 0
-    wait_until(resumed, 5, "resumed TLS sessions")
+    wait_for(resumed, 5, "resumed TLS sessions")
     i = len(r.lines)
     nginx.stop()
     r.expect(rf"^CHANGE tls-verified {NGINX_IP} 443 DOWN connection refused$", 0.2 * 2 + 1 + 1, i)
@@ -310,7 +270,7 @@ def test_python_server_body_and_status(lab):
     lab.spawn(lab.ns_rs, ["/usr/bin/python3", "-m", "http.server", "--bind", PY_IP,
                           "--directory", str(www), "8000"],
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: subprocess.run(
+    wait_for(lambda: subprocess.run(
         ["ip", "netns", "exec", lab.ns_dir, "curl", "-s", "-o", "/dev/null",
          f"http://{PY_IP}:8000/health"], capture_output=True).returncode == 0, 10, "python server up")
     r = Runner(lab, f"""
@@ -388,14 +348,14 @@ rs {PY_IP} 9000
         v = [int(x) for x in pids.read_text().split()] if pids.exists() else []
         return v[:len(v) - len(v) % 2]
 
-    wait_until(lambda: len(recorded()) >= 8, 8, "four runs")
+    wait_for(lambda: len(recorded()) >= 8, 8, "four runs")
     assert not overlap.exists(), "a run started while an earlier one was still alive"
     done = recorded()[:6]
-    wait_until(lambda: not any(alive(p) for p in done), 3, "earlier runs' processes gone")
+    wait_for(lambda: not any(alive(p) for p in done), 3, "earlier runs' processes gone")
     # Stopping the checker takes the running one with it.
     lab.stop(r.proc)
     every = [int(x) for x in pids.read_text().split()]
-    wait_until(lambda: not any(alive(p) for p in every), 3, "all script processes gone")
+    wait_for(lambda: not any(alive(p) for p in every), 3, "all script processes gone")
 
 
 def test_nginx_ipv6(lab):
@@ -436,7 +396,7 @@ def test_udp_and_dns(lab):
     ready = [lab.tmp / "dns.ready", lab.tmp / "echo.ready"]
     srv = lab.spawn(lab.ns_rs, ["/usr/bin/python3", str(script), PY_IP, "5353", "dns", str(ready[0])])
     echo = lab.spawn(lab.ns_rs, ["/usr/bin/python3", str(script), PY_IP, "7007", "echo", str(ready[1])])
-    wait_until(lambda: all(p.exists() for p in ready), 10, "UDP servers bound")
+    wait_for(lambda: all(p.exists() for p in ready), 10, "UDP servers bound")
     r = Runner(lab, f"""
 service dns
 check type=dns interval=100 timeout=1000 rise=2 fall=2 initial=down query=www.example.com
@@ -496,11 +456,11 @@ clusters = ( {{ name = "web";
     def down_503():
         return any(s.startswith(f"STATUS www {NGINX_IP} 81 DOWN") and "reason=HTTP status 503" in s
                    for s in r.status())
-    wait_until(down_503, 5, "503 from the overriding check")
+    wait_for(down_503, 5, "503 from the overriding check")
     before = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
     checks_before = int(re.search(r"checks=(\d+)", before).group(1))
     os.kill(r.proc.pid, signal.SIGHUP)
-    wait_until(lambda: "reload: 2 checks kept, 0 started (0 keep their server's state), 0 stopped" in r.log(), 5, "reload")
+    wait_for(lambda: "reload: 2 checks kept, 0 started (0 keep their server's state), 0 stopped" in r.log(), 5, "reload")
     after = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
     assert " UP " in after and int(re.search(r"checks=(\d+)", after).group(1)) >= checks_before
 
@@ -508,10 +468,10 @@ clusters = ( {{ name = "web";
     mark = len(r.lines)
     r.path.write_text(conf.replace('body_match = "healthy"', 'body_match = "heal"'))
     os.kill(r.proc.pid, signal.SIGHUP)
-    wait_until(lambda: "2 started (2 keep their server's state)" in r.log(), 5, "second reload")
+    wait_for(lambda: "2 started (2 keep their server's state)" in r.log(), 5, "second reload")
     def checked_again():
         st = [s for s in r.status() if f" {NGINX_IP} 80 " in s][0]
         return int(re.search(r"checks=(\d+)", st).group(1)) >= 3 and st
-    st = wait_until(checked_again, 5, "new check running")
+    st = wait_for(checked_again, 5, "new check running")
     assert " UP " in st, st
     assert not any(l.startswith("CHANGE www") for l in r.lines[mark:]), r.lines[mark:]

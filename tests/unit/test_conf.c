@@ -88,14 +88,13 @@ static char *fmt(const char *f, ...)
 	return s;
 }
 
-/* All errors as "FILE:LINE: msg\n" lines. */
+/* All errors as "FILE:LINE: msg\n" lines, as every program shows them. */
 static char *errs_text(const struct dd_conf_errors *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	for (size_t i = 0; i < e->n; i++)
-		fprintf(f, "%s:%d: %s\n", e->v[i].file, e->v[i].line, e->v[i].msg);
+	dd_conf_errors_print(e, f);
 	fclose(f);
 	return buf;
 }
@@ -635,6 +634,36 @@ START_TEST(enums)
 }
 END_TEST
 
+/* Each enum's one table: every value has a name, parse() inverts name(),
+ * and the protocol key still refuses the fwmark pseudo-protocol. */
+#define ROUNDTRIP(fn, type, last)                                              \
+	for (int v = 0; v <= (int)(last) + 1; v++) {                           \
+		type x;                                                        \
+		const char *n = dd_##fn##_name((type)v);                       \
+		ck_assert_msg(v > (int)(last) ? !strcmp(n, "?") : dd_##fn##_parse(n, &x) && (int)x == v, \
+			      #fn " %d is '%s'", v, n);                        \
+	}
+START_TEST(enum_names)
+{
+	ROUNDTRIP(proto, enum dd_proto, DD_PROTO_FWMARK);
+	ROUNDTRIP(fwd, enum dd_fwd, DD_FWD_TUN);
+	ROUNDTRIP(check_type, enum dd_check_type, DD_CHECK_DNS);
+	ROUNDTRIP(removal, enum dd_removal, DD_REMOVAL_REMOVE);
+	ROUNDTRIP(garp_mode, enum dd_garp_mode, DD_GARP_REPLY);
+	ROUNDTRIP(initial, enum dd_initial, DD_INITIAL_UP);
+	enum dd_fwd f = DD_FWD_TUN;
+	ck_assert(!dd_fwd_parse("NAT", &f) && f == DD_FWD_TUN);
+	int af = 0;
+	ck_assert(dd_family_parse("inet6", &af) && af == AF_INET6);
+	ck_assert_str_eq(dd_family_name(AF_INET), "inet");
+	ck_assert(!dd_family_parse("ipv6", &af) && af == AF_INET6);
+	expect_errors("clusters = ( { name = \"web\";\n"
+		      "  services = ( { protocol = \"fwmark\"; address = \"203.0.113.10\"; port = 80; } ); } );\n",
+		      "directord.conf:2: protocol 'fwmark' is not one of tcp, udp, sctp\n");
+}
+END_TEST
+#undef ROUNDTRIP
+
 START_TEST(valid_schedulers)
 {
 	for (const char *const *s = dd_schedulers; *s; s++) {
@@ -690,6 +719,131 @@ START_TEST(duplicates)
 		   "directord.conf:5: peer name 'lb1' is this node's name\n");
 }
 END_TEST
+
+/* ---- what the failover engine relies on ------------------------------
+ * One case per rule that the engine used to re-check without a line
+ * number; the loader is where they live now. The second peer and a
+ * cluster declared twice are in `duplicates`. */
+
+/* Line 2: heartbeat keys (the key file exists); line 3: the peer's keys. */
+static char *hb_cfg(const char *hb_extra, const char *peer)
+{
+	return fmt("node = \"lb1\";\n"
+		   "heartbeat = { key_file = \"%s\"; %s\n"
+		   "  peers = ( { %s } ); };\n", keypath, hb_extra, peer);
+}
+
+static void expect_hb(const char *hb_extra, const char *peer, const char *want)
+{
+	char *t = hb_cfg(hb_extra, peer);
+	if (want)
+		expect_errors(t, want);
+	else
+		dd_config_free(load_ok(t));
+	free(t);
+}
+
+#define LINK4 "{ local = \"192.0.2.1\"; remote = \"192.0.2.2\"; }"
+
+/* n links, each on line 3. */
+static char *n_links(int n)
+{
+	char *peer = fmt("name = \"lb2\"; links = ( ");
+	for (int i = 0; i < n; i++) {
+		char *p = fmt("%s%s" LINK4, peer, i ? ", " : "");
+		free(peer);
+		peer = p;
+	}
+	char *p = fmt("%s );", peer);
+	free(peer);
+	return p;
+}
+
+START_TEST(engine_rules)
+{
+	char long_name[DD_NAME_MAX + 1];
+	memset(long_name, 'a', DD_NAME_MAX);
+	long_name[DD_NAME_MAX] = '\0';
+	char *t, *want;
+
+	/* node name: 1..63 printable ASCII, no blanks */
+	expect_errors("node = \"lb 1\";\n", "directord.conf:1: node 'lb 1' may not contain blanks, quotes or backslashes\n");
+	expect_errors("node = \"lb\xc3\xa9\";\n", "directord.conf:1: node 'lb\xc3\xa9' may not contain blanks, quotes or backslashes\n");
+	t = fmt("node = \"%s\";\n", long_name);
+	want = fmt("directord.conf:1: node '%s' is too long (at most 63 characters)\n", long_name);
+	expect_errors(t, want);
+	free(want);
+	free(t);
+	t = fmt("node = \"%.63s\";\n", long_name);
+	dd_config_free(load_ok(t));
+	free(t);
+
+	/* peer name: the same rule, and not this director's own */
+	expect_hb("", "name = \"lb\t2\"; links = ( " LINK4 " );",
+		  "directord.conf:3: name contains a control character\n");
+	expect_hb("", "name = \"lb 2\"; links = ( " LINK4 " );",
+		  "directord.conf:3: name 'lb 2' may not contain blanks, quotes or backslashes\n");
+	t = fmt("name = \"%s\"; links = ( " LINK4 " );", long_name);
+	want = fmt("directord.conf:3: name '%s' is too long (at most 63 characters)\n", long_name);
+	expect_hb("", t, want);
+	free(want);
+	free(t);
+	expect_hb("", "name = \"lb1\"; links = ( " LINK4 " );",
+		  "directord.conf:3: peer name 'lb1' is this node's name\n");
+
+	/* 1..DD_MAX_LINKS links */
+	expect_hb("", "name = \"lb2\"; links = ( );", "directord.conf:3: peer needs at least one link\n");
+	t = n_links(DD_MAX_LINKS);
+	expect_hb("", t, NULL);
+	free(t);
+	t = n_links(DD_MAX_LINKS + 1);
+	expect_hb("", t, "directord.conf:3: peer has 9 links; at most 8 are supported\n");
+	free(t);
+
+	/* each link: a local address, a remote one unless multicast, one family */
+	expect_hb("", "name = \"lb2\"; links = ( { remote = \"192.0.2.2\"; } );",
+		  "directord.conf:3: link needs a local address\n");
+	expect_hb("", "name = \"lb2\"; links = ( { local = \"192.0.2.1\"; } );",
+		  "directord.conf:3: link needs a remote address (or set heartbeat.multicast_group)\n");
+	expect_hb("", "name = \"lb2\"; links = ( { local = \"192.0.2.1\"; remote = \"\"; } );",
+		  "directord.conf:3: link needs a remote address (or set heartbeat.multicast_group)\n");
+	expect_hb("", "name = \"lb2\"; links = ( { local = \"2001:db8::1\"; remote = \"192.0.2.2\"; } );",
+		  "directord.conf:3: remote address family differs from local\n");
+	expect_hb("multicast_group = \"239.255.77.77\";", "name = \"lb2\"; links = ( { local = \"192.0.2.1\"; } );",
+		  NULL);
+	expect_hb("multicast_group = \"ff02::12\";", "name = \"lb2\"; links = ( " LINK4 " );",
+		  "directord.conf:3: link address family differs from multicast_group\n");
+
+	/* dead time longer than the interval */
+	expect_hb("interval_ms = 100; dead_ms = 100;", "name = \"lb2\"; links = ( " LINK4 " );",
+		  "directord.conf:2: dead_ms 100 must be greater than interval_ms 100\n");
+
+	/* at most DD_MAX_CLUSTERS clusters, one per line from line 3 */
+	char *cls = fmt("node = \"lb1\";\nclusters = (");
+	for (int i = 1; i <= DD_MAX_CLUSTERS + 1; i++) {
+		char *n = fmt("%s%s\n { name = \"c%d\"; }", cls, i > 1 ? "," : "", i);
+		free(cls);
+		cls = n;
+		if (i == DD_MAX_CLUSTERS) {
+			char *ok = fmt("%s );\n", cls);
+			dd_config_free(load_ok(ok));
+			free(ok);
+		}
+	}
+	t = fmt("%s );\n", cls);
+	expect_errors(t, "directord.conf:19: cluster 'c17' is one too many: at most 16 are supported "
+		      "(one keepalive carries them all)\n");
+	free(t);
+	free(cls);
+
+	/* cluster name: the node name rule; priority 1..254 */
+	expect_errors("clusters = ( { name = \"w eb\"; } );\n",
+		      "directord.conf:1: name 'w eb' may not contain blanks, quotes or backslashes\n");
+	expect_errors("clusters = ( { name = \"\"; } );\n", "directord.conf:1: name must not be empty\n");
+	expect_cl("priority = 0;", "directord.conf:3: priority 0 is out of range (1..254)\n");
+}
+END_TEST
+#undef LINK4
 
 /* ---- required keys and combinations ---------------------------------- */
 
@@ -874,7 +1028,7 @@ START_TEST(load_file_errors)
 	struct dd_conf_errors e = { 0 };
 	char *name = fmt("%s/nope.conf", tmpdir);
 	ck_assert_ptr_null(dd_config_load(name, &e));
-	char *want = fmt("%s:0: cannot open: No such file or directory\n", name);
+	char *want = fmt("%s: cannot open: No such file or directory\n", name); /* no line */
 	char *got = errs_text(&e);
 	ck_assert_str_eq(got, want);
 	free(got);
@@ -1079,8 +1233,10 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, ranges);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, enums);
+	tcase_add_test(tc, enum_names);
 	tcase_add_test(tc, valid_schedulers);
 	tcase_add_test(tc, duplicates);
+	tcase_add_test(tc, engine_rules);
 	tcase_add_test(tc, required);
 	tcase_add_test(tc, check_type_keys);
 	tcase_add_test(tc, families);

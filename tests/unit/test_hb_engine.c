@@ -6,7 +6,7 @@
  * (unshare(CLONE_NEWNET)). The test's own loop stands in for the daemon's
  * main loop. */
 #include "config.h"
-#include "directord/failover.h"
+#include "heartbeat/failover.h"
 #include "lib/util.h"
 
 #include <check.h>
@@ -23,16 +23,15 @@
 
 struct rec {
 	int n;
-	char ev[MAX_EV][320];
+	char ev[MAX_EV][400];
 };
 
-static void on_role(void *ctx, const char *cluster, const char *old_role, const char *new_role,
-		    const char *reason)
+static void on_role(void *ctx, const struct dd_role_change *ev)
 {
 	struct rec *r = ctx;
 	if (r->n < MAX_EV)
-		snprintf(r->ev[r->n++], sizeof r->ev[0], "%s: %s -> %s: %s", cluster, old_role, new_role,
-			 reason);
+		snprintf(r->ev[r->n++], sizeof r->ev[0], "%s: %s -> %s: %s", ev->cluster,
+			 dd_role_name(ev->old_role), dd_role_name(ev->new_role), ev->reason);
 }
 
 static bool has(const struct rec *r, const char *line)
@@ -200,8 +199,9 @@ START_TEST(pair_lifecycle)
 	ck_assert_str_eq(st.links[0].remote, "192.0.2.1");
 	ck_assert_uint_gt(st.links[0].rx, 0);
 	ck_assert_uint_eq(st.n_clusters, 1);
-	ck_assert_str_eq(st.clusters[0].role, "standby");
-	ck_assert_str_eq(st.clusters[0].peer_role, "active");
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_STANDBY);
+	ck_assert(st.clusters[0].peer_known);
+	ck_assert_int_eq(st.clusters[0].peer_role, DD_ROLE_ACTIVE);
 	ck_assert_uint_eq(st.clusters[0].peer_priority, 150);
 	ck_assert(!st.clusters[0].vips_up);
 	ck_assert_uint_eq(st.drops.bad_auth + st.drops.malformed + st.drops.replayed +
@@ -243,18 +243,23 @@ START_TEST(pair_lifecycle)
 		ck_assert_msg(strncmp(ra.ev[i], "web:", 4) != 0, "web changed on reload: %s", ra.ev[i]);
 	ck_assert_int_eq(dd_failover_status(a, &st), 0);
 	ck_assert_uint_eq(st.n_clusters, 2);
-	ck_assert_str_eq(st.clusters[0].role, "active");
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
 	ck_assert_uint_eq(st.clusters[0].priority, 200);
-	ck_assert_str_eq(st.clusters[1].role, "active");
-	ck_assert_str_eq(st.clusters[1].peer_role, "unknown");
+	ck_assert_int_eq(st.clusters[1].role, DD_ROLE_ACTIVE);
+	ck_assert(!st.clusters[1].peer_known);
 	ck_assert(addr_present("203.0.113.1"));
 
-	/* A bad config is refused and changes nothing. */
-	na.peer.n_links = 0;
+	/* A reload that cannot get its resources (here: a link bound to an
+	 * interface that does not exist) is refused and changes nothing. */
+	strcpy(na.link.ifname, "dd-nosuchif");
 	ck_assert_int_eq(dd_failover_reload(a, &na.cfg, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "needs 1..8 links"));
+	ck_assert_ptr_nonnull(strstr(err, "bind to device dd-nosuchif"));
 	free(err);
-	na.peer.n_links = 1;
+	na.link.ifname[0] = '\0';
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_uint_eq(st.n_clusters, 2);
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert_str_eq(st.links[0].ifname, "");
 
 	/* SIGTERM path: web is handed over before stop returns. */
 	dd_failover_stop(a, true);
@@ -269,19 +274,13 @@ START_TEST(pair_lifecycle)
 }
 END_TEST
 
-START_TEST(bad_configs_refused)
+/* Resources, not rules: the loader (conf/) checks the rules, the engine
+ * refuses what it cannot have: a key file with loose modes, a state file
+ * it cannot write. */
+START_TEST(missing_resources_refused)
 {
 	static struct node n;
 	char *err = NULL;
-	mknode(&n, "a", "a", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
-	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
-	ck_assert_str_eq(err, "heartbeat: peer has this director's own name a");
-	free(err);
-	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
-	n.cfg.hb.n_peers = 2; /* read before peers[1] would be */
-	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
-	ck_assert_str_eq(err, "heartbeat: at most one peer, 2 configured");
-	free(err);
 	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
 	char kp[128];
 	snprintf(kp, sizeof kp, "%s/key", dir);
@@ -294,6 +293,77 @@ START_TEST(bad_configs_refused)
 	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
 	ck_assert_ptr_nonnull(strstr(err, "cannot write"));
 	free(err);
+}
+END_TEST
+
+/* The prefix (and the label) is part of a VIP's identity: a reload from
+ * /24 to /16 (and /64 to /48) removes the old kernel address and adds the
+ * new one, while an unchanged VIP stays untouched. */
+static int prefix_of(const char *ip)
+{
+	struct ifaddrs *ifa, *p;
+	int prefix = -1;
+	ck_assert_int_eq(getifaddrs(&ifa), 0);
+	for (p = ifa; p; p = p->ifa_next) {
+		struct dd_addr a, m;
+		char s[DD_ADDR_STRLEN];
+		if (!p->ifa_addr || !p->ifa_netmask || !dd_addr_from_sockaddr(p->ifa_addr, &a, NULL) ||
+		    strcmp(dd_addr_str(&a, s, sizeof s), ip) != 0 ||
+		    !dd_addr_from_sockaddr(p->ifa_netmask, &m, NULL))
+			continue;
+		ck_assert_int_eq(prefix, -1); /* one address object, not two */
+		prefix = 0;
+		for (size_t i = 0; i < dd_addr_len(&m); i++)
+			prefix += __builtin_popcount(m.u.bytes[i]);
+	}
+	freeifaddrs(ifa);
+	return prefix;
+}
+
+START_TEST(reload_applies_the_vip_diff)
+{
+	static struct node n;
+	static struct dd_vip vips[3];
+	struct rec r = { 0 };
+	char *err = NULL;
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
+	n.cfg.hb.n_peers = 0;
+	memset(vips, 0, sizeof vips);
+	ck_assert(dd_addr_parse("203.0.113.10", &vips[0].addr));
+	vips[0].prefix = 24;
+	ck_assert(dd_addr_parse("2001:db8::10", &vips[1].addr));
+	vips[1].prefix = 64;
+	ck_assert(dd_addr_parse("203.0.113.20", &vips[2].addr));
+	vips[2].prefix = 32;
+	for (int i = 0; i < 3; i++)
+		strcpy(vips[i].ifname, "lo");
+	n.cl[0].vips = vips;
+	n.cl[0].n_vips = 3;
+	struct dd_failover_hooks h = { .ctx = &r, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &n.cfg, &h, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	wait_event(&r, "web: init -> active: no peer configured");
+	ck_assert_int_eq(prefix_of("203.0.113.10"), 24);
+	ck_assert_int_eq(prefix_of("2001:db8::10"), 64);
+	ck_assert_int_eq(prefix_of("203.0.113.20"), 32);
+
+	vips[0].prefix = 16;
+	vips[1].prefix = 48;
+	ck_assert_int_eq(dd_failover_reload(a, &n.cfg, &err), 0);
+	ck_assert_int_eq(prefix_of("203.0.113.10"), 16);
+	ck_assert_int_eq(prefix_of("2001:db8::10"), 48);
+	ck_assert_int_eq(prefix_of("203.0.113.20"), 32);
+
+	/* A VIP that leaves the cluster goes; the cluster stays active. */
+	n.cl[0].n_vips = 2;
+	ck_assert_int_eq(dd_failover_reload(a, &n.cfg, &err), 0);
+	ck_assert(!addr_present("203.0.113.20"));
+	ck_assert_int_eq(prefix_of("203.0.113.10"), 16);
+	ck_assert_int_eq(r.n, 1); /* no role change from any of it */
+
+	dd_failover_stop(a, true);
+	ck_assert(!addr_present("203.0.113.10"));
+	ck_assert(!addr_present("2001:db8::10"));
 }
 END_TEST
 
@@ -320,8 +390,9 @@ START_TEST(standalone_lifecycle)
 	ck_assert_uint_eq(st.n_links, 0);
 	ck_assert_uint_eq(st.tx, 0);
 	ck_assert_uint_eq(st.generation, 0);
-	ck_assert_str_eq(st.clusters[0].role, "active");
-	ck_assert_ptr_null(st.clusters[0].peer_role);
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert(!st.clusters[0].peer_known);
+	ck_assert_str_eq(st.peer, "");
 	ck_assert(st.clusters[0].vips_up);
 	ck_assert_int_eq(dd_failover_release(a, "web", &err), -1);
 	ck_assert_str_eq(err, "cluster web has no peer to hand over to");
@@ -347,8 +418,8 @@ START_TEST(standalone_lifecycle)
 	ck_assert_uint_ge(st.tx, 2);
 	ck_assert_str_eq(st.peer, "b");
 	ck_assert_uint_gt(st.generation, 0);
-	ck_assert_str_eq(st.clusters[0].role, "active");
-	ck_assert_str_eq(st.clusters[0].peer_role, "unknown");
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert(!st.clusters[0].peer_known);
 
 	/* Back to standalone: the sending stops. */
 	n.cfg.hb.n_peers = 0;
@@ -393,6 +464,106 @@ START_TEST(standby_reloaded_to_standalone_and_back)
 }
 END_TEST
 
+/* A peer heard with another key is not believed (both go active, since
+ * neither can trust the other), but it is never silent: status names the
+ * cause at once, and the right key clears it and ends the split brain. */
+static bool problem_is(struct dd_failover *fo, enum dd_peer_problem p, struct dd_failover_status *st)
+{
+	double end = mono_now() + 10;
+	do {
+		ev_run(loop, EVRUN_NOWAIT);
+		ck_assert_int_eq(dd_failover_status(fo, st), 0);
+		if (st->peer_problem == p)
+			return true;
+		usleep(1000);
+	} while (mono_now() < end);
+	return false;
+}
+
+START_TEST(peer_with_wrong_key_is_raised)
+{
+	static struct node na, nb;
+	struct rec ra = { 0 }, rb = { 0 };
+	char *err = NULL;
+	struct dd_failover_status st;
+	mknode(&na, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 150);
+	mknode(&nb, "b", "a", "192.0.2.2", "192.0.2.1", "203.0.113.2", 100);
+	snprintf(nb.key, sizeof nb.key, "%s/other-key", dir);
+	FILE *f = fopen(nb.key, "w");
+	fputs("not-the-same-key-0123456789\n", f);
+	fclose(f);
+	chmod(nb.key, 0600);
+	struct dd_failover_hooks ha = { .ctx = &ra, .role_changed = on_role };
+	struct dd_failover_hooks hb = { .ctx = &rb, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &na.cfg, &ha, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	struct dd_failover *b = dd_failover_new(loop, &nb.cfg, &hb, &err);
+	ck_assert_msg(b, "%s", err ? err : "");
+	ck_assert(problem_is(a, DD_PEER_BAD_AUTH, &st));
+	ck_assert_msg(strstr(st.peer_problem_text, "peer b heard on 1/1 links but its keepalives fail "
+				 "authentication: check key_file"), "%s", st.peer_problem_text);
+	ck_assert(!st.peer_alive);
+	wait_event(&rb, "web: init -> active: peer a heard but not believed: its keepalives fail "
+			"authentication since start");
+	ck_assert(problem_is(b, DD_PEER_BAD_AUTH, &st));
+
+	snprintf(nb.key, sizeof nb.key, "%s/key", dir);
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(problem_is(a, DD_PEER_OK, &st));
+	ck_assert(st.peer_alive);
+	ck_assert_str_eq(st.peer_problem_text, "");
+	wait_event(&rb, "web: active -> standby: split brain: peer a is active too and has precedence "
+			"(priority 150, ours 100)");
+
+	/* Other timers: believed, but raised until they match. */
+	nb.cfg.hb.interval_ms = 25;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(problem_is(a, DD_PEER_TIMERS, &st));
+	ck_assert(st.peer_alive);
+	ck_assert_msg(strstr(st.peer_problem_text, "peer b sends interval 25 ms and dead time 100 ms, "
+				 "this director interval 20 ms"), "%s", st.peer_problem_text);
+	nb.cfg.hb.interval_ms = 20;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(problem_is(a, DD_PEER_OK, &st));
+	dd_failover_stop(b, false);
+	dd_failover_stop(a, false);
+}
+END_TEST
+
+/* A VIP whose interface is missing: the cluster is active, the VIP is
+ * reported missing (never announced), and is added once the interface
+ * appears. */
+START_TEST(vip_that_cannot_be_added_is_retried)
+{
+	static struct node n;
+	struct rec r = { 0 };
+	char *err = NULL;
+	struct dd_failover_status st;
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.30", 100);
+	n.cfg.hb.n_peers = 0;
+	strcpy(n.vip.ifname, "dd-late0");
+	struct dd_failover_hooks h = { .ctx = &r, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &n.cfg, &h, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	wait_event(&r, "web: init -> active: no peer configured");
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert(!st.clusters[0].vips_up);
+	ck_assert_uint_eq(st.clusters[0].vips_missing, 1);
+	ck_assert_int_eq(system("ip link add dd-late0 type veth peer name dd-late1 && "
+				"ip link set dd-late0 up"), 0);
+	double end = mono_now() + 10;
+	while (!addr_present("203.0.113.30") && mono_now() < end)
+		usleep(10000);
+	ck_assert(addr_present("203.0.113.30"));
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert(st.clusters[0].vips_up);
+	ck_assert_uint_eq(st.clusters[0].vips_missing, 0);
+	dd_failover_stop(a, true);
+	ck_assert(!addr_present("203.0.113.30"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hb_engine");
@@ -400,7 +571,10 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, pair_lifecycle);
-	tcase_add_test(tc, bad_configs_refused);
+	tcase_add_test(tc, missing_resources_refused);
+	tcase_add_test(tc, reload_applies_the_vip_diff);
+	tcase_add_test(tc, peer_with_wrong_key_is_raised);
+	tcase_add_test(tc, vip_that_cannot_be_added_is_retried);
 	tcase_add_test(tc, standalone_lifecycle);
 	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);

@@ -30,6 +30,7 @@ static struct dd_hb_msg sample(void)
 	m.interval_ms = 50;
 	m.dead_ms = 200;
 	m.link = 1;
+	m.echo = 1700000000999ull;
 	strcpy(m.node, "lb1");
 	m.n_clusters = 2;
 	strcpy(m.clusters[0].name, "web");
@@ -53,6 +54,7 @@ START_TEST(roundtrip)
 	ck_assert_str_eq(d.node, "lb1");
 	ck_assert_uint_eq(d.generation, m.generation);
 	ck_assert_uint_eq(d.seq, 42);
+	ck_assert_uint_eq(d.echo, m.echo);
 	ck_assert_uint_eq(d.interval_ms, 50);
 	ck_assert_uint_eq(d.dead_ms, 200);
 	ck_assert_uint_eq(d.link, 1);
@@ -93,7 +95,7 @@ START_TEST(malformed)
 	int n = dd_hb_encode(&m, &k, buf, sizeof buf);
 	for (int len = 0; len < n; len++)
 		ck_assert_int_eq(dd_hb_decode(buf, (size_t)len, &k, &d), DD_HB_MALFORMED);
-	buf[4] = 2;
+	buf[4] = 1; /* the first version had no echo field */
 	ck_assert_int_eq(dd_hb_decode(buf, (size_t)n, &k, &d), DD_HB_BAD_VERSION);
 	buf[4] = DD_HB_VERSION;
 	buf[0] = 'X';

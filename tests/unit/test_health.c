@@ -632,8 +632,7 @@ START_TEST(test_loaded_config_shares_checks)
 		 "  ); } );\n", key);
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *cfg = dd_config_load_string(text, "test.conf", &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+	dd_conf_errors_print(&errs, stderr);
 	ck_assert_ptr_nonnull(cfg);
 	struct ev_loop *loop = ev_default_loop(0);
 	struct rec r = { 0 };

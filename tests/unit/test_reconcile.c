@@ -42,8 +42,7 @@ static struct dd_config *load(const char *text)
 {
 	struct dd_conf_errors errs = { 0 };
 	struct dd_config *c = dd_config_load_string(text, "test.conf", &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].msg);
+	dd_conf_errors_print(&errs, stderr);
 	ck_assert_msg(c != NULL, "test config must load");
 	dd_conf_errors_free(&errs);
 	return c;

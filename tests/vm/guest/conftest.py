@@ -6,10 +6,13 @@ turns skips into failures: the suite proves things on a real kernel, and a
 skipped proof is a missing proof.
 """
 import os
+import sys
 
 import pytest
 
-import lab as labmod
+# The lab library (tests/lab/nslab.py) and the pair lab (tests/lab/pairlab.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lab"))
+import nslab as labmod  # noqa: E402
 
 
 def pytest_configure(config):

@@ -11,8 +11,8 @@ import os
 import re
 import subprocess
 
-import lab as labmod
-from lab import poll
+import nslab as labmod
+from nslab import poll
 
 VIP = "192.0.2.100"
 RS = ["198.51.100.11", "198.51.100.12"]

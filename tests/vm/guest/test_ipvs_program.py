@@ -8,7 +8,7 @@ as the daemon runs them.
 import os
 import re
 
-from lab import build_dir, LabError
+from nslab import build_dir, LabError
 
 TOOL = os.path.join(build_dir(), "tests", "dd-ipvs-apply")
 

@@ -9,8 +9,8 @@ Runs inside the QEMU guest (pytest process), one Lab per test.
 import os
 import re
 
-import lab as labmod
-from lab import poll
+import nslab as labmod
+from nslab import poll
 from test_ipvs_program import apply, write_conf, TOOL
 
 ECHO_SERVER = r'''

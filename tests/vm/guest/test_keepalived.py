@@ -7,7 +7,7 @@ Runs inside the QEMU guest (pytest process).
 """
 import os
 
-from lab import poll, nat_site
+from nslab import poll, nat_site
 
 KEEPALIVED_CONF = """
 global_defs {

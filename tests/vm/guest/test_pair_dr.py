@@ -18,14 +18,11 @@ by default, for keepalived too).
 
 Runs inside the QEMU guest (pytest process); the lab is tests/lab/.
 """
-import os
 import re
 import signal
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lab"))
-import pairlab  # noqa: E402
-from pairlab import fmt_share, poll  # noqa: E402
+import pairlab  # (tests/lab/, on sys.path through conftest.py)
+from pairlab import fmt_share, poll
 
 N_OLD = 200
 

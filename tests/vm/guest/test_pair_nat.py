@@ -15,12 +15,9 @@ real server dies and is removed on both directors.
 
 Runs inside the QEMU guest (pytest process); the lab is tests/lab/.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lab"))
-import pairlab  # noqa: E402
-from pairlab import fmt_share, poll  # noqa: E402
+import pairlab  # (tests/lab/, on sys.path through conftest.py)
+from pairlab import fmt_share, poll
 
 N_OLD = 200
 

@@ -6,8 +6,8 @@ Runs inside the QEMU guest (pytest process), one Lab per test.
 """
 import re
 
-import lab as labmod
-from lab import poll, ipvs_services
+import nslab as labmod
+from nslab import poll, ipvs_services
 
 
 def test_ipvs_modules_and_tables(ipvs_modules):

@@ -9,8 +9,8 @@ again with the sorry server gone.
 Runs inside the guest (pytest process), one Lab per test."""
 import os
 
-import lab as labmod
-from lab import poll
+import nslab as labmod
+from nslab import poll
 
 VIP = "192.0.2.100"
 RS = ["198.51.100.11", "198.51.100.12"]

@@ -1,7 +1,12 @@
-"""lab: small helpers for network tests in namespaces (in the QEMU guest or
-on the host) and a parser for ipvsadm's listings.
+"""tests/lab/nslab.py: the one lab library of every namespace test suite, on
+the host kernel (tests/net/, tests/ctl/, tests/daemon/, bench/failover/) and
+in the QEMU guest (tests/vm/guest/, tests/lab/pairlab.py, demo.sh, bench/):
+namespaces, bridges, veths, addresses, processes in namespaces, directord
+with a generated config and its log, a private rsyslogd, polling with a
+deadline (wait_for/poll, hold), directorctl, roles, notify records, ARP/NA
+captures, and a parser for ipvsadm's listings.
 
-Runs in the test process (pytest, one thread). Everything a Lab creates --
+Runs in the test process (pytest or a plain script, one thread). Everything a Lab creates --
 namespaces, bridges, veths, processes, files -- carries the Lab's unique
 prefix and is removed by Lab.close(), even after a failed test, so that
 concurrent runs on one machine never collide and nothing leaks.
@@ -9,7 +14,9 @@ concurrent runs on one machine never collide and nothing leaks.
 Only the documentation ranges may be used as addresses: 192.0.2.0/24,
 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32. Lab refuses others.
 
-See tests/vm/README.md for a walk-through.
+See tests/vm/README.md for a walk-through. The topologies built on it live
+with their users: tests/net/hbnet.py (the heartbeat pair on the host) and
+tests/lab/pairlab.py (the IPVS director pair).
 """
 
 import dataclasses
@@ -29,6 +36,9 @@ __all__ = [
     "modprobe", "IpvsService", "IpvsDest", "IpvsStats", "IpvsConn",
     "parse_ipvsadm", "parse_ipvsadm_stats", "parse_ipvsadm_conns",
     "ipvs_services", "ipvs_service", "ipvs_conns", "DOC_NETS", "nat_site",
+    "wait_for", "WaitTimeout", "hold", "run", "sh", "ip_batch", "directord_bin", "directorctl_bin",
+    "directord_argv", "start_directord", "directorctl", "start_rsyslog", "roles", "notify_records",
+    "NOTIFY_CMD", "write_key", "terminate", "mac", "neigh", "capture", "announced",
 ]
 
 DOC_NETS = [ipaddress.ip_network(n) for n in
@@ -54,7 +64,7 @@ def src_dir():
     """Top source folder (DD_SRCDIR, set by ipvs-suite.test)."""
     if os.environ.get("DD_SRCDIR"):
         return os.environ["DD_SRCDIR"]
-    return os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    return os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def _check_addr(addr):
@@ -65,7 +75,7 @@ def _check_addr(addr):
                        "198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32)")
 
 
-def _run(argv, check=True, timeout=60, input=None):
+def run(argv, check=True, timeout=60, input=None):
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=timeout, input=input)
     if check and r.returncode != 0:
@@ -74,41 +84,65 @@ def _run(argv, check=True, timeout=60, input=None):
     return r
 
 
-def _ip_batch(ns, lines):
+def ip_batch(ns, lines):
     """Run several `ip` commands (without the leading "ip") in one process."""
     argv = ["ip"] + (["-n", ns.name] if ns else []) + ["-batch", "-"]
-    return _run(argv, input="".join(line + "\n" for line in lines))
+    return run(argv, input="".join(line + "\n" for line in lines))
 
 
 def modprobe(*modules):
     """Load kernel modules (in the guest; the host kernel has no modules)."""
     for m in modules:
-        _run(["modprobe", m])
+        run(["modprobe", m])
 
 
-def poll(fn, timeout=10.0, interval=0.05, what=None, until=bool):
-    """Call fn() until until(value) is true, and return that value.
+class WaitTimeout(AssertionError, TimeoutError):
+    """A wait_for()/poll() deadline passed. Both an AssertionError (a test
+    failure) and a TimeoutError (what callers of poll() catch)."""
 
-    By default any truthy value ends the wait. Exceptions from fn count as
-    "not yet". Raises TimeoutError after `timeout` seconds, naming `what`
-    and fn's last value (or last exception). The guest is slow (TCG): give
-    generous deadlines; they cost nothing when the condition comes true.
+
+def wait_for(pred, timeout=10.0, what=None, interval=0.02, until=bool):
+    """Call pred() until until(value) is true, and return that value.
+
+    By default any truthy value ends the wait. Exceptions from pred count as
+    "not yet". Raises WaitTimeout after `timeout` seconds, naming `what`
+    and pred's last value (or last exception). The only way tests wait: no
+    fixed sleeps. The guest is slow (TCG): give generous deadlines; they
+    cost nothing when the condition comes true.
     """
     deadline = time.monotonic() + timeout
     last, last_exc = None, None
     while True:
         try:
-            last = fn()
+            last = pred()
             last_exc = None
             if until(last):
                 return last
         except Exception as e:  # the condition may raise until ready
             last_exc = e
         if time.monotonic() >= deadline:
-            desc = what or getattr(fn, "__name__", "condition")
+            desc = what or getattr(pred, "__name__", "condition")
             detail = f"last exception: {last_exc!r}" if last_exc else f"last value: {last!r}"
-            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {desc}; {detail}")
+            raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {desc}; {detail}")
         time.sleep(interval)
+
+
+def poll(fn, timeout=10.0, interval=0.05, what=None, until=bool):
+    """wait_for() with the guest tests' argument order and a 50 ms pace."""
+    return wait_for(fn, timeout, what, interval=interval, until=until)
+
+
+def hold(pred, duration, what="condition", interval=0.02):
+    """Asserts pred() stays true for the whole observation window."""
+    deadline = time.monotonic() + duration
+    while time.monotonic() < deadline:
+        assert pred(), f"{what} stopped holding"
+        time.sleep(interval)
+
+
+def sh(*argv, check=True, timeout=60, input=None):
+    """run() with the argv spread out: sh("ip", "-n", ns, "link")."""
+    return run(list(argv), check=check, timeout=timeout, input=input)
 
 
 class Proc:
@@ -181,23 +215,29 @@ class Netns:
 
         Raises LabError on a non-zero exit unless check=False.
         """
-        return _run(self.argv(argv), check=check, timeout=timeout, input=input)
+        return run(self.argv(argv), check=check, timeout=timeout, input=input)
 
     def sh(self, script, check=True, timeout=60):
         """Run a shell snippet in the namespace; returns its stdout."""
         return self.run("sh", "-c", script, check=check, timeout=timeout).stdout
 
     def ip(self, *args, check=True):
-        return _run(["ip", "-n", self.name] + list(args), check=check)
+        return run(["ip", "-n", self.name] + list(args), check=check)
 
-    def spawn(self, *argv, name=None, env=None, cwd=None):
+    def spawn(self, *argv, name=None, env=None, cwd=None, log=None):
         """Start a long-running process in the namespace.
 
         The Lab stops it (SIGTERM, then SIGKILL) at close(). Its output is in
-        proc.log(); a process that must not daemonise should be told so
-        (e.g. keepalived -n).
+        proc.log() (appended to the file `log` if given, which outlives the
+        process: a restarted daemon's log continues there); a process that
+        must not daemonise should be told so (e.g. keepalived -n).
         """
-        return self.lab._spawn(self.argv(argv), name or os.path.basename(argv[0]), env, cwd)
+        return self.lab._spawn(self.argv(argv), name or os.path.basename(argv[0]), env, cwd, log)
+
+    def popen(self, *argv, **kw):
+        """A bare subprocess.Popen in the namespace (pipes of your own);
+        killed at Lab.close() (see Lab.bg)."""
+        return self.lab.popen(self.argv(argv), **kw)
 
     def addr_add(self, ifname, addr):
         _check_addr(addr)
@@ -272,6 +312,7 @@ class Lab:
         self._netns = []
         self._links = []      # (netns or None, ifname) deleted at close
         self._procs = []
+        self.bg = []          # bare Popens, SIGKILLed at close
         self._n = 0
 
     def __enter__(self):
@@ -290,7 +331,7 @@ class Lab:
     def netns(self, tag):
         """Create namespace "<prefix>-<tag>" with lo up; returns a Netns."""
         name = f"{self.prefix}-{tag}"
-        _run(["ip", "netns", "add", name])
+        run(["ip", "netns", "add", name])
         ns = Netns(self, name)
         self._netns.append(ns)
         ns.ip("link", "set", "lo", "up")
@@ -299,9 +340,8 @@ class Lab:
     def bridge(self, tag, ns=None):
         """Create an up bridge (in `ns`, else the current namespace); returns its name."""
         name = self._ifname(tag[:6])
-        ipcmd = ["ip"] + (["-n", ns.name] if ns else [])
         # No STP, no forwarding delay: ports forward at once.
-        _ip_batch(ns, [f"link add {name} type bridge forward_delay 0 stp_state 0",
+        ip_batch(ns, [f"link add {name} type bridge forward_delay 0 stp_state 0",
                        f"link set {name} up"])
         self._links.append((ns, name))
         return name
@@ -313,47 +353,47 @@ class Lab:
         string or a list) are optional.
         """
         tmp_a, tmp_b = self._ifname("a"), self._ifname("b")
-        _run(["ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b])
+        run(["ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b])
         self._links.append((None, tmp_a))
         for ns, tmp, final, addr in ((ns_a, tmp_a, ifname_a, addr_a), (ns_b, tmp_b, ifname_b, addr_b)):
             if ns is not None:
-                _run(["ip", "link", "set", tmp, "netns", ns.name])
+                run(["ip", "link", "set", tmp, "netns", ns.name])
             ipcmd = ["ip"] + (["-n", ns.name] if ns else [])
             if final != tmp:
-                _run(ipcmd + ["link", "set", tmp, "name", final])
+                run(ipcmd + ["link", "set", tmp, "name", final])
             if tmp == tmp_a:
                 self._links[-1] = (ns, final)
             for a in ([addr] if isinstance(addr, str) else (addr or [])):
                 _check_addr(a)
-                _run(ipcmd + ["addr", "add", a, "dev", final] + (["nodad"] if ":" in a else []))
-            _run(ipcmd + ["link", "set", final, "up"])
+                run(ipcmd + ["addr", "add", a, "dev", final] + (["nodad"] if ":" in a else []))
+            run(ipcmd + ["link", "set", final, "up"])
         return ifname_a, ifname_b
 
-    def connect(self, ns, bridge, addr=None, ifname="eth0", bridge_ns=None):
+    def connect(self, ns, bridge, addr=None, ifname="eth0", bridge_ns=None, port=None):
         """Plug namespace `ns` into `bridge` with a veth named `ifname` in ns.
 
         `addr` ("192.0.2.10/24", or a list) is added to ifname. Returns the
-        bridge-side port name.
+        bridge-side port name (`port`, else a unique one).
         """
         addrs = [addr] if isinstance(addr, str) else list(addr or [])
         for a in addrs:
             _check_addr(a)
-        port = self._ifname("p")
+        port = port or self._ifname("p")
         # Two `ip -batch` runs instead of one process per step: every exec
         # costs a lot under TCG.
-        _ip_batch(bridge_ns, [
+        ip_batch(bridge_ns, [
             f"link add {port} type veth peer name {ifname} netns {ns.name}",
             f"link set {port} master {bridge}",
             f"link set {port} up",
         ])
         self._links.append((bridge_ns, port))
-        _ip_batch(ns, [f"addr add {a} dev {ifname}" + (" nodad" if ":" in a else "") for a in addrs]
+        ip_batch(ns, [f"addr add {a} dev {ifname}" + (" nodad" if ":" in a else "") for a in addrs]
                   + [f"link set {ifname} up"])
         return port
 
-    def _spawn(self, argv, name, env, cwd):
-        log_path = os.path.join(self.dir, f"{name}-{len(self._procs)}.log")
-        logf = open(log_path, "wb")
+    def _spawn(self, argv, name, env, cwd, log=None):
+        log_path = log or os.path.join(self.dir, f"{name}-{len(self._procs)}.log")
+        logf = open(log_path, "ab" if log else "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
         p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -363,9 +403,16 @@ class Lab:
         self._procs.append(proc)
         return proc
 
-    def spawn(self, *argv, name=None, env=None, cwd=None):
+    def spawn(self, *argv, name=None, env=None, cwd=None, log=None):
         """Start a process in the current namespace (see Netns.spawn)."""
-        return self._spawn(list(argv), name or os.path.basename(argv[0]), env, cwd)
+        return self._spawn(list(argv), name or os.path.basename(argv[0]), env, cwd, log)
+
+    def popen(self, argv, **kw):
+        """subprocess.Popen(argv, **kw), in its own session, in self.bg:
+        close() kills it (a caller may also put Popens of its own in bg)."""
+        p = subprocess.Popen(argv, start_new_session=True, **kw)
+        self.bg.append(p)
+        return p
 
     def http_server(self, ns, addr, port=80, body=None):
         """Start a tiny HTTP server in `ns` that answers every GET with `body`.
@@ -392,35 +439,42 @@ class Lab:
         errors = []
         for p in reversed(self._procs):
             try:
-                if p.alive():
-                    os.killpg(p.pid, signal.SIGTERM)
-                    try:
-                        p.popen.wait(5)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(p.pid, signal.SIGKILL)
-                        p.popen.wait()
-            except ProcessLookupError:
-                pass
+                terminate(p.popen)
             except Exception as e:
                 errors.append(f"stop {p.name}: {e}")
         self._procs.clear()
+        for p in reversed(self.bg):
+            if p.poll() is None:
+                try:
+                    # A group of its own (popen()) goes whole; else the process.
+                    if os.getpgid(p.pid) == p.pid:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    else:
+                        p.kill()
+                except ProcessLookupError:
+                    pass
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                errors.append(f"pid {p.pid} survived SIGKILL")
+        self.bg.clear()
         by_ns = {}
         for ns, name in reversed(self._links):
             by_ns.setdefault(ns.name if ns else None, []).append(f"link del {name}")
         for nsname, lines in by_ns.items():
             # -force: go on past links already gone with their peer.
             argv = ["ip"] + (["-n", nsname] if nsname else []) + ["-force", "-batch", "-"]
-            _run(argv, check=False, input="".join(line + "\n" for line in lines))
+            run(argv, check=False, input="".join(line + "\n" for line in lines))
         self._links.clear()
         for ns in reversed(self._netns):
             # Kill anything left in the namespace (e.g. a daemon that forked).
-            r = _run(["ip", "netns", "pids", ns.name], check=False)
+            r = run(["ip", "netns", "pids", ns.name], check=False)
             for pid in r.stdout.split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except (ProcessLookupError, ValueError):
                     pass
-            r = _run(["ip", "netns", "del", ns.name], check=False)
+            r = run(["ip", "netns", "del", ns.name], check=False)
             if r.returncode != 0:
                 errors.append(f"ip netns del {ns.name}: {r.stderr.strip()}")
         self._netns.clear()
@@ -428,6 +482,22 @@ class Lab:
             shutil.rmtree(self.dir, ignore_errors=True)
         if errors:
             raise LabError("lab cleanup: " + "; ".join(errors))
+
+
+def terminate(popen, timeout=5.0):
+    """SIGTERM to the process group of `popen` (a session leader: spawn(),
+    popen()), SIGKILL after `timeout`; returns the exit status."""
+    if popen.poll() is None:
+        try:
+            os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait()
+        except ProcessLookupError:
+            pass
+    return popen.wait()
 
 
 def nat_site(lab):
@@ -450,6 +520,137 @@ def nat_site(lab):
         lab.connect(r, back, f"198.51.100.{11 + i}/24")
         r.route_add("default", "198.51.100.1")
     return cli, d, rs
+
+
+# ------------------------------------------------------------- directord --
+
+def directord_bin():
+    """$DIRECTORD, else <build dir>/directord/directord."""
+    return os.environ.get("DIRECTORD") or os.path.join(build_dir(), "directord", "directord")
+
+
+def directorctl_bin():
+    """$DIRECTORCTL, else directorctl next to directord_bin()."""
+    return os.environ.get("DIRECTORCTL") or os.path.join(os.path.dirname(directord_bin()), "directorctl")
+
+
+def write_key(lab, key, name="hb.key"):
+    """The heartbeat key file (mode 0600) in lab.dir; returns its path."""
+    path = os.path.join(lab.dir, name)
+    with open(path, "wb") as f:
+        f.write(key + b"\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+# Appends the DIRECTORD_* environment of every notify run to a file, one
+# block per run, ended by "---" (read back by notify_records()).
+NOTIFY_CMD = "env | grep ^DIRECTORD_ | sort >> {path}; echo --- >> {path}"
+
+
+def directord_argv(lab, node, conf, syslog_sock=None):
+    """directord in the foreground on `conf`: logging to stderr, or with
+    syslog_sock to syslog(3) through that socket (see start_rsyslog)."""
+    if not syslog_sock:
+        return [directord_bin(), "-n", "-l", "stderr", "-f", conf]
+    # syslog(3) always writes to /dev/log: give this daemon a private /dev
+    # (in its own mount namespace) whose log is the lab's rsyslogd. sh
+    # execs, so the pid stays the daemon's.
+    dev = os.path.join(lab.dir, f"dev-{node}")
+    script = (f"set -e; mount --make-rprivate /; mkdir -p {dev}; mount -t tmpfs none {dev}; "
+              f"for f in null zero urandom random; do touch {dev}/$f; mount --bind /dev/$f {dev}/$f; done; "
+              f"ln -s {syslog_sock} {dev}/log; mount --bind {dev} /dev; "
+              f"exec {directord_bin()} -n -l syslog -f {conf}")
+    return ["unshare", "-m", "sh", "-c", script]
+
+
+def start_directord(lab, ns, node, conf, syslog_sock=None, log=None):
+    """directord for `node` in namespace `ns` (a Netns); returns its Proc.
+    With `log`, its output is appended to that file (kept across restarts)."""
+    return ns.spawn(*directord_argv(lab, node, conf, syslog_sock), name=f"directord-{node}", log=log)
+
+
+def directorctl(sock, *args, ns=None, timeout=30):
+    """directorctl -s sock ARGS (in `ns` if given); CompletedProcess, not checked."""
+    argv = [directorctl_bin(), "-s", sock, *args]
+    return run(ns.argv(argv) if ns else argv, check=False, timeout=timeout)
+
+
+def start_rsyslog(lab):
+    """A real rsyslogd with a private config and socket in lab.dir; returns
+    (socket path, messages file). LOG_ALERT and above also go to
+    "<messages file>.alert"."""
+    sock = os.path.join(lab.dir, "syslog.sock")
+    out = os.path.join(lab.dir, "syslog.messages")
+    conf = os.path.join(lab.dir, "rsyslog.conf")
+    with open(conf, "w") as f:
+        f.write(f'global(workDirectory="{lab.dir}")\n'
+                f'module(load="imuxsock" SysSock.Use="off")\n'
+                f'input(type="imuxsock" Socket="{sock}")\n'
+                f'*.* action(type="omfile" file="{out}" template="RSYSLOG_TraditionalFileFormat")\n'
+                f'*.alert action(type="omfile" file="{out}.alert" template="RSYSLOG_TraditionalFileFormat")\n')
+    lab.spawn("rsyslogd", "-n", "-f", conf, "-i", os.path.join(lab.dir, "rsyslog.pid"), name="rsyslogd")
+    wait_for(lambda: os.path.exists(sock), 20, "rsyslogd socket")
+    return sock, out
+
+
+def roles(text, cluster="web"):
+    """(old, new, reason) of every role change of `cluster` in a log."""
+    rx = re.compile(rf"cluster {re.escape(cluster)}: (\w+) -> (\w+): (.*)")
+    return [m.groups() for m in rx.finditer(text)]
+
+
+def notify_records(path):
+    """One dict of DIRECTORD_* variables per notify run (see NOTIFY_CMD)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    recs = []
+    for block in text.split("---\n"):
+        kv = dict(x.split("=", 1) for x in block.splitlines() if "=" in x)
+        if kv:
+            recs.append(kv)
+    return recs
+
+
+# ----------------------------------------------------------- observation --
+
+def mac(ns, ifname="eth0"):
+    """The MAC address of `ifname` in `ns`."""
+    out = ns.ip("-o", "link", "show", "dev", ifname).stdout
+    return re.search(r"link/ether ([0-9a-f:]{17})", out).group(1)
+
+
+def neigh(ns, addr, ifname="eth0"):
+    """The MAC `ns` has in its neighbour table for `addr`, or None."""
+    out = ns.ip("neigh", "show", addr, "dev", ifname, check=False).stdout
+    m = re.search(r"lladdr ([0-9a-f:]{17})", out)
+    return m.group(1) if m else None
+
+
+def capture(lab, ns, filt, ifname="eth0"):
+    """tcpdump -e of `filt` on `ns`'s `ifname` into a file of lab.dir, armed
+    when this returns; returns the file's path (read it, see announced())."""
+    out = os.path.join(lab.dir, f"tcpdump-{ns.name}-{len(lab.bg)}.txt")
+    with open(out, "w") as f:
+        p = ns.popen("tcpdump", "-i", ifname, "-n", "-e", "-l", "-U", filt, stdout=f,
+                     stderr=subprocess.PIPE, text=True)
+    # tcpdump says "listening on" once the capture is armed.
+    wait_for(lambda: "listening" in (p.stderr.readline() or ""), 10, "tcpdump to start")
+    return out
+
+
+def announced(cap, mac, vip4, vip6, start=0):
+    """A gratuitous ARP request for vip4 and an unsolicited NA for vip6 from
+    `mac` in a capture (capture()), after byte `start`."""
+    with open(cap) as f:
+        text = f.read()[start:]
+    arp = re.search(rf"^\S+ {mac} > ff:ff:ff:ff:ff:ff.*Request who-has {vip4} tell {vip4}", text, re.M)
+    na = re.search(rf"^\S+ {mac} > 33:33:00:00:00:01.*{vip6} > ff02::1.*neighbor advertisement.*tgt is {vip6}",
+                   text, re.M)
+    return bool(arp and na)
 
 
 _HTTPD = r'''
@@ -670,7 +871,7 @@ def parse_ipvsadm_conns(text):
 
 def _ipvsadm(ns, *args):
     argv = ["ipvsadm"] + list(args)
-    return (ns.run(*argv) if ns else _run(argv)).stdout
+    return (ns.run(*argv) if ns else run(argv)).stdout
 
 
 def ipvs_services(ns=None, stats=False):

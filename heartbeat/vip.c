@@ -1,7 +1,7 @@
-/* directord/vip.c: VIP add/remove over rtnetlink. A handle belongs to one
+/* heartbeat/vip.c: VIP add/remove over rtnetlink. A handle belongs to one
  * thread (in practice the heartbeat thread). */
 #include "config.h"
-#include "directord/vip.h"
+#include "heartbeat/vip.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -14,23 +14,24 @@
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/link.h>
 
 struct dd_vipctl {
 	struct nl_sock *sk;
 };
 
-struct dd_vipctl *dd_vipctl_new(char *err, size_t errlen)
+struct dd_vipctl *dd_vipctl_new(char **err)
 {
 	struct dd_vipctl *c = xcalloc(1, sizeof *c);
 	c->sk = nl_socket_alloc();
 	if (!c->sk) {
-		snprintf(err, errlen, "netlink: cannot allocate socket");
+		dd_seterr(err, "netlink: cannot allocate socket");
 		free(c);
 		return NULL;
 	}
 	int r = nl_connect(c->sk, NETLINK_ROUTE);
 	if (r < 0) {
-		snprintf(err, errlen, "netlink: connect: %s", nl_geterror(r));
+		dd_seterr(err, "netlink: connect: %s", nl_geterror(r));
 		nl_socket_free(c->sk);
 		free(c);
 		return NULL;
@@ -53,18 +54,33 @@ const char *dd_vip_str(const struct dd_vip *v, char *buf, size_t len)
 	return buf;
 }
 
-static struct rtnl_addr *build(const struct dd_vip *v, char *err, size_t errlen)
+/* The interface's index, asked over the handle's own netlink socket:
+ * if_nametoindex() opens a socket per call, and a takeover must not need a
+ * new descriptor (a process at its fd limit would take over without its
+ * VIPs). */
+static int ifindex_of(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	char s[96];
-	unsigned ifindex = if_nametoindex(v->ifname);
-	if (!ifindex) {
-		snprintf(err, errlen, "VIP %s: interface: %s", dd_vip_str(v, s, sizeof s), strerror(errno));
-		return NULL;
+	struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(c->sk, 0, v->ifname, &link);
+	if (r < 0) {
+		dd_seterr(err, "interface %s: %s", v->ifname,
+			  r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV ? "no such device" : nl_geterror(r));
+		return -1;
 	}
+	int ifindex = rtnl_link_get_ifindex(link);
+	rtnl_link_put(link);
+	return ifindex;
+}
+
+static struct rtnl_addr *build(struct dd_vipctl *c, const struct dd_vip *v, char **err)
+{
+	int ifindex = ifindex_of(c, v, err);
+	if (ifindex < 0)
+		return NULL;
 	struct rtnl_addr *ra = rtnl_addr_alloc();
 	struct nl_addr *na = nl_addr_build(v->addr.family, v->addr.u.bytes, dd_addr_len(&v->addr));
 	if (!ra || !na) {
-		snprintf(err, errlen, "VIP %s: out of memory", dd_vip_str(v, s, sizeof s));
+		dd_seterr(err, "out of memory");
 		rtnl_addr_put(ra);
 		nl_addr_put(na);
 		return NULL;
@@ -84,32 +100,32 @@ static struct rtnl_addr *build(const struct dd_vip *v, char *err, size_t errlen)
 	return ra;
 }
 
-int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char *err, size_t errlen)
+int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	struct rtnl_addr *ra = build(v, err, errlen);
+	struct rtnl_addr *ra = build(c, v, err);
 	if (!ra)
 		return -1;
 	int r = rtnl_addr_add(c->sk, ra, 0);
 	rtnl_addr_put(ra);
 	if (r < 0 && r != -NLE_EXIST) {
-		char s[96];
-		snprintf(err, errlen, "VIP %s: add: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
+		dd_seterr(err, "add: %s", nl_geterror(r));
 		return -1;
 	}
 	return 0;
 }
 
-int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char *err, size_t errlen)
+int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 {
-	struct rtnl_addr *ra = build(v, err, errlen);
+	struct rtnl_addr *ra = build(c, v, err);
 	if (!ra)
 		return -1;
 	int r = rtnl_addr_delete(c->sk, ra, 0);
 	rtnl_addr_put(ra);
-	if (r < 0 && r != -NLE_NOADDR && r != -NLE_OBJ_NOTFOUND) {
-		char s[96];
-		snprintf(err, errlen, "VIP %s: remove: %s", dd_vip_str(v, s, sizeof s), nl_geterror(r));
+	if (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND)
+		return 0;
+	if (r < 0) {
+		dd_seterr(err, "remove: %s", nl_geterror(r));
 		return -1;
 	}
-	return 0;
+	return 1;
 }

@@ -1,0 +1,139 @@
+/* heartbeat/failover.h: the failover engine's public API: the heartbeat
+ * thread (its own libev loop), the per-cluster role state machines, VIP
+ * takeover and announcements. The daemon's main loop creates it, hands it
+ * new configs and hears about role changes through a hook called in the
+ * main loop.
+ *
+ * Every function here is called from the main thread; the engine's own
+ * work happens in its thread (heartbeat/engine.c says who runs what).
+ * Roles and reasons cross as values; they are named only for output. */
+#ifndef DD_HB_FAILOVER_H
+#define DD_HB_FAILOVER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/model.h"
+#include "heartbeat/fsm.h"
+#include "heartbeat/proto.h"
+#include "lib/addr.h"
+
+struct dd_failover;
+
+/* One role change, as the heartbeat thread saw it. new_role is
+ * DD_ROLE_STOPPED when the engine stopped while the cluster was active. */
+struct dd_role_change {
+	char cluster[DD_NAME_MAX];
+	enum dd_role old_role, new_role;
+	enum dd_fsm_why why;
+	char reason[DD_FSM_REASON_MAX];  /* the same reason in words, for the log */
+};
+
+struct dd_failover_hooks {
+	void *ctx;
+	/* Called in the MAIN loop after the heartbeat thread changed a role
+	 * (VIPs already added/removed). */
+	void (*role_changed)(void *ctx, const struct dd_role_change *ev);
+};
+
+/* Bumps the generation if there is a peer, removes any VIP left over from
+ * an earlier run and starts the thread. Without a peer (standalone)
+ * nothing is sent and the clusters go active unless in fault. cfg must
+ * come from the loader (conf/), which has validated everything the
+ * engine relies on. NULL with *err malloc'd if a resource (key, state
+ * file, socket, thread) cannot be had. */
+struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_config *cfg,
+				    const struct dd_failover_hooks *hooks, char **err);
+
+/* Hands a new config to the thread; returns when the thread has taken it.
+ * cfg may be freed afterwards: the engine keeps copies. Clusters keep their
+ * role across a reload when their name is unchanged; VIPs change only as
+ * dd_vip_diff() (conf/diff.h) says. Every resource the new config needs is
+ * acquired first: -1 with *err, and the running config untouched, if one
+ * cannot be had. */
+int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char **err);
+
+/* Planned handover (directorctl). takeover: asks the active peer to stand
+ * down; release: this (active) director stands down once the peer has taken
+ * over. Both return at once; the role change follows through the hook. */
+int dd_failover_takeover(struct dd_failover *fo, const char *cluster, char **err);
+int dd_failover_release(struct dd_failover *fo, const char *cluster, char **err);
+
+/* Stops the thread and frees fo. handover=true (SIGTERM): active clusters
+ * announce that they stand down and wait (bounded by 4 x dead time, at
+ * least 500 ms) for the peer to take over; without a peer there is nobody
+ * to wait for. In every case the VIPs are removed before this returns.
+ * Pending role changes are delivered to the hook before it returns. */
+void dd_failover_stop(struct dd_failover *fo, bool handover);
+
+#define DD_FO_MAX_LINKS DD_MAX_LINKS
+
+struct dd_failover_link_status {
+	char local[DD_ADDR_STRLEN];
+	char remote[DD_ADDR_STRLEN];
+	char ifname[16];
+	bool up;                 /* heard the peer within its dead time */
+	int64_t last_rx_age_ms;  /* -1: never */
+	uint64_t rx, tx, tx_errors;
+};
+
+struct dd_failover_cluster_status {
+	char name[DD_NAME_MAX];
+	enum dd_role role;
+	uint64_t in_role_ms;
+	uint8_t priority;
+	enum dd_fsm_why why;     /* of the last role change */
+	bool peer_known;         /* the peer's last keepalive listed this cluster */
+	enum dd_role peer_role;  /* meaningful only when peer_known */
+	uint8_t peer_priority;
+	bool vips_up;            /* active and every VIP on this host */
+	size_t vips_missing;     /* active, but these could not be added (retried) */
+};
+
+/* Why a peer that is heard is not believed, or not in step. Raised as an
+ * alert at once, shown in status and metrics, cleared by itself. */
+enum dd_peer_problem {
+	DD_PEER_OK = 0,
+	DD_PEER_BAD_AUTH,      /* its keepalives fail the HMAC: another key */
+	DD_PEER_BAD_VERSION,   /* another protocol version */
+	DD_PEER_WRONG_NODE,    /* authenticated, but from another node name */
+	DD_PEER_TIMERS,        /* believed, but with other heartbeat timers */
+};
+#define DD_PEER_PROBLEM_COUNT (DD_PEER_TIMERS + 1)
+const char *dd_peer_problem_name(enum dd_peer_problem p); /* "auth", "version", ... */
+
+struct dd_failover_drops {
+	uint64_t malformed, bad_version, bad_auth, replayed, unknown_sender;
+	uint64_t unproven;      /* authentic, but not echoing our generation:
+				 * recorded before our start, or the peer has
+				 * not heard us yet (one round trip at start) */
+};
+
+struct dd_failover_status {
+	char node[DD_NAME_MAX];
+	char peer[DD_NAME_MAX];         /* "": no peer configured */
+	uint64_t generation, peer_generation;
+	bool peer_alive;
+	int64_t last_heartbeat_age_ms; /* -1: never */
+	enum dd_peer_problem peer_problem;
+	char peer_problem_text[200];   /* the alert's words; "" when OK */
+	uint32_t interval_ms, dead_ms;
+	size_t n_links;
+	struct dd_failover_link_status links[DD_FO_MAX_LINKS];
+	size_t n_clusters;
+	struct dd_failover_cluster_status clusters[DD_HB_MAX_CLUSTERS];
+	struct dd_failover_drops drops;
+	uint64_t rx, tx;
+};
+
+/* A counter the heartbeat thread's loop advances every DD_FO_PULSE_MS while
+ * it runs: the watchdog feeds systemd only while it moves. Lock-free, any
+ * thread. */
+#define DD_FO_PULSE_MS 100
+uint64_t dd_failover_pulse(const struct dd_failover *fo);
+
+/* A consistent snapshot, taken by the heartbeat thread. */
+int dd_failover_status(struct dd_failover *fo, struct dd_failover_status *st);
+
+#endif
