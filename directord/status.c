@@ -100,6 +100,10 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 	p->bad_auth = f->drops.bad_auth;
 	p->replayed = f->drops.replayed;
 	p->unknown_sender = f->drops.unknown_sender;
+	p->unproven = f->drops.unproven;
+	p->problem = f->peer_problem;
+	memcpy(p->problem_text, f->peer_problem_text, sizeof p->problem_text);
+	p->problem_text[sizeof p->problem_text - 1] = '\0';
 	p->n_links = f->n_links < DD_ST_MAX_LINKS ? f->n_links : DD_ST_MAX_LINKS;
 	for (size_t i = 0; i < p->n_links; i++) {
 		const struct dd_failover_link_status *l = &f->links[i];
@@ -127,6 +131,7 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			m->peer_role = fc->peer_role;
 			m->peer_priority = fc->peer_priority;
 			m->vips_up = fc->vips_up;
+			m->vips_missing = fc->vips_missing;
 			break;
 		}
 	}

@@ -22,6 +22,7 @@
 #include "conf/model.h"
 #include "directord/ipvs.h"
 #include "directord/json.h"
+#include "heartbeat/failover.h"
 #include "heartbeat/proto.h"
 #include "lib/addr.h"
 
@@ -42,7 +43,9 @@ struct dd_st_peer {
 	uint64_t generation, peer_generation;
 	uint32_t interval_ms, dead_ms;
 	uint64_t rx, tx;
-	uint64_t malformed, bad_version, bad_auth, replayed, unknown_sender; /* drops */
+	uint64_t malformed, bad_version, bad_auth, replayed, unknown_sender, unproven; /* drops */
+	enum dd_peer_problem problem;  /* heard but not believed, or out of step */
+	char problem_text[200];        /* its words; "" when DD_PEER_OK */
 	size_t n_links;
 	struct dd_st_link links[DD_ST_MAX_LINKS];
 };
@@ -94,6 +97,7 @@ struct dd_st_cluster {
 	enum dd_role peer_role;
 	uint8_t peer_priority;
 	bool vips_up;
+	size_t vips_missing;     /* active, but these VIPs could not be added (retried) */
 	struct dd_st_service *services;
 	size_t n_services;
 };

@@ -145,8 +145,10 @@ static void json_cluster(const struct dd_status *st, const struct dd_st_cluster 
 			     c->peer_known ? dd_role_name(c->peer_role) : "unknown");
 		dd_json_kuint(j, "peer_priority", c->peer_priority);
 		dd_json_kbool(j, "vips_up", c->vips_up);
+		dd_json_kuint(j, "vips_missing", c->vips_missing);
 	} else {
-		static const char *const unknown[] = { "role", "in_role_ms", "peer_role", "peer_priority", "vips_up" };
+		static const char *const unknown[] = { "role", "in_role_ms", "peer_role", "peer_priority", "vips_up",
+						       "vips_missing" };
 		json_nulls(j, unknown, sizeof unknown / sizeof *unknown);
 	}
 	dd_json_key(j, "vips");
@@ -192,7 +194,17 @@ static void json_peer(const struct dd_status *st, struct dd_json *j)
 	dd_json_kuint(j, "bad_auth", p->bad_auth);
 	dd_json_kuint(j, "replayed", p->replayed);
 	dd_json_kuint(j, "unknown_sender", p->unknown_sender);
+	dd_json_kuint(j, "unproven", p->unproven);
 	dd_json_obj_end(j);
+	dd_json_key(j, "problem");
+	if (p->problem != DD_PEER_OK) {
+		dd_json_obj_begin(j);
+		dd_json_kstr(j, "kind", dd_peer_problem_name(p->problem));
+		dd_json_kstr(j, "message", p->problem_text);
+		dd_json_obj_end(j);
+	} else {
+		dd_json_null(j);
+	}
 	dd_json_key(j, "links");
 	dd_json_arr_begin(j);
 	for (size_t i = 0; i < p->n_links; i++) {

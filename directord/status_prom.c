@@ -31,10 +31,21 @@ static void prom_failover(const struct dd_status *st, struct dd_prom *p)
 		if (st->clusters[i].have_role)
 			dd_prom_sample(p, "directord_cluster_vips_up", st->clusters[i].vips_up,
 				       "cluster", st->clusters[i].cfg->name, NULL);
+	dd_prom_family(p, "directord_cluster_vips_missing", "gauge",
+		       "VIPs an active director could not add (retried every second).");
+	for (size_t i = 0; i < st->n_clusters; i++)
+		if (st->clusters[i].have_role)
+			dd_prom_sample_u64(p, "directord_cluster_vips_missing", st->clusters[i].vips_missing,
+					   "cluster", st->clusters[i].cfg->name, NULL);
 	const struct dd_st_peer *f = &st->peer;
 	dd_prom_family(p, "directord_peer_up", "gauge", "1 if the peer was heard within its dead time.");
 	if (f->name[0])
 		dd_prom_sample(p, "directord_peer_up", f->alive, "peer", f->name, NULL);
+	dd_prom_family(p, "directord_peer_problem", "gauge",
+		       "1 for the reason the peer is heard but not believed or out of step (ok: none).");
+	for (int k = 0; f->name[0] && k < DD_PEER_PROBLEM_COUNT; k++)
+		dd_prom_sample(p, "directord_peer_problem", f->problem == (enum dd_peer_problem)k, "peer", f->name,
+			       "problem", dd_peer_problem_name((enum dd_peer_problem)k), NULL);
 	dd_prom_family(p, "directord_heartbeat_last_seconds", "gauge",
 		       "Seconds since the last valid heartbeat from the peer (absent: never).");
 	if (f->last_heartbeat_age_ms >= 0)
@@ -44,7 +55,7 @@ static void prom_failover(const struct dd_status *st, struct dd_prom *p)
 	const struct { const char *why; uint64_t n; } drops[] = {
 		{ "malformed", f->malformed }, { "bad_version", f->bad_version },
 		{ "bad_auth", f->bad_auth }, { "replayed", f->replayed },
-		{ "unknown_sender", f->unknown_sender },
+		{ "unknown_sender", f->unknown_sender }, { "unproven", f->unproven },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(drops); i++)
 		dd_prom_sample_u64(p, "directord_heartbeat_dropped_total", drops[i].n, "reason", drops[i].why, NULL);

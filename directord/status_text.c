@@ -51,6 +51,9 @@ static void text_peer(const struct dd_status *st, struct dd_buf *out)
 	else
 		dd_buf_printf(out, "peer %s: %s, last heartbeat %s ago\n", p->name, p->alive ? "alive" : "dead",
 			      duration((uint64_t)p->last_heartbeat_age_ms, d, sizeof d));
+	if (p->problem != DD_PEER_OK)
+		dd_buf_printf(out, "  PROBLEM (%s): %s\n", dd_peer_problem_name(p->problem),
+			      p->problem_text[0] ? p->problem_text : "no details");
 	for (size_t i = 0; i < p->n_links; i++) {
 		const struct dd_st_link *l = &p->links[i];
 		dd_buf_printf(out, "  link %zu %s -> %s%s%s: %s, ", i, l->local, l->remote,
@@ -146,6 +149,9 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
 				      cl->priority);
 		}
+		if (c->have_role && c->vips_missing)
+			dd_buf_printf(out, "  %zu VIP%s MISSING: could not be added, retried every second\n",
+				      c->vips_missing, c->vips_missing == 1 ? "" : "s");
 		for (size_t v = 0; v < cl->n_vips; v++)
 			dd_buf_printf(out, "  vip %s/%d on %s\n", dd_addr_str(&cl->vips[v].addr, a, sizeof a),
 				      cl->vips[v].prefix, cl->vips[v].ifname);

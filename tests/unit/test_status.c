@@ -85,6 +85,9 @@ static void build_model(struct fixture *f, struct dd_status *st)
 	p->interval_ms = 50;
 	p->dead_ms = 200;
 	p->bad_auth = 3;
+	p->unproven = 2;
+	p->problem = DD_PEER_TIMERS;
+	snprintf(p->problem_text, sizeof p->problem_text, "peer lb2 sends every 100 ms, dead after 400 ms");
 	p->n_links = 2;
 	const char *loc[] = { "192.0.2.1", "198.51.100.1" }, *rem[] = { "192.0.2.2", "198.51.100.2" };
 	for (int i = 0; i < 2; i++) {
@@ -104,6 +107,7 @@ static void build_model(struct fixture *f, struct dd_status *st)
 	c->peer_role = DD_ROLE_STANDBY;
 	c->peer_priority = 100;
 	c->vips_up = true;
+	c->vips_missing = 1;
 
 	st->have_fwd = st->have_counters = true;
 	st->fwd = (struct dd_st_fwd_stats){ .passes = 5, .ops = 12 };
@@ -164,6 +168,8 @@ START_TEST(one_model_three_writers)
 	has(text.p, "  link 1 198.51.100.1 -> 198.51.100.2 on eth1: DOWN, never heard");
 	has(text.p, "\ncluster web: active for 1m05s, priority 150; peer standby, priority 100\n");
 	has(text.p, "  vip 203.0.113.10/24 on eth0\n");
+	has(text.p, "  PROBLEM (timers): peer lb2 sends every 100 ms, dead after 400 ms\n");
+	has(text.p, "  1 VIP MISSING: could not be added, retried every second\n");
 	has(text.p, "  service http: tcp 203.0.113.10:80, rr, nat\n");
 	has(text.p, "    198.51.100.11:80       UP   (tcp ok) weight 1/1 active 3 inactive 4 cps 0");
 	has(text.p, "    198.51.100.12:80       DOWN (http connection refused) DRAINED (maintenance) weight 0/2");
@@ -175,6 +181,9 @@ START_TEST(one_model_three_writers)
 	has(json.p, "\"role\":\"active\"");
 	has(json.p, "\"peer_role\":\"standby\"");
 	has(json.p, "\"bad_auth\":3");
+	has(json.p, "\"unproven\":2");
+	has(json.p, "\"problem\":{\"kind\":\"timers\",\"message\":\"peer lb2 sends every 100 ms");
+	has(json.p, "\"vips_missing\":1");
 	has(json.p, "\"interface\":\"eth1\"");
 	has(json.p, "\"admin\":\"drained\"");
 	has(json.p, "\"reason\":\"connection refused\"");
@@ -187,6 +196,10 @@ START_TEST(one_model_three_writers)
 	has(prom.p, "directord_peer_up{peer=\"lb2\"} 1\n");
 	has(prom.p, "directord_link_up{peer=\"lb2\",link=\"1\",local=\"198.51.100.1\",remote=\"198.51.100.2\"} 0\n");
 	has(prom.p, "directord_heartbeat_dropped_total{reason=\"bad_auth\"} 3\n");
+	has(prom.p, "directord_heartbeat_dropped_total{reason=\"unproven\"} 2\n");
+	has(prom.p, "directord_peer_problem{peer=\"lb2\",problem=\"timers\"} 1\n");
+	has(prom.p, "directord_peer_problem{peer=\"lb2\",problem=\"ok\"} 0\n");
+	has(prom.p, "directord_cluster_vips_missing{cluster=\"web\"} 1\n");
 	has(prom.p, "directord_real_server_up{service=\"http\",server=\"198.51.100.12:80\"} 0\n");
 	has(prom.p, "directord_checks_total{service=\"http\",server=\"198.51.100.12:80\",result=\"failed\"} 6\n");
 	has(prom.p, "directord_real_server_maintenance{service=\"http\",server=\"198.51.100.12:80\"} 1\n");
