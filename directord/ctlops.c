@@ -124,17 +124,8 @@ static void handover(struct dd_ctlops *o, const struct dd_ctl_req *req, struct d
 		return;
 	}
 	free(err);
-	if (req->json) {
-		struct dd_json j;
-		dd_json_init(&j, &r->body, true);
-		dd_json_obj_begin(&j);
-		dd_json_kstr(&j, "cluster", cl);
-		dd_json_kstr(&j, "requested", what);
-		dd_json_obj_end(&j);
-	} else {
-		dd_buf_printf(&r->body, "%s of cluster %s requested; the role change follows (see status)\n",
-			      what, cl);
-	}
+	struct dd_ack a = { .kind = DD_ACK_HANDOVER, .cluster = cl, .takeover = takeover };
+	(req->json ? dd_ack_json : dd_ack_text)(&a, &r->body);
 }
 
 static void op_takeover(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
@@ -240,27 +231,9 @@ static void op_check(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp
 	struct dd_config *c = load_for(o, req, r, &path);
 	if (!c)
 		return;
-	size_t n_svc = 0, n_rs = 0;
-	for (size_t i = 0; i < c->n_clusters; i++) {
-		n_svc += c->clusters[i].n_services;
-		for (size_t s = 0; s < c->clusters[i].n_services; s++)
-			n_rs += c->clusters[i].services[s].n_rs;
-	}
-	if (req->json) {
-		struct dd_json j;
-		dd_json_init(&j, &r->body, true);
-		dd_json_obj_begin(&j);
-		dd_json_kstr(&j, "file", path);
-		dd_json_kbool(&j, "valid", true);
-		dd_json_kuint(&j, "clusters", c->n_clusters);
-		dd_json_kuint(&j, "services", n_svc);
-		dd_json_kuint(&j, "real_servers", n_rs);
-		dd_json_obj_end(&j);
-	} else {
-		dd_buf_printf(&r->body, "%s: configuration OK (%zu cluster%s, %zu service%s, %zu real server%s)\n",
-			      path, c->n_clusters, c->n_clusters == 1 ? "" : "s", n_svc, n_svc == 1 ? "" : "s",
-			      n_rs, n_rs == 1 ? "" : "s");
-	}
+	struct dd_ack a = { .kind = DD_ACK_CHECK, .file = path, .clusters = c->n_clusters };
+	dd_config_count(c, &a.services, &a.real_servers);
+	(req->json ? dd_ack_json : dd_ack_text)(&a, &r->body);
 	dd_config_free(c);
 }
 
@@ -275,17 +248,8 @@ static void op_reload(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 		return;
 	}
 	free(why);
-	if (req->json) {
-		struct dd_json j;
-		dd_json_init(&j, &r->body, true);
-		dd_json_obj_begin(&j);
-		dd_json_kstr(&j, "file", o->src.conf_path);
-		dd_json_kbool(&j, "reloaded", true);
-		dd_json_kuint(&j, "reloads", *o->src.reloads);
-		dd_json_obj_end(&j);
-	} else {
-		dd_buf_printf(&r->body, "reloaded %s\n", o->src.conf_path);
-	}
+	struct dd_ack a = { .kind = DD_ACK_RELOAD, .file = o->src.conf_path, .reloads = *o->src.reloads };
+	(req->json ? dd_ack_json : dd_ack_text)(&a, &r->body);
 }
 
 /* Whether each VIP change applies now: only an active director holds VIPs. */

@@ -26,17 +26,25 @@
 #include <string.h>
 #include <unistd.h>
 
+void dd_config_count(const struct dd_config *cfg, size_t *services, size_t *real_servers)
+{
+	*services = *real_servers = 0;
+	for (size_t i = 0; i < cfg->n_clusters; i++) {
+		*services += cfg->clusters[i].n_services;
+		for (size_t s = 0; s < cfg->clusters[i].n_services; s++)
+			*real_servers += cfg->clusters[i].services[s].n_rs;
+	}
+}
+
 void dd_status_init(struct dd_status *st, const struct dd_config *cfg, const struct dd_cluster *only)
 {
 	memset(st, 0, sizeof *st);
 	st->node = cfg->node_name;
 	st->n_clusters_cfg = cfg->n_clusters;
+	dd_config_count(cfg, &st->n_services_cfg, &st->n_rs_cfg);
 	size_t n_cl = 0, n_svc = 0, n_rs = 0;
 	for (size_t i = 0; i < cfg->n_clusters; i++) {
 		const struct dd_cluster *cl = &cfg->clusters[i];
-		st->n_services_cfg += cl->n_services;
-		for (size_t s = 0; s < cl->n_services; s++)
-			st->n_rs_cfg += cl->services[s].n_rs;
 		if (only && only != cl)
 			continue;
 		n_cl++;

@@ -208,6 +208,22 @@ struct dd_admin_result {
 void dd_admin_text(const struct dd_admin_result *a, struct dd_buf *out);
 void dd_admin_json(const struct dd_admin_result *a, struct dd_buf *out);
 
+/* The short answers: check (a config that loads), reload, takeover and
+ * release. */
+enum dd_ack_kind { DD_ACK_CHECK, DD_ACK_RELOAD, DD_ACK_HANDOVER };
+struct dd_ack {
+	enum dd_ack_kind kind;
+	const char *file;         /* check, reload */
+	size_t clusters, services, real_servers; /* check */
+	unsigned reloads;         /* reload */
+	const char *cluster;      /* handover */
+	bool takeover;            /* handover: takeover, or release */
+};
+void dd_ack_text(const struct dd_ack *a, struct dd_buf *out);
+void dd_ack_json(const struct dd_ack *a, struct dd_buf *out);
+/* Services and real servers of a config, all clusters. */
+void dd_config_count(const struct dd_config *cfg, size_t *services, size_t *real_servers);
+
 /* A config that does not load: every error, then the count. */
 void dd_conf_errors_text(const struct dd_conf_errors *errs, const char *path, struct dd_buf *out);
 void dd_conf_errors_json(const struct dd_conf_errors *errs, const char *path, struct dd_buf *out);

@@ -366,6 +366,32 @@ void dd_admin_json(const struct dd_admin_result *r, struct dd_buf *out)
 	dd_json_obj_end(&j);
 }
 
+void dd_ack_json(const struct dd_ack *a, struct dd_buf *out)
+{
+	struct dd_json j;
+	dd_json_init(&j, out, true);
+	dd_json_obj_begin(&j);
+	switch (a->kind) {
+	case DD_ACK_CHECK:
+		dd_json_kstr(&j, "file", a->file);
+		dd_json_kbool(&j, "valid", true);
+		dd_json_kuint(&j, "clusters", a->clusters);
+		dd_json_kuint(&j, "services", a->services);
+		dd_json_kuint(&j, "real_servers", a->real_servers);
+		break;
+	case DD_ACK_RELOAD:
+		dd_json_kstr(&j, "file", a->file);
+		dd_json_kbool(&j, "reloaded", true);
+		dd_json_kuint(&j, "reloads", a->reloads);
+		break;
+	case DD_ACK_HANDOVER:
+		dd_json_kstr(&j, "cluster", a->cluster);
+		dd_json_kstr(&j, "requested", a->takeover ? "takeover" : "release");
+		break;
+	}
+	dd_json_obj_end(&j);
+}
+
 void dd_conf_errors_json(const struct dd_conf_errors *errs, const char *path, struct dd_buf *out)
 {
 	struct dd_json j;

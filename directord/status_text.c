@@ -221,6 +221,24 @@ void dd_admin_text(const struct dd_admin_result *r, struct dd_buf *out)
 			      dd_addr_port_str(&r->v[i].rs->addr, r->v[i].rs->port, a, sizeof a), r->v[i].service);
 }
 
+void dd_ack_text(const struct dd_ack *a, struct dd_buf *out)
+{
+	switch (a->kind) {
+	case DD_ACK_CHECK:
+		dd_buf_printf(out, "%s: configuration OK (%zu cluster%s, %zu service%s, %zu real server%s)\n",
+			      a->file, a->clusters, a->clusters == 1 ? "" : "s", a->services,
+			      a->services == 1 ? "" : "s", a->real_servers, a->real_servers == 1 ? "" : "s");
+		break;
+	case DD_ACK_RELOAD:
+		dd_buf_printf(out, "reloaded %s\n", a->file);
+		break;
+	case DD_ACK_HANDOVER:
+		dd_buf_printf(out, "%s of cluster %s requested; the role change follows (see status)\n",
+			      a->takeover ? "takeover" : "release", a->cluster);
+		break;
+	}
+}
+
 void dd_conf_errors_text(const struct dd_conf_errors *errs, const char *path, struct dd_buf *out)
 {
 	for (size_t i = 0; i < errs->n; i++) {

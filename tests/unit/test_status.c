@@ -1,8 +1,8 @@
 /* tests/unit/test_status.c: one status model, built by hand (a cluster, a
  * service with two real servers and a sorry server, a peer with two
  * links), rendered by the text, JSON and Prometheus writers: each must show
- * the same facts. Also a model with no part running, and the plan and
- * admin answers. The JSON is handed to python3's json module to prove it
+ * the same facts. Also a model with no part running, and the plan, admin
+ * and short (check, reload, handover) answers. The JSON is handed to python3's json module to prove it
  * parses. Single-threaded; no network, no daemon. */
 #include "config.h"
 #include "directord/status.h"
@@ -301,6 +301,32 @@ START_TEST(plan_and_admin)
 }
 END_TEST
 
+START_TEST(acks)
+{
+	struct dd_ack a[] = {
+		{ .kind = DD_ACK_CHECK, .file = "a.conf", .clusters = 1, .services = 2, .real_servers = 1 },
+		{ .kind = DD_ACK_RELOAD, .file = "a.conf", .reloads = 3 },
+		{ .kind = DD_ACK_HANDOVER, .cluster = "web", .takeover = false },
+	};
+	const char *text[] = { "a.conf: configuration OK (1 cluster, 2 services, 1 real server)\n",
+			       "reloaded a.conf\n",
+			       "release of cluster web requested; the role change follows (see status)\n" };
+	const char *json[] = { "{\n  \"file\": \"a.conf\",\n  \"valid\": true,\n  \"clusters\": 1,\n"
+			       "  \"services\": 2,\n  \"real_servers\": 1\n}\n",
+			       "{\n  \"file\": \"a.conf\",\n  \"reloaded\": true,\n  \"reloads\": 3\n}\n",
+			       "{\n  \"cluster\": \"web\",\n  \"requested\": \"release\"\n}\n" };
+	for (size_t i = 0; i < 3; i++) {
+		struct dd_buf t = { 0 }, j = { 0 };
+		dd_ack_text(&a[i], &t);
+		dd_ack_json(&a[i], &j);
+		ck_assert_str_eq(t.p, text[i]);
+		ck_assert_str_eq(j.p, json[i]);
+		dd_buf_free(&t);
+		dd_buf_free(&j);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("status");
@@ -309,6 +335,7 @@ int main(void)
 	tcase_add_test(tc, nothing_running);
 	tcase_add_test(tc, one_cluster_shown);
 	tcase_add_test(tc, plan_and_admin);
+	tcase_add_test(tc, acks);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }
