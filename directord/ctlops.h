@@ -1,7 +1,7 @@
 /* directord/ctlops.h: the daemon's side of the control socket and of the
  * metrics listener: fills struct dd_ctl_ops from the running parts (config,
- * forwarding plane, failover engine, health checker) and builds status,
- * metrics, plans and checks from their status APIs.
+ * forwarding plane, failover engine, health checker); answers are filled
+ * into the status model and rendered by its writers (status.h).
  *
  * daemon.c owns the parts; it hands this module pointers to its own
  * fields, so a part created, replaced or freed later is seen at the next

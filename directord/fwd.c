@@ -542,27 +542,27 @@ void dd_fwd_set_cluster_role(struct dd_fwdplane *f, const char *cluster, bool ac
 
 /* ---------------------------------------------------------------- views */
 
-int dd_fwd_dump(struct dd_fwdplane *f, struct ipvs_table *out, char **err)
+int dd_fwd_counters(struct dd_fwdplane *f, struct ipvs_table *out, char **err)
 {
 	struct ipvs_table all;
-	int r = ipvs_dump(f->h, &all);
-	if (r) {
-		dd_seterr(err, "cannot dump the IPVS table: %s", strerror(-r));
-		return -1;
-	}
+	int r = ipvs_dump_services(f->h, &all);
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < all.n; i++) {
+	for (size_t i = 0; r == 0 && i < all.n; i++) {
 		const struct rc_owned *o = rc_find_owned(&f->rc, &all.svc[i].key);
-		if (!o) {
-			ipvs_service_clear(&all.svc[i]);
+		if (!o)
 			continue;
-		}
 		struct ipvs_service *s = ipvs_table_add(out);
 		*s = all.svc[i];
 		memcpy(s->name, o->name, sizeof(s->name));
 		s->drain_ms = o->drain_ms;
+		r = ipvs_dump_dests(f->h, s);
 	}
-	free(all.svc);
+	free(all.svc); /* services only: no destinations to free */
+	if (r) {
+		ipvs_table_free(out);
+		dd_seterr(err, "cannot dump the IPVS counters: %s", strerror(-r));
+		return -1;
+	}
 	return 0;
 }
 
@@ -661,16 +661,30 @@ int dd_fwd_plan(struct dd_fwdplane *f, const struct dd_config *cfg, struct ipvs_
 	return 0;
 }
 
-bool dd_fwd_rs_view(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs, uint16_t port,
-		    struct dd_fwd_rs_view *out)
+void dd_fwd_foreach_service(struct dd_fwdplane *f, dd_fwd_service_fn fn, void *arg)
 {
-	const struct dd_real_server *rsc;
-	const struct ds_rs_state *st = rs_state(f, service, rs, port, &rsc);
-	if (!st)
-		return false;
-	out->admin_drain = st->admin_drain;
-	out->health = st->health == DS_HEALTH_UP ? 1 : st->health == DS_HEALTH_DOWN ? 0 : -1;
-	out->up = ds_rs_is_up(rsc, st);
-	out->reason = st->reason;
-	return true;
+	struct dd_fwd_rs_view *v = NULL;
+	size_t cap = 0;
+	for (size_t k = 0; k < f->n_svcs; k++) {
+		const struct dd_service *s = f->svcs[k];
+		struct ipvs_service key;
+		ds_service_from_config(s, &key);
+		const struct ipvs_service *ks = ipvs_table_find(&f->cur, &key.key);
+		if (s->n_rs > cap) {
+			cap = s->n_rs;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		for (size_t r = 0; r < s->n_rs; r++) {
+			const struct ds_rs_state *st = &f->st[k].rs[r];
+			v[r] = (struct dd_fwd_rs_view){
+				.admin_drain = st->admin_drain,
+				.health = st->health == DS_HEALTH_UP ? 1 : st->health == DS_HEALTH_DOWN ? 0 : -1,
+				.up = ds_rs_is_up(&s->rs[r], st),
+				.reason = st->reason,
+				.kernel = ks ? ipvs_service_find_dest(ks, &s->rs[r].addr, s->rs[r].port) : NULL,
+			};
+		}
+		fn(arg, s, ks, f->st[k].sorry, v);
+	}
+	free(v);
 }

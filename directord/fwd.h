@@ -49,10 +49,14 @@ int dd_fwd_set_rs_admin_drain(struct dd_fwdplane *f, const char *service, const 
  * sloppy_tcp/sloppy_sctp sysctls are set. */
 void dd_fwd_set_cluster_role(struct dd_fwdplane *f, const char *cluster, bool active);
 
-/* A fresh dump of the services directord owns, with their config names,
- * real servers, weights, connection counts and rates. Free the table with
- * ipvs_table_free. 0, or -1 with *err (malloc'd). */
-int dd_fwd_dump(struct dd_fwdplane *f, struct ipvs_table *out, char **err);
+/* The kernel's counters for the services directord owns: one dump of the
+ * services, then one of the destinations of each owned service (IPVS has
+ * no dump of every destination at once); foreign services' destinations
+ * are not asked for. Sorted, with config names. Weights and attributes are
+ * better read from dd_fwd_foreach_service (the reconciler's model, no
+ * kernel round trip). Free with ipvs_table_free. 0, or -1 with *err
+ * (malloc'd). */
+int dd_fwd_counters(struct dd_fwdplane *f, struct ipvs_table *out, char **err);
 
 /* Counters of the reconciler, for metrics and benchmarks. */
 struct dd_fwd_stats {
@@ -82,9 +86,20 @@ struct dd_fwd_rs_view {
 	int health;             /* 1 up, 0 down, -1 no verdict yet */
 	bool up;                /* counted as up (health, check none, or adopted) */
 	const char *reason;     /* last event that touched it; static, may be NULL */
+	/* The reconciler's model of its kernel entry (what the kernel holds
+	 * once the last pass succeeded); NULL: not in the table. */
+	const struct ipvs_dest *kernel;
 };
-bool dd_fwd_rs_view(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs, uint16_t port,
-		    struct dd_fwd_rs_view *out);
+
+/* Every configured service, in config order (clusters, then services), in
+ * one pass: its model kernel entry (NULL: not in the table; no counters
+ * beyond those of the last dump), whether its sorry server is serving,
+ * and rs[], parallel to s->rs. Everything passed is valid during the call
+ * only. */
+typedef void (*dd_fwd_service_fn)(void *arg, const struct dd_service *s,
+				  const struct ipvs_service *kernel, bool sorry,
+				  const struct dd_fwd_rs_view *rs);
+void dd_fwd_foreach_service(struct dd_fwdplane *f, dd_fwd_service_fn fn, void *arg);
 
 /* Leaves the kernel table as it is: a restart must not disrupt. */
 void dd_fwd_free(struct dd_fwdplane *f);

@@ -160,6 +160,13 @@ void ipvs_table_sort(struct ipvs_table *t)
 			qsort(t->svc[i].dests, t->svc[i].n_dests, sizeof(struct ipvs_dest), dest_qcmp);
 }
 
+const struct ipvs_dest *ipvs_service_find_dest(const struct ipvs_service *s, const struct dd_addr *a,
+					       uint16_t port)
+{
+	struct ipvs_dest key = { .addr = *a, .port = port };
+	return s->n_dests ? bsearch(&key, s->dests, s->n_dests, sizeof(*s->dests), dest_qcmp) : NULL;
+}
+
 struct ipvs_service *ipvs_table_find(const struct ipvs_table *t, const struct ipvs_svc_key *k)
 {
 	size_t lo = 0, hi = t->n;
@@ -569,21 +576,28 @@ int ipvs_dump_dests(struct ipvs *h, struct ipvs_service *s)
 	return r;
 }
 
-int ipvs_dump(struct ipvs *h, struct ipvs_table *out)
+int ipvs_dump_services(struct ipvs *h, struct ipvs_table *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct nl_msg *m = msg_new(h, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
 	if (!m)
 		return -ENOMEM;
 	int r = dump(h, m, svc_cb, out);
-	for (size_t i = 0; r == 0 && i < out->n; i++)
-		r = ipvs_dump_dests(h, &out->svc[i]);
-	if (r) {
+	if (r)
 		ipvs_table_free(out);
-		return r;
-	}
-	ipvs_table_sort(out);
-	return 0;
+	else if (out->n > 1)
+		qsort(out->svc, out->n, sizeof(*out->svc), svc_qcmp);
+	return r;
+}
+
+int ipvs_dump(struct ipvs *h, struct ipvs_table *out)
+{
+	int r = ipvs_dump_services(h, out);
+	for (size_t i = 0; r == 0 && i < out->n; i++)
+		r = ipvs_dump_dests(h, &out->svc[i]); /* sorts them */
+	if (r)
+		ipvs_table_free(out);
+	return r;
 }
 
 /* ----------------------------------------------------------- daemon/config */

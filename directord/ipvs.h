@@ -85,6 +85,9 @@ void ipvs_table_free(struct ipvs_table *t);
 void ipvs_table_sort(struct ipvs_table *t);
 /* Binary search in a sorted table; NULL if absent. */
 struct ipvs_service *ipvs_table_find(const struct ipvs_table *t, const struct ipvs_svc_key *k);
+/* Binary search in a service's sorted destinations; NULL if absent. */
+const struct ipvs_dest *ipvs_service_find_dest(const struct ipvs_service *s, const struct dd_addr *a,
+					       uint16_t port);
 /* Deep copy of one service (with its destinations). */
 void ipvs_service_copy(struct ipvs_service *dst, const struct ipvs_service *src);
 
@@ -112,6 +115,8 @@ uint32_t ipvs_version(const struct ipvs *h); /* e.g. 0x010201 for 1.2.1 */
 
 /* Dump every service with its destinations and stats, sorted. 0 or -errno. */
 int ipvs_dump(struct ipvs *h, struct ipvs_table *out);
+/* The services alone (attributes and stats, no destinations), sorted. */
+int ipvs_dump_services(struct ipvs *h, struct ipvs_table *out);
 /* Refresh one service's destinations (conns, stats) from the kernel. */
 int ipvs_dump_dests(struct ipvs *h, struct ipvs_service *s);
 

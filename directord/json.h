@@ -13,16 +13,30 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct dd_buf {
 	char *p;        /* NUL-terminated while len > 0 */
 	size_t len, cap;
 };
 
-void dd_buf_add(struct dd_buf *b, const void *data, size_t n);
+/* Makes room for n more bytes and the NUL (out of line: rare). */
+void dd_buf_grow(struct dd_buf *b, size_t n);
+/* Inline: the writers call it for every token of a 5 MB answer. */
+static inline void dd_buf_add(struct dd_buf *b, const void *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		dd_buf_grow(b, n);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
 void dd_buf_puts(struct dd_buf *b, const char *s);
 void dd_buf_printf(struct dd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void dd_buf_vprintf(struct dd_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Decimal, without printf. */
+void dd_buf_u64(struct dd_buf *b, uint64_t v);
+void dd_buf_i64(struct dd_buf *b, int64_t v);
 /* Hands the text over (malloc'd, never NULL) and empties the buffer. */
 char *dd_buf_take(struct dd_buf *b);
 void dd_buf_free(struct dd_buf *b);

@@ -33,7 +33,8 @@ void dd_prom_family(struct dd_prom *p, const char *name, const char *type, const
 	dd_buf_printf(p->out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void labels(struct dd_prom *p, va_list ap)
+/* `{k="v",...` and, with `close`, the `}`. */
+static void labels(struct dd_buf *out, va_list ap, bool close)
 {
 	bool first = true;
 	for (;;) {
@@ -41,23 +42,44 @@ static void labels(struct dd_prom *p, va_list ap)
 		if (!k)
 			break;
 		const char *v = va_arg(ap, const char *);
-		dd_buf_puts(p->out, first ? "{" : ",");
+		dd_buf_add(out, first ? "{" : ",", 1);
 		first = false;
-		dd_buf_printf(p->out, "%s=\"", k);
-		for (const char *s = v ? v : ""; *s; s++) {
-			if (*s == '\\')
-				dd_buf_puts(p->out, "\\\\");
-			else if (*s == '"')
-				dd_buf_puts(p->out, "\\\"");
-			else if (*s == '\n')
-				dd_buf_puts(p->out, "\\n");
-			else
-				dd_buf_add(p->out, s, 1);
+		dd_buf_puts(out, k);
+		dd_buf_add(out, "=\"", 2);
+		/* runs between the characters the format escapes */
+		for (const char *s = v ? v : "";;) {
+			size_t n = strcspn(s, "\\\"\n");
+			dd_buf_add(out, s, n);
+			s += n;
+			if (!*s)
+				break;
+			dd_buf_add(out, *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n", 2);
+			s++;
 		}
-		dd_buf_puts(p->out, "\"");
+		dd_buf_add(out, "\"", 1);
 	}
-	if (!first)
-		dd_buf_puts(p->out, "}");
+	if (!first && close)
+		dd_buf_add(out, "}", 1);
+}
+
+void dd_prom_labels(struct dd_buf *out, ...)
+{
+	va_list ap;
+	va_start(ap, out);
+	labels(out, ap, false);
+	va_end(ap);
+}
+
+void dd_prom_sample_pre(struct dd_prom *p, const char *name, const char *pre, size_t len,
+			const char *extra, uint64_t value)
+{
+	dd_buf_puts(p->out, name);
+	dd_buf_add(p->out, pre, len);
+	if (extra)
+		dd_buf_puts(p->out, extra);
+	dd_buf_add(p->out, "} ", 2);
+	dd_buf_u64(p->out, value);
+	dd_buf_add(p->out, "\n", 1);
 }
 
 void dd_prom_sample(struct dd_prom *p, const char *name, double value, ...)
@@ -65,7 +87,7 @@ void dd_prom_sample(struct dd_prom *p, const char *name, double value, ...)
 	va_list ap;
 	va_start(ap, value);
 	dd_buf_puts(p->out, name);
-	labels(p, ap);
+	labels(p->out, ap, true);
 	va_end(ap);
 	if (isnan(value))
 		dd_buf_puts(p->out, " NaN\n");
@@ -80,9 +102,11 @@ void dd_prom_sample_u64(struct dd_prom *p, const char *name, uint64_t value, ...
 	va_list ap;
 	va_start(ap, value);
 	dd_buf_puts(p->out, name);
-	labels(p, ap);
+	labels(p->out, ap, true);
 	va_end(ap);
-	dd_buf_printf(p->out, " %" PRIu64 "\n", value);
+	dd_buf_add(p->out, " ", 1);
+	dd_buf_u64(p->out, value);
+	dd_buf_add(p->out, "\n", 1);
 }
 
 /* ---- HTTP ------------------------------------------------------------ */

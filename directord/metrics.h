@@ -32,6 +32,14 @@ void dd_prom_sample(struct dd_prom *p, const char *name, double value, ...)
 void dd_prom_sample_u64(struct dd_prom *p, const char *name, uint64_t value, ...)
 	__attribute__((sentinel));
 
+/* A label set formatted once for many samples (one real server in a dozen
+ * families): `{k="v",...` without the closing brace; pairs end with NULL.
+ * dd_prom_sample_pre writes name, that set (len bytes), `extra` (more
+ * pairs as `,k="v"`, or NULL), the brace and the value. */
+void dd_prom_labels(struct dd_buf *out, ...) __attribute__((sentinel));
+void dd_prom_sample_pre(struct dd_prom *p, const char *name, const char *pre, size_t len,
+			const char *extra, uint64_t value);
+
 /* The HTTP listener. */
 typedef void (*dd_metrics_build_fn)(void *ctx, struct dd_buf *out);
 struct dd_metrics_http;

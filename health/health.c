@@ -14,6 +14,7 @@
 #include "config.h"
 #include "health/health.h"
 #include "health/probe.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -81,44 +82,32 @@ struct dd_health {
 	double slip_max;
 	uint32_t *slip_hist;
 	struct tick_group *groups[GROUP_BUCKETS];
+	struct dd_index by_sub;  /* (service, address, port) -> hc */
 };
 
 /* ---- keys -------------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
-	return h;
-}
-
-static uint64_t fnv_str(uint64_t h, const char *s)
-{
-	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "\xff", 1);
-}
-
 static uint64_t check_key(const struct dd_addr *a, uint16_t port, const struct dd_check *c)
 {
-	uint64_t h = 14695981039346656037ULL;
-	h = fnv(h, &a->family, sizeof a->family);
-	h = fnv(h, &a->u, dd_addr_len(a));
-	h = fnv(h, &port, sizeof port);
+	uint64_t h = DD_HASH_INIT;
+	h = dd_hash_bytes(h, &a->family, sizeof a->family);
+	h = dd_hash_bytes(h, &a->u, dd_addr_len(a));
+	h = dd_hash_bytes(h, &port, sizeof port);
 	uint32_t nums[] = { c->type, c->interval_ms, c->timeout_ms, c->rise, c->fall,
 			    c->initial, c->verify_tls };
-	h = fnv(h, nums, sizeof nums);
-	h = fnv_str(h, c->method);
-	h = fnv_str(h, c->path);
-	h = fnv_str(h, c->host);
-	h = fnv(h, c->status, c->n_status * sizeof *c->status);
-	h = fnv(h, &c->n_status, sizeof c->n_status);
-	h = fnv_str(h, c->body_match);
-	h = fnv_str(h, c->sni);
-	h = fnv_str(h, c->ca_file);
-	h = fnv_str(h, c->command);
-	h = fnv_str(h, c->send);
-	h = fnv_str(h, c->expect);
-	h = fnv_str(h, c->dns_query);
+	h = dd_hash_bytes(h, nums, sizeof nums);
+	h = dd_hash_str(h, c->method);
+	h = dd_hash_str(h, c->path);
+	h = dd_hash_str(h, c->host);
+	h = dd_hash_bytes(h, c->status, c->n_status * sizeof *c->status);
+	h = dd_hash_bytes(h, &c->n_status, sizeof c->n_status);
+	h = dd_hash_str(h, c->body_match);
+	h = dd_hash_str(h, c->sni);
+	h = dd_hash_str(h, c->ca_file);
+	h = dd_hash_str(h, c->command);
+	h = dd_hash_str(h, c->send);
+	h = dd_hash_str(h, c->expect);
+	h = dd_hash_str(h, c->dns_query);
 	return h;
 }
 
@@ -164,38 +153,15 @@ static void check_copy(struct dd_check *d, const struct dd_check *s)
 		d->fall = 1;
 }
 
-/* Open-addressing index over a set of hc, for building from a config of
+/* An index over a set of hc by check key, for building from a config of
  * ten thousand real servers without a quadratic search. */
-struct index {
-	struct hc **slot;
-	size_t mask;
-};
-
-static void index_init(struct index *ix, size_t n)
-{
-	size_t sz = 16;
-	while (sz < n * 2)
-		sz <<= 1;
-	ix->slot = xcalloc(sz, sizeof *ix->slot);
-	ix->mask = sz - 1;
-}
-
-static void index_put(struct index *ix, struct hc *c)
-{
-	size_t i = c->key & ix->mask;
-	while (ix->slot[i])
-		i = (i + 1) & ix->mask;
-	ix->slot[i] = c;
-}
-
-static struct hc *index_find(const struct index *ix, uint64_t key, const struct dd_addr *a,
+static struct hc *index_find(const struct dd_index *ix, uint64_t key, const struct dd_addr *a,
 			     uint16_t port, const struct dd_check *chk, bool skip_taken)
 {
-	for (size_t i = key & ix->mask; ix->slot[i]; i = (i + 1) & ix->mask) {
-		struct hc *c = ix->slot[i];
+	size_t pos = 0;
+	for (struct hc *c; (c = dd_index_next(ix, key, &pos));)
 		if ((!skip_taken || !c->taken) && hc_matches(c, key, a, port, chk))
 			return c;
-	}
 	return NULL;
 }
 
@@ -408,11 +374,47 @@ static void hc_free(struct hc *c)
 	free(c);
 }
 
+/* Reload bookkeeping: which old check served each (service, real server). */
+struct sub_ref {
+	const struct sub *sub;
+	struct hc *hc;
+};
+
+static bool sub_eq(const struct sub *a, const char *service, const struct dd_addr *addr, uint16_t port)
+{
+	return a->port == port && dd_addr_eq(&a->addr, addr) && strcmp(a->service, service) == 0;
+}
+
+static struct hc *sub_ref_find(const struct dd_index *m, const struct sub *s)
+{
+	size_t pos = 0;
+	for (const struct sub_ref *r; (r = dd_index_next(m, dd_hash_rs(s->service, &s->addr, s->port), &pos));)
+		if (sub_eq(r->sub, s->service, &s->addr, s->port))
+			return r->hc;
+	return NULL;
+}
+
+/* dd_health_get's index: each check once per subscriber, by the
+ * subscriber's key. Rebuilt whenever the set of checks changes, because
+ * the subscriber arrays move then. */
+static void index_subs(struct dd_health *h)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < h->n; i++)
+		n += h->v[i]->n_subs;
+	dd_index_free(&h->by_sub);
+	dd_index_init(&h->by_sub, n);
+	for (size_t i = 0; i < h->n; i++)
+		for (size_t k = 0; k < h->v[i]->n_subs; k++) {
+			const struct sub *sb = &h->v[i]->subs[k];
+			dd_index_put(&h->by_sub, dd_hash_rs(sb->service, &sb->addr, sb->port), h->v[i]);
+		}
+}
+
 static void add_sub(struct hc *c, const char *service, const struct dd_real_server *rs)
 {
 	for (size_t i = 0; i < c->n_subs; i++)
-		if (strcmp(c->subs[i].service, service) == 0 && c->subs[i].port == rs->port &&
-		    dd_addr_eq(&c->subs[i].addr, &rs->addr))
+		if (sub_eq(&c->subs[i], service, &rs->addr, rs->port))
 			return;
 	c->subs = xrealloc(c->subs, (c->n_subs + 1) * sizeof *c->subs);
 	struct sub *s = &c->subs[c->n_subs++];
@@ -425,15 +427,15 @@ static void add_sub(struct hc *c, const char *service, const struct dd_real_serv
 
 /* Build the set of checks for cfg. With `old`, unchanged checks are moved
  * over from it (state and in-flight probe included) and marked taken. */
-static void build(struct dd_health *h, const struct dd_config *cfg, struct index *old,
+static void build(struct dd_health *h, const struct dd_config *cfg, struct dd_index *old,
 		  struct hc ***out, size_t *n_out)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < cfg->n_clusters; i++)
 		for (size_t j = 0; j < cfg->clusters[i].n_services; j++)
 			total += cfg->clusters[i].services[j].n_rs;
-	struct index ix;
-	index_init(&ix, total);
+	struct dd_index ix;
+	dd_index_init(&ix, total);
 	struct hc **v = xcalloc(total ? total : 1, sizeof *v);
 	size_t n = 0;
 	double now = mono_now() + SLOT_S; /* one epoch for the whole set */
@@ -454,20 +456,20 @@ static void build(struct dd_health *h, const struct dd_config *cfg, struct index
 					if (c) {
 						c->taken = true;
 						c->n_subs = 0; /* rebuilt below from the new config */
-						index_put(&ix, c);
+						dd_index_put(&ix, c->key, c);
 						v[n++] = c;
 					}
 				}
 				if (!c) {
 					c = hc_new(h, key, &rs->addr, port, chk, now);
-					index_put(&ix, c);
+					dd_index_put(&ix, c->key, c);
 					v[n++] = c;
 				}
 				add_sub(c, svc->name, rs);
 			}
 		}
 	}
-	free(ix.slot);
+	dd_index_free(&ix);
 	*out = v;
 	*n_out = n;
 }
@@ -505,6 +507,7 @@ struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cf
 	h->slip_hist = xcalloc(SLIP_BUCKETS, sizeof *h->slip_hist);
 	dd_probe_ctx_init(&h->pctx, loop);
 	build(h, cfg, NULL, &h->v, &h->n);
+	index_subs(h);
 	ensure_fd_limit(h->n);
 	double now = mono_now();
 	ev_now_update(loop);
@@ -514,62 +517,26 @@ struct dd_health *dd_health_new(struct ev_loop *loop, const struct dd_config *cf
 	return h;
 }
 
-/* Reload bookkeeping: which old check served each (service, real server). */
-struct sub_ref {
-	const struct sub *sub;
-	struct hc *hc;
-};
-struct sub_map {
-	struct sub_ref *slot;
-	size_t mask;
-};
-
-static uint64_t sub_key(const struct sub *s)
-{
-	uint64_t h = fnv_str(14695981039346656037ULL, s->service);
-	h = fnv(h, &s->addr.family, sizeof s->addr.family);
-	h = fnv(h, &s->addr.u, dd_addr_len(&s->addr));
-	return fnv(h, &s->port, sizeof s->port);
-}
-
-static bool sub_eq(const struct sub *a, const struct sub *b)
-{
-	return a->port == b->port && dd_addr_eq(&a->addr, &b->addr) &&
-	       strcmp(a->service, b->service) == 0;
-}
-
-static struct hc *sub_map_find(const struct sub_map *m, const struct sub *s)
-{
-	for (size_t i = sub_key(s) & m->mask; m->slot[i].sub; i = (i + 1) & m->mask)
-		if (sub_eq(m->slot[i].sub, s))
-			return m->slot[i].hc;
-	return NULL;
-}
-
 int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
 {
-	struct index old;
-	index_init(&old, h->n);
+	struct dd_index old;
+	dd_index_init(&old, h->n);
 	size_t n_prev = 0;
 	for (size_t i = 0; i < h->n; i++)
 		n_prev += h->v[i]->n_subs;
-	struct sub_map prev;
-	size_t sz = 16;
-	while (sz < n_prev * 2)
-		sz <<= 1;
-	prev.slot = xcalloc(sz, sizeof *prev.slot);
-	prev.mask = sz - 1;
+	struct dd_index prev;
+	dd_index_init(&prev, n_prev);
+	struct sub_ref *refs = xcalloc(n_prev ? n_prev : 1, sizeof *refs);
 	/* The old subscriber arrays stay alive (as prev_subs) until the end. */
 	struct sub **prev_subs = xcalloc(h->n ? h->n : 1, sizeof *prev_subs);
-	for (size_t i = 0; i < h->n; i++) {
+	for (size_t i = 0, r = 0; i < h->n; i++) {
 		struct hc *c = h->v[i];
 		c->taken = false;
-		index_put(&old, c);
-		for (size_t k = 0; k < c->n_subs; k++) {
-			size_t j = sub_key(&c->subs[k]) & prev.mask;
-			while (prev.slot[j].sub)
-				j = (j + 1) & prev.mask;
-			prev.slot[j] = (struct sub_ref){ &c->subs[k], c };
+		dd_index_put(&old, c->key, c);
+		for (size_t k = 0; k < c->n_subs; k++, r++) {
+			const struct sub *sb = &c->subs[k];
+			refs[r] = (struct sub_ref){ sb, c };
+			dd_index_put(&prev, dd_hash_rs(sb->service, &sb->addr, sb->port), &refs[r]);
 		}
 		prev_subs[i] = c->subs;
 		c->subs = NULL;
@@ -589,7 +556,7 @@ int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
 			/* A changed check for a real server that was checked before
 			 * keeps its verdict: tuning a check must not bounce servers. */
 			for (size_t k = 0; k < c->n_subs; k++) {
-				const struct hc *from = sub_map_find(&prev, &c->subs[k]);
+				const struct hc *from = sub_ref_find(&prev, &c->subs[k]);
 				if (from) {
 					c->up = from->up;
 					c->since = from->since;
@@ -605,7 +572,7 @@ int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
 		 * last heard (or, if new, from where it starts). */
 		for (size_t k = 0; k < c->n_subs; k++) {
 			const struct sub *ns = &c->subs[k];
-			const struct hc *from = sub_map_find(&prev, ns);
+			const struct hc *from = sub_ref_find(&prev, ns);
 			bool known = from ? from->up : ns->initial == DD_INITIAL_UP;
 			if (c->up != known && h->hooks.changed)
 				h->hooks.changed(h->hooks.ctx, ns->service, &ns->addr, ns->port,
@@ -621,11 +588,13 @@ int dd_health_reload(struct dd_health *h, const struct dd_config *cfg)
 		}
 	}
 	free(prev_subs);
-	free(prev.slot);
-	free(old.slot);
+	dd_index_free(&prev);
+	free(refs);
+	dd_index_free(&old);
 	free(h->v);
 	h->v = nv;
 	h->n = nn;
+	index_subs(h);
 	ensure_fd_limit(nn);
 	log_info("health", "reload: %zu checks kept, %zu started (%zu keep their server's state), %zu stopped",
 		 kept, started, inherited, stopped);
@@ -639,6 +608,7 @@ void dd_health_free(struct dd_health *h)
 	for (size_t i = 0; i < h->n; i++)
 		hc_free(h->v[i]);
 	free(h->v);
+	dd_index_free(&h->by_sub);
 	dd_probe_ctx_cleanup(&h->pctx);
 	free(h->slip_hist);
 	free(h);
@@ -683,15 +653,13 @@ void dd_health_foreach(struct dd_health *h, dd_health_status_fn fn, void *arg)
 bool dd_health_get(struct dd_health *h, const char *service, const struct dd_addr *rs,
 		   uint16_t port, struct dd_health_rs_status *out)
 {
-	for (size_t i = 0; i < h->n; i++)
-		for (size_t s = 0; s < h->v[i]->n_subs; s++) {
-			const struct sub *sb = &h->v[i]->subs[s];
-			if (sb->port == port && dd_addr_eq(&sb->addr, rs) &&
-			    strcmp(sb->service, service) == 0) {
-				fill_status(h->v[i], sb, mono_now(), out);
+	size_t pos = 0;
+	for (const struct hc *c; (c = dd_index_next(&h->by_sub, dd_hash_rs(service, rs, port), &pos));)
+		for (size_t s = 0; s < c->n_subs; s++)
+			if (sub_eq(&c->subs[s], service, rs, port)) {
+				fill_status(c, &c->subs[s], mono_now(), out);
 				return true;
 			}
-		}
 	return false;
 }
 

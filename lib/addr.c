@@ -47,9 +47,31 @@ bool dd_prefix_parse(const char *s, struct dd_addr *out, int *prefix)
 	return true;
 }
 
+/* IPv4 by hand: glibc's inet_ntop goes through sprintf, and a scrape
+ * formats ten thousand addresses. */
+static size_t v4_str(const struct in_addr *in, char *buf)
+{
+	const unsigned char *b = (const unsigned char *)&in->s_addr;
+	size_t o = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (i)
+			buf[o++] = '.';
+		if (v >= 100)
+			buf[o++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[o++] = (char)('0' + v / 10 % 10);
+		buf[o++] = (char)('0' + v % 10);
+	}
+	buf[o] = '\0';
+	return o;
+}
+
 const char *dd_addr_str(const struct dd_addr *a, char *buf, size_t len)
 {
-	if (!a->family || !inet_ntop(a->family, &a->u, buf, (socklen_t)len))
+	if (a->family == AF_INET && len >= INET_ADDRSTRLEN)
+		v4_str(&a->u.v4, buf);
+	else if (!a->family || !inet_ntop(a->family, &a->u, buf, (socklen_t)len))
 		snprintf(buf, len, "(none)");
 	return buf;
 }
@@ -57,6 +79,20 @@ const char *dd_addr_str(const struct dd_addr *a, char *buf, size_t len)
 const char *dd_addr_port_str(const struct dd_addr *a, uint16_t port, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
+	if (a->family == AF_INET && len >= INET_ADDRSTRLEN + 6) {
+		size_t o = v4_str(&a->u.v4, buf);
+		char p[6];
+		size_t n = 0;
+		do {
+			p[n++] = (char)('0' + port % 10);
+			port /= 10;
+		} while (port);
+		buf[o++] = ':';
+		while (n)
+			buf[o++] = p[--n];
+		buf[o] = '\0';
+		return buf;
+	}
 	dd_addr_str(a, ip, sizeof ip);
 	if (a->family == AF_INET6)
 		snprintf(buf, len, "[%s]:%u", ip, port);

@@ -169,6 +169,13 @@ def test_status_text_and_json(daemon):
     assert web["services"] == []
     for key in ("config", "available", "peer", "uptime_ms", "version"):
         assert key in j
+    # The daemon sends status compact; directorctl indents it like every
+    # other JSON answer, and both parse to the same document.
+    assert r.stdout.startswith('{\n  "node": "lb1",\n  "version": '), r.stdout[:80]
+    w, body = daemon.raw(b"status --json\n")
+    assert w == "ok" and "\n" not in body.strip()
+    raw = json.loads(body)
+    assert [c["name"] for c in raw["clusters"]] == ["web", "mail"] and raw["node"] == "lb1"
 
 
 def test_status_one_cluster(daemon):

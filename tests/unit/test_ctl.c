@@ -224,6 +224,16 @@ START_TEST(hostport)
 	ck_assert(!dd_ctl_parse_hostport("198.51.100.21:8x", &a, &port));
 	ck_assert(!dd_ctl_parse_hostport("web:80", &a, &port));
 	ck_assert(!dd_ctl_parse_hostport("", &a, &port));
+	/* the hand-made IPv4 formatting at its edges */
+	const char *v4[] = { "0.0.0.0", "255.255.255.255", "10.0.100.9", "203.0.113.210" };
+	for (size_t i = 0; i < sizeof v4 / sizeof *v4; i++) {
+		ck_assert(dd_addr_parse(v4[i], &a));
+		ck_assert_str_eq(dd_addr_str(&a, buf, sizeof buf), v4[i]);
+	}
+	ck_assert_str_eq(dd_addr_port_str(&a, 65535, buf, sizeof buf), "203.0.113.210:65535");
+	ck_assert_str_eq(dd_addr_port_str(&a, 0, buf, sizeof buf), "203.0.113.210:0");
+	char tiny[8];
+	ck_assert_str_eq(dd_addr_port_str(&a, 80, tiny, sizeof tiny), "203.0.1"); /* truncated like snprintf */
 }
 END_TEST
 
