@@ -103,6 +103,18 @@ static void op_metrics(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_re
 	build_metrics(ctx, &r->body);
 }
 
+void dd_ctlops_dump(struct dd_ctlops *o, bool counters, struct dd_buf *out)
+{
+	if (counters) {
+		build_metrics(o, out);
+		return;
+	}
+	struct dd_status st;
+	fill(o, &st, NULL);
+	dd_status_text(&st, out);
+	dd_status_free(&st);
+}
+
 /* ---- takeover, release --------------------------------------------------- */
 
 static void handover(struct dd_ctlops *o, const struct dd_ctl_req *req, struct dd_ctl_resp *r,

@@ -10,6 +10,7 @@
 #ifndef DD_DIRECTORD_CTLOPS_H
 #define DD_DIRECTORD_CTLOPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf/model.h"
@@ -44,6 +45,10 @@ struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_s
  * failovers (becoming active) per cluster for the metrics. */
 void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, enum dd_role old_role,
 			    enum dd_role new_role);
+/* What `directorctl status` (counters: `directorctl metrics`) would say
+ * now, for the SIGUSR1/SIGUSR2 dumps. */
+struct dd_buf;
+void dd_ctlops_dump(struct dd_ctlops *o, bool counters, struct dd_buf *out);
 /* After a reload: control group/mode, metrics listener address. */
 void dd_ctlops_reconfigure(struct dd_ctlops *o);
 void dd_ctlops_stop(struct dd_ctlops *o);

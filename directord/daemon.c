@@ -34,7 +34,7 @@ struct dd_daemon {
 	struct dd_config *cfg;
 	char *pid_path;         /* copied: a reload may free the config it came from */
 	int pid_fd, pid_dirfd;  /* the locked pid file, and its directory */
-	ev_signal sig_term, sig_int, sig_hup, sig_quit;
+	ev_signal sig_term, sig_int, sig_hup, sig_quit, sig_usr1, sig_usr2;
 	struct {
 		ev_timer tick;
 		uint64_t pulse;         /* the heartbeat thread's, at its last advance */
@@ -411,12 +411,44 @@ static void ctl_start(struct dd_daemon *d)
 	}
 }
 
+/* keepalived users send USR1 and USR2 by habit (its data and stats
+ * dumps); their default action would kill the daemon with its VIPs up.
+ * Here they write what `directorctl status` and `directorctl metrics` say
+ * to directord.status and directord.stats beside the pid file, whose
+ * directory was already checked to be safe for root to write in. */
+static void dump(struct dd_daemon *d, bool counters)
+{
+	const char *name = counters ? "directord.stats" : "directord.status";
+	if (!d->ctl) {
+		log_warn("core", "cannot write %s: the control side is not running", name);
+		return;
+	}
+	struct dd_buf b = { 0 };
+	dd_ctlops_dump(d->ctl, counters, &b);
+	const char *slash = strrchr(d->pid_path, '/');
+	char path[4096];
+	snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - d->pid_path + 1) : 0, d->pid_path, name);
+	char *err = NULL;
+	char *text = dd_buf_take(&b);
+	if (write_file_atomic(path, text, strlen(text), &err) < 0) {
+		log_err("core", "cannot write %s: %s", name, err);
+		free(err);
+	} else {
+		log_notice("core", "%s written to %s", counters ? "counters" : "status", path);
+	}
+	free(text);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct dd_daemon *d = w->data;
 	switch (w->signum) {
 	case SIGHUP:
 		reload(d, NULL);
+		break;
+	case SIGUSR1:
+	case SIGUSR2:
+		dump(d, w->signum == SIGUSR2);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -493,11 +525,16 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_signal_init(&d.sig_hup, on_signal, SIGHUP);
 	/* QUIT would dump core and leave the VIPs up: stop cleanly instead. */
 	ev_signal_init(&d.sig_quit, on_signal, SIGQUIT);
+	ev_signal_init(&d.sig_usr1, on_signal, SIGUSR1);
+	ev_signal_init(&d.sig_usr2, on_signal, SIGUSR2);
 	d.sig_term.data = d.sig_int.data = d.sig_hup.data = d.sig_quit.data = &d;
+	d.sig_usr1.data = d.sig_usr2.data = &d;
 	ev_signal_start(loop, &d.sig_term);
 	ev_signal_start(loop, &d.sig_int);
 	ev_signal_start(loop, &d.sig_hup);
 	ev_signal_start(loop, &d.sig_quit);
+	ev_signal_start(loop, &d.sig_usr1);
+	ev_signal_start(loop, &d.sig_usr2);
 
 	d.notify = dd_notify_new(loop);
 	char *ferr = NULL;

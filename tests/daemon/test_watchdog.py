@@ -1,6 +1,7 @@
-"""systemd integration of the real daemon: READY=1, RELOADING=1 around a
-reload, STOPPING=1, and the watchdog, which is fed only while both the main
-loop and the heartbeat thread make progress.
+"""systemd integration and signals of the real daemon: READY=1, RELOADING=1
+around a reload, STOPPING=1, the watchdog, which is fed only while both the
+main loop and the heartbeat thread make progress, and the signals operators
+send by habit (USR1/USR2 dump, PIPE ignored, QUIT/INT stop cleanly).
 
 The daemon runs in a network namespace of its own (a standalone director
 with a VIP on its lo). A real AF_UNIX datagram socket plays systemd's
@@ -85,6 +86,7 @@ def daemon():
              DIRECTORD, conf], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for(lambda: notify.count("READY=1"), what="READY=1")
+            p.dir = d
             yield p, notify, lambda: open(log.name).read()
         finally:
             if p.poll() is None:
@@ -139,3 +141,23 @@ def test_reload_is_framed_and_quit_stops_cleanly(daemon):
     assert "Quit received, shutting down" in log()
     assert "active -> stopped" in log()
     assert notify.count("STOPPING=1") == 1
+
+
+def test_usr1_usr2_dump_and_never_kill(daemon):
+    """keepalived's USR1/USR2 habits: a dump each, the daemon and its VIP stay."""
+    p, notify, log = daemon
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGUSR1):
+        p.send_signal(sig)
+    status = os.path.join(p.dir, "directord.status")
+    stats = os.path.join(p.dir, "directord.stats")
+    wait_for(lambda: os.path.exists(status) and os.path.exists(stats), 10, "both dumps")
+    text = open(status).read()
+    assert "cluster web: active" in text, text
+    assert "directord_cluster_role{" in open(stats).read()
+    assert oct(os.stat(status).st_mode & 0o777) == "0o600"
+    wait_for(lambda: log().count("status written to") == 2, 10, "two status dumps logged")
+    assert "counters written to" in log()
+    assert p.poll() is None
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=15) == 0, log()
+    assert "active -> stopped" in log()
