@@ -139,10 +139,11 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 		if (c->have_role) {
 			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %" PRIu32 "; ", cl->name,
 				      dd_role_name(c->role), duration(c->in_role_ms, d, sizeof d), cl->priority);
-			if (st->peer.name[0])
-				dd_buf_printf(out, "peer %s, priority %u\n",
-					      c->peer_known ? dd_role_name(c->peer_role) : "unknown",
+			if (st->peer.name[0] && c->peer_known)
+				dd_buf_printf(out, "peer %s, priority %u\n", dd_role_name(c->peer_role),
 					      (unsigned)c->peer_priority);
+			else if (st->peer.name[0])
+				dd_buf_puts(out, "peer unknown\n"); /* dead, or not running it */
 			else
 				dd_buf_puts(out, "no peer\n");
 		} else {

@@ -405,7 +405,8 @@ static void fill_status(struct dd_failover *fo, struct dd_failover_status *st)
 		cs->why = c->fsm.why;
 		cs->in_role_ms = now - c->fsm.since_ms;
 		cs->priority = c->fsm.priority;
-		cs->peer_known = !p.none && p.has_cluster;
+		/* A dead peer's last word is history, not its role now. */
+		cs->peer_known = !p.none && p.alive && p.has_cluster;
 		cs->peer_role = p.role;
 		cs->peer_priority = p.priority;
 		cs->vips_up = c->vips_on && !fo_vips_missing(c);

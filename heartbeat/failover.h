@@ -84,7 +84,7 @@ struct dd_failover_cluster_status {
 	uint64_t in_role_ms;
 	uint8_t priority;
 	enum dd_fsm_why why;     /* of the last role change */
-	bool peer_known;         /* the peer's last keepalive listed this cluster */
+	bool peer_known;         /* the peer is alive and its last keepalive listed this cluster */
 	enum dd_role peer_role;  /* meaningful only when peer_known */
 	uint8_t peer_priority;
 	bool vips_up;            /* active and every VIP on this host */

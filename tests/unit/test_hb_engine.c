@@ -564,6 +564,26 @@ START_TEST(vip_that_cannot_be_added_is_retried)
 }
 END_TEST
 
+/* A dead peer's last keepalive is history: status must not show its
+ * roles beside "peer dead". */
+START_TEST(dead_peer_has_no_roles)
+{
+	static struct node na, nb;
+	struct rec ra = { 0 }, rb = { 0 };
+	struct dd_failover *a, *b;
+	struct dd_failover_status st;
+	start_pair(&na, &nb, &ra, &rb, &a, &b);
+	ck_assert_int_eq(dd_failover_status(b, &st), 0);
+	ck_assert(st.clusters[0].peer_known);
+	dd_failover_stop(a, false);
+	wait_prefix(&rb, "web: standby -> active: peer a silent for ");
+	ck_assert_int_eq(dd_failover_status(b, &st), 0);
+	ck_assert(!st.peer_alive);
+	ck_assert(!st.clusters[0].peer_known);
+	dd_failover_stop(b, false);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hb_engine");
@@ -575,6 +595,7 @@ int main(void)
 	tcase_add_test(tc, reload_applies_the_vip_diff);
 	tcase_add_test(tc, peer_with_wrong_key_is_raised);
 	tcase_add_test(tc, vip_that_cannot_be_added_is_retried);
+	tcase_add_test(tc, dead_peer_has_no_roles);
 	tcase_add_test(tc, standalone_lifecycle);
 	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);
