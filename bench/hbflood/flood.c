@@ -11,6 +11,7 @@
  *
  * Raw IPv4 sockets with IP_HDRINCL, so the source is the peer's address and
  * the packets reach the receiver's own checks. Prints "sent N" at the end. */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/ip.h>

@@ -266,6 +266,31 @@ def test_replay_after_restart_is_not_believed(lab):
     assert r[-1][:2] == ("init", "active"), r
 
 
+def test_peer_with_another_key_is_raised(lab):
+    """Both go active (neither can believe the other), but at once and
+    loudly: an alert naming the cause, status and metrics say it."""
+    lab.start("lb1", 150)
+    wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 active")
+    nslab = hbnet.nslab
+    nslab.write_key(lab, b"another-key-0123456789abcdef", name="other.key")
+    path = lab.conf("lb2", 100)
+    with open(path) as f:
+        text = f.read().replace("/hb.key", "/other.key")
+    with open(path, "w") as f:
+        f.write(text)
+    lab.procs["lb2"] = nslab.start_directord(lab, lab.hosts["lb2"], "lb2", path, None,
+                                             log=lab.log_path("lb2"))
+    wait_for(lambda: "keepalives fail authentication: check key_file" in lab.log("lb2"), 10, "the alert")
+    assert "alert" in next(l for l in lab.log("lb2").splitlines() if "fail authentication" in l)
+    wait_for(lambda: lab.has_vip("lb2"), 10, "lb2 active too")
+    r = roles(lab.log("lb2"))
+    assert r[-1][:2] == ("init", "active") and "heard but not believed" in r[-1][2], r
+    st = hbnet.ctl(lab, "lb2", "status").stdout
+    assert "PROBLEM (auth)" in st, st
+    m = hbnet.ctl(lab, "lb2", "metrics").stdout
+    assert 'directord_peer_problem{peer="lb1",problem="auth"} 1' in m, m
+
+
 def test_standby_without_gateway_does_not_take_over(lab):
     extra = 'gateway = "192.0.2.50"; ping_interval_ms = 100; ping_timeout_ms = 100; ping_fall = 3;'
     lab.start("lb1", 150, extra=extra)
