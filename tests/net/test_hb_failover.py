@@ -79,7 +79,29 @@ def test_kill9_standby_takes_over(lab):
     assert rec["DIRECTORD_OLD_ROLE"] == "standby"
     assert rec["DIRECTORD_NODE"] == "lb2"
     assert rec["DIRECTORD_REASON"].startswith("peer lb1 silent for ")
+    assert rec["DIRECTORD_REASON_CODE"] == "peer-silent"
     assert lab.stop("lb2") == 0
+
+
+def test_reload_touches_only_what_changed(lab):
+    """An unchanged reload adds no VIP and announces nothing; a restart after
+    kill -9 says that it removed the VIPs the dead process left behind."""
+    # One announcement, at once: the takeover's own is over before we listen.
+    start_pair(lab, garp="count = 1; interval_ms = 0;")
+    mac1 = lab.mac("lb1")
+    cap = lab.tcpdump("client", "arp or (icmp6 and ip6[40] == 136)")
+    before = lab.log("lb1")
+    lab.procs["lb1"].signal(signal.SIGHUP)
+    wait_for(lambda: lab.log("lb1").count("reload applied") > before.count("reload applied"), 10,
+             "the reload")
+    after = lab.log("lb1")[len(before):]
+    assert "VIP" not in after, after
+    hold(lambda: not lab.announced(cap, mac1), 0.5, "no announcement for unchanged VIPs")
+
+    lab.procs["lb1"].kill()  # the VIPs stay on lb1's eth0
+    lab.start("lb1", 150)
+    wait_for(lambda: "left over from an earlier run" in lab.log("lb1"), 10, "the cleanup said")
+    assert f"cluster web: VIP {VIP4}/24 on eth0 removed: left over from an earlier run" in lab.log("lb1")
 
 
 def test_alert_is_at_log_alert_priority(lab):
