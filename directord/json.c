@@ -91,14 +91,38 @@ void dd_buf_free(struct dd_buf *b)
 	b->len = b->cap = 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
+ * are not one (overlong forms, surrogates and values past U+10FFFF
+ * included): RFC 3629. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	if (!n)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+	    (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/* A string from the config or a peer may hold any byte: what is not valid
+ * UTF-8 goes out as \u00XX (the byte's value), so the document always
+ * parses, in jq and Python alike. */
 void dd_json_escape(struct dd_buf *b, const char *s)
 {
 	dd_buf_add(b, "\"", 1);
 	const char *run = s;
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
 		const char *esc = NULL;
 		char u[8];
+		size_t n = 1;
 		switch (c) {
 		case '"': esc = "\\\""; break;
 		case '\\': esc = "\\\\"; break;
@@ -109,13 +133,18 @@ void dd_json_escape(struct dd_buf *b, const char *s)
 			if (c < 0x20 || c == 0x7f) {
 				snprintf(u, sizeof u, "\\u%04x", c);
 				esc = u;
+			} else if (c >= 0x80 && !(n = utf8_len((const unsigned char *)s))) {
+				snprintf(u, sizeof u, "\\u%04x", c);
+				esc = u;
+				n = 1;
 			}
 		}
 		if (esc) {
 			dd_buf_add(b, run, (size_t)(s - run));
 			dd_buf_puts(b, esc);
-			run = s + 1;
+			run = s + n;
 		}
+		s += n;
 	}
 	dd_buf_add(b, run, (size_t)(s - run));
 	dd_buf_add(b, "\"", 1);

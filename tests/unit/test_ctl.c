@@ -68,6 +68,12 @@ START_TEST(json_escape)
 	dd_json_escape(&b, "q\"b\\n\nt\tc\x01\x1f\x7f" "\xc3\xa9");
 	ck_assert_str_eq(b.p, "\"q\\\"b\\\\n\\nt\\tc\\u0001\\u001f\\u007f\xc3\xa9\"");
 	dd_buf_free(&b);
+	/* Bytes that are not UTF-8 (a lone 0xff, a cut sequence, an overlong
+	 * form, a surrogate) become \u00XX; a valid 4-byte one stays. */
+	struct dd_buf c = { 0 };
+	dd_json_escape(&c, "a\xff" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf0\x9f\x98\x80" "f\xc3");
+	ck_assert_str_eq(c.p, "\"a\\u00ffb\\u00c3c\\u00c0\\u00afd\\u00ed\\u00a0\\u0080e\xf0\x9f\x98\x80" "f\\u00c3\"");
+	dd_buf_free(&c);
 }
 END_TEST
 
