@@ -56,35 +56,97 @@ static void log_errors(const struct dd_conf_errors *errs)
 		log_err("config", "%s", dd_conf_error_str(&errs->v[i], b, sizeof b));
 }
 
-/* The generation counter is written at start-up, so a missing state
- * directory would only surface then, as a failed start on both directors.
- * -t says so first. Here and not in the loader: the loader reads files that
- * are not about this machine (examples, tests, `directorctl plan`). */
-static struct dd_config *state_dir_check(struct dd_config *cfg, struct dd_conf_errors *errs)
+/* The state file's directory (a fresh string); whether it exists, and if
+ * not, whether it can be made: its nearest existing ancestor is a
+ * directory. */
+static char *state_dir(const struct dd_config *cfg, bool *exists, bool *creatable)
 {
 	const char *sf = cfg->hb.state_file;
-	if (!cfg->hb.n_peers || !sf || !*sf)
-		return cfg;
 	const char *slash = strrchr(sf, '/');
 	char *dir = slash ? xstrdup(sf) : xstrdup(".");
 	if (slash)
 		dir[slash == sf ? 1 : slash - sf] = '\0';
 	struct stat st;
-	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+	*exists = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+	*creatable = false;
+	if (*exists)
+		return dir;
+	char *up = xstrdup(dir);
+	for (;;) {
+		char *ps = strrchr(up, '/');
+		if (!ps)
+			break;
+		ps[ps == up ? 1 : 0] = '\0';
+		if (stat(up, &st) == 0) {
+			*creatable = S_ISDIR(st.st_mode);
+			break;
+		}
+		if (ps == up)
+			break;
+	}
+	free(up);
+	return dir;
+}
+
+static bool needs_state(const struct dd_config *cfg)
+{
+	return cfg->hb.n_peers && cfg->hb.state_file && *cfg->hb.state_file;
+}
+
+/* The generation counter is written at start-up, so a state directory that
+ * cannot be had would only surface then, as a failed start on both
+ * directors: -t says so first. One that is merely missing is made at start
+ * (prepare_state_dir), as make install and the package make it, so a pair
+ * also starts outside systemd. Here and not in the loader: the loader
+ * reads files that are not about this machine (tests, `directorctl plan`). */
+static struct dd_config *state_dir_check(struct dd_config *cfg, struct dd_conf_errors *errs)
+{
+	if (!needs_state(cfg))
+		return cfg;
+	bool exists, creatable;
+	char *dir = state_dir(cfg, &exists, &creatable);
+	if (exists || creatable) {
 		free(dir);
 		return cfg;
 	}
+	const char *sf = cfg->hb.state_file;
 	errs->v = xcalloc(1, sizeof *errs->v);
 	errs->v[0].file = xstrdup(cfg->path);
 	errs->v[0].line = cfg->hb.line;
 	size_t n = strlen(sf) + strlen(dir) + 128;
 	errs->v[0].msg = xmalloc(n);
-	snprintf(errs->v[0].msg, n, "state_file %s: directory %s does not exist "
-		 "(make install and the Debian package create the default one)", sf, dir);
+	snprintf(errs->v[0].msg, n, "state_file %s: directory %s does not exist and cannot be "
+		 "made (a part of the path is not a directory)", sf, dir);
 	errs->n = 1;
 	free(dir);
 	dd_config_free(cfg);
 	return NULL;
+}
+
+/* mkdir -p, the last level root's only. */
+static void prepare_state_dir(const struct dd_config *cfg)
+{
+	if (!needs_state(cfg))
+		return;
+	bool exists, creatable;
+	char *dir = state_dir(cfg, &exists, &creatable);
+	if (!creatable) {
+		free(dir);
+		return;
+	}
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			break;
+		*p = '/';
+	}
+	if (mkdir(dir, 0750) == 0)
+		log_notice("core", "created state directory %s", dir);
+	else if (errno != EEXIST)
+		log_err("core", "cannot create state directory %s: %s", dir, strerror(errno));
+	free(dir);
 }
 
 int dd_config_test(const char *path, bool print)
@@ -351,6 +413,7 @@ static int reload_apply(struct dd_daemon *d, char **why)
 		return -1;
 	}
 	char *ferr = NULL;
+	prepare_state_dir(next);
 	if (dd_failover_reload(d->fo, next, &ferr) < 0) {
 		log_err("config", "reload rejected: %s; keeping the running configuration",
 			ferr ? ferr : "failover");
@@ -553,6 +616,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	struct dd_health_hooks hh = { .ctx = &d, .changed = on_health };
 	d.health = dd_health_new(loop, d.cfg, &hh);
 	struct dd_failover_hooks hooks = { .ctx = &d, .role_changed = on_role_changed };
+	prepare_state_dir(d.cfg);
 	d.fo = dd_failover_new(loop, d.cfg, &hooks, &ferr);
 	if (!d.fo) {
 		log_crit("core", "not starting: %s", ferr ? ferr : "failover");
