@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -33,11 +32,9 @@ METRICS = ("127.0.0.1", 9469)
 # on top of the ~16 fds it holds anyway: the limit is reached for sure.
 NOFILE = 40
 
-CONF = """
-node = "lb1";
-pid_file = "{dir}/directord.pid";
-control = {{ socket = "{sock}"; group = "adm"; mode = "0666";
-             metrics_listen = "{m[0]}:{m[1]}"; }};
+# A standalone director (no peers): its cluster goes active at once.
+CONF = """node = "lb1"; pid_file = "{dir}/directord.pid";
+control = {{ socket = "{sock}"; group = "adm"; mode = "0666"; metrics_listen = "{m[0]}:{m[1]}"; }};
 heartbeat = {{ key_file = "{dir}/hb.key"; state_file = "{dir}/generation"; }};
 clusters = ( {{ name = "web"; vips = ( {{ address = "{vip}"; interface = "lo"; }} ); }} );
 """
@@ -133,12 +130,7 @@ class Daemon:
 
 @pytest.fixture
 def tmpdir_root():
-    with tempfile.TemporaryDirectory(prefix="dd-listeners-") as d:
-        os.chmod(d, 0o755)  # nobody must reach the socket
-        key = os.path.join(d, "hb.key")
-        with open(key, "w") as f:
-            f.write("0123456789abcdef0123456789abcdef\n")
-        os.chmod(key, 0o600)
+    with nslab.daemon_dir("dd-listeners-") as d:  # nobody must reach the socket
         yield d
 
 
