@@ -15,7 +15,7 @@ const char *const dd_keys_top[] = { "node", "pid_file", "logging", "control",
 const char *const dd_keys_logging[] = { "facility", "level", "notify",
 	"notify_timeout_ms", NULL };
 const char *const dd_keys_control[] = { "socket", "group", "mode",
-	"metrics_listen", NULL };
+	"metrics_listen", "max_clients", "max_clients_per_uid", "metrics_max_clients", NULL };
 const char *const dd_keys_heartbeat[] = { "key_file", "port", "interval_ms",
 	"dead_ms", "dscp", "state_file", "multicast_group", "peers", NULL };
 const char *const dd_keys_peer[] = { "name", "links", NULL };

@@ -467,6 +467,9 @@ static void load_control(struct ld *ld, cs_t *root)
 	struct dd_control *c = &ld->c->control;
 	c->socket_path = xstrdup(RUNSTATEDIR "/directord.sock");
 	c->mode = 0660;
+	c->max_clients = 32;
+	c->max_clients_per_uid = 8;
+	c->metrics_max_clients = 16;
 	cs_t *g = rd_group(ld, root, "control");
 	if (!g)
 		return;
@@ -493,6 +496,11 @@ static void load_control(struct ld *ld, cs_t *root)
 		err(ld, member(g, "metrics_listen"),
 		    "metrics_listen '%s' is not IP:PORT or [IPv6]:PORT", c->metrics_listen);
 	}
+	/* Each client is an fd; the bounds keep them well below the fd limit,
+	 * and leave others room beside root's reserved slots. */
+	rd_u32(ld, g, "max_clients", DD_CONTROL_ROOT_SLOTS * 2, 1024, &c->max_clients);
+	rd_u32(ld, g, "max_clients_per_uid", 1, 1024, &c->max_clients_per_uid);
+	rd_u32(ld, g, "metrics_max_clients", 1, 1024, &c->metrics_max_clients);
 }
 
 /* ---- heartbeat ------------------------------------------------------- */

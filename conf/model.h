@@ -23,6 +23,7 @@
  * keepalive carries every cluster, so the cluster limit is the wire's. */
 #define DD_NAME_MAX 64
 #define DD_MAX_LINKS 8          /* heartbeat links to the peer */
+#define DD_CONTROL_ROOT_SLOTS 4 /* of control.max_clients, only for uid 0 */
 #define DD_MAX_CLUSTERS 16      /* clusters in the file, and in one keepalive */
 
 enum dd_proto { DD_PROTO_TCP, DD_PROTO_UDP, DD_PROTO_SCTP, DD_PROTO_FWMARK };
@@ -192,6 +193,11 @@ struct dd_control {
 	char *group;            /* may change things besides root; NULL: root only */
 	uint32_t mode;          /* default 0660 */
 	char *metrics_listen;   /* "127.0.0.1:9469"; NULL: no HTTP listener */
+	/* Connections served at once. Of max_clients, DD_CONTROL_ROOT_SLOTS
+	 * only root may take, so no local user can lock root out. */
+	uint32_t max_clients;           /* default 32, DD_CONTROL_ROOT_SLOTS*2..1024 */
+	uint32_t max_clients_per_uid;   /* default 8, for any uid but 0 */
+	uint32_t metrics_max_clients;   /* default 16, 1..1024 */
 };
 
 struct dd_config {

@@ -326,6 +326,9 @@ char *dd_config_print(const struct dd_config *c)
 	ind(p);
 	fprintf(p->f, "mode = \"%04o\";\n", c->control.mode);
 	kv_str(p, "metrics_listen", c->control.metrics_listen);
+	kv_u(p, "max_clients", c->control.max_clients);
+	kv_u(p, "max_clients_per_uid", c->control.max_clients_per_uid);
+	kv_u(p, "metrics_max_clients", c->control.metrics_max_clients);
 	close_group(p);
 	print_heartbeat(p, &c->hb);
 	open_group(p, "sync");

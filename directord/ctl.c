@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <grp.h>
 #include <stdarg.h>
@@ -346,15 +347,24 @@ static int resolve_group(const struct dd_control *conf, bool *has, gid_t *gid, c
 }
 
 /* A socket file left by a crashed daemon is replaced; a live one means
- * another daemon answers there, and anything that is not a socket is not
- * ours to delete. */
-static int clear_stale(const char *path, char **err)
+ * another daemon answers there, and anything that is not a socket (a
+ * symlink above all) is not ours to replace. 0 when `base` is absent or a
+ * stale socket that the rename in bind_socket may replace. */
+static int check_target(int dfd, const char *path, const char *base, bool shared, char **err)
 {
 	struct stat sb;
-	if (lstat(path, &sb) < 0)
+	if (fstatat(dfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : (dd_seterr(err, "control socket %s: %s", path, strerror(errno)), -1);
+	if (S_ISLNK(sb.st_mode)) {
+		dd_seterr(err, "control socket %s is a symbolic link: refusing to use it", path);
+		return -1;
+	}
 	if (!S_ISSOCK(sb.st_mode)) {
 		dd_seterr(err, "control socket %s exists and is not a socket; not replacing it", path);
+		return -1;
+	}
+	if (shared && sb.st_uid != geteuid()) {
+		dd_seterr(err, "control socket %s is owned by another user: refusing to replace it", path);
 		return -1;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -363,33 +373,57 @@ static int clear_stale(const char *path, char **err)
 		return -1;
 	}
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	memcpy(sun.sun_path, path, strlen(path));
-	int r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "/proc/self/fd/%d/%s", dfd, base);
+	int r = strlen(sun.sun_path) + 1 < sizeof sun.sun_path ? connect(fd, (struct sockaddr *)&sun, sizeof sun) : -1;
 	close(fd);
 	if (r == 0) {
 		dd_seterr(err, "control socket %s is in use by another process", path);
 		return -1;
 	}
-	if (unlink(path) < 0 && errno != ENOENT) {
-		dd_seterr(err, "cannot remove stale control socket %s: %s", path, strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 
-static int set_access(const char *path, bool has_group, gid_t gid, uint32_t mode, char **err)
+/* Mode and group go on the inode we bound, opened without following a
+ * symlink: a name in the directory is looked up once, checked, and then
+ * only the fd is used (chmod through /proc/self/fd, since fchmod refuses
+ * an O_PATH fd and a socket cannot be opened otherwise). */
+static int set_access(int dfd, const char *name, const char *path, dev_t dev, ino_t ino,
+		      bool has_group, gid_t gid, uint32_t mode, char **err)
 {
-	if (chown(path, 0, has_group ? gid : 0) < 0 && geteuid() == 0) {
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		dd_seterr(err, "control socket %s: %s; restart directord to create it again", path,
+			  strerror(errno));
+		return -1;
+	}
+	struct stat sb;
+	int rc = -1;
+	char proc[64];
+	if (fstat(fd, &sb) < 0) {
+		dd_seterr(err, "control socket %s: %s", path, strerror(errno));
+	} else if (S_ISLNK(sb.st_mode)) {
+		dd_seterr(err, "control socket %s is a symbolic link: refusing to change its mode or group; "
+			  "restart directord to create it again", path);
+	} else if (!S_ISSOCK(sb.st_mode) || sb.st_dev != dev || sb.st_ino != ino) {
+		dd_seterr(err, "control socket %s is no longer the socket directord bound: refusing to "
+			  "change its mode or group; restart directord to create it again", path);
+	} else if (fchownat(fd, "", 0, has_group ? gid : 0, AT_EMPTY_PATH) < 0 && geteuid() == 0) {
 		dd_seterr(err, "cannot set the group of %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (chmod(path, (mode_t)(mode & 07777)) < 0) {
+	} else if (snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd) < 0 ||
+		   chmod(proc, (mode_t)(mode & 07777)) < 0) {
 		dd_seterr(err, "cannot set mode %04o on %s: %s", (unsigned)mode, path, strerror(errno));
-		return -1;
+	} else {
+		rc = 0;
 	}
-	return 0;
+	close(fd);
+	return rc;
 }
 
+/* Bound under a random name in the socket's directory, given its mode and
+ * group there, renamed into place and only then listening: no client ever
+ * reaches it with the umask's mode, and rename(2) replaces a name without
+ * following it. The directory is the one dd_dir_open() checked, reached
+ * through its fd, so a swapped path cannot steer the bind. */
 static int bind_socket(const struct dd_control *conf, bool has_group, gid_t gid,
 		       dev_t *dev, ino_t *ino, char **err)
 {
@@ -400,50 +434,81 @@ static int bind_socket(const struct dd_control *conf, bool has_group, gid_t gid,
 			path ? path : "", sizeof sun.sun_path - 1);
 		return -1;
 	}
-	if (clear_stale(path, err) < 0)
+	const char *base;
+	bool shared;
+	int dfd = dd_dir_open(path, &base, &shared, err);
+	if (dfd < 0)
 		return -1;
-	memcpy(sun.sun_path, path, strlen(path));
+	if (check_target(dfd, path, base, shared, err) < 0) {
+		close(dfd);
+		return -1;
+	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		dd_seterr(err, "socket: %s", strerror(errno));
+		close(dfd);
 		return -1;
 	}
-	/* Until chmod below the file has the umask's mode; the real gate is
-	 * the SO_PEERCRED check, so that short window gives nobody a change. */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+	char tmp[40];
+	int r = -1;
+	for (int tries = 0; r < 0 && tries < 16; tries++) {
+		uint64_t rnd = mono_us() ^ ((uint64_t)getpid() << 32);
+		unsigned char b[8];
+		if (getentropy(b, sizeof b) == 0)
+			for (int i = 0; i < 8; i++)
+				rnd ^= (uint64_t)b[i] << (8 * i);
+		snprintf(tmp, sizeof tmp, ".directord-ctl.%016llx", (unsigned long long)rnd);
+		snprintf(sun.sun_path, sizeof sun.sun_path, "/proc/self/fd/%d/%s", dfd, tmp);
+		r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+		if (r < 0 && errno != EADDRINUSE)
+			break;
+	}
+	if (r < 0) {
 		dd_seterr(err, "cannot bind control socket %s: %s", path, strerror(errno));
 		close(fd);
+		close(dfd);
 		return -1;
 	}
 	struct stat sb;
-	if (stat(path, &sb) < 0 || set_access(path, has_group, gid, conf->mode, err) < 0 ||
-	    listen(fd, 64) < 0) {
-		if (!*err)
-			dd_seterr(err, "control socket %s: %s", path, strerror(errno));
-		unlink(path);
-		close(fd);
-		return -1;
+	if (fstatat(dfd, tmp, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		dd_seterr(err, "control socket %s: %s", path, strerror(errno));
+	} else if (set_access(dfd, tmp, path, sb.st_dev, sb.st_ino, has_group, gid, conf->mode, err) < 0) {
+		/* the message is set */
+	} else if (renameat(dfd, tmp, dfd, base) < 0) {
+		dd_seterr(err, "cannot put control socket in place as %s: %s", path, strerror(errno));
+	} else if (listen(fd, 64) < 0) {
+		dd_seterr(err, "control socket %s: %s", path, strerror(errno));
+		unlinkat(dfd, base, 0);
+	} else {
+		close(dfd);
+		*dev = sb.st_dev;
+		*ino = sb.st_ino;
+		return fd;
 	}
-	*dev = sb.st_dev;
-	*ino = sb.st_ino;
-	return fd;
+	unlinkat(dfd, tmp, 0);
+	close(dfd);
+	close(fd);
+	return -1;
 }
 
-static void start_server(struct dd_ctl *c, int fd)
+static void start_server(struct dd_ctl *c, int fd, const struct dd_control *conf)
 {
 	static const struct dd_oneshot_params base = {
 		.name = "ctl",
 		.max_request = DD_CTL_REQ_MAX,
 		.timeout_s = DD_CTL_TIMEOUT_S,
-		.max_conns = DD_CTL_MAX_CONNS,
+		.idle_s = DD_CTL_IDLE_S,
+		.reserved_root = DD_CONTROL_ROOT_SLOTS,
 		.complete = line_complete,
 		.handle = on_request,
 		.too_long = "usage\nmalformed request: longer than 4096 bytes\n",
 		.busy = "busy\ntoo many control clients; try again\n",
-		.timed_out = "usage\nmalformed request: no complete line within 5 s\n",
+		.timed_out = "usage\nmalformed request: no complete line in time (2 s idle, 5 s in all)\n",
 	};
 	struct dd_oneshot_params p = base;
 	p.ctx = c;
+	p.max_conns = conf->max_clients;
+	p.max_per_uid = conf->max_clients_per_uid;
 	c->srv = dd_oneshot_new(c->loop, fd, &p);
 }
 
@@ -472,7 +537,7 @@ struct dd_ctl *dd_ctl_new(struct ev_loop *loop, const struct dd_control *conf,
 		return NULL;
 	}
 	c->path = xstrdup(conf->socket_path);
-	start_server(c, fd);
+	start_server(c, fd, conf);
 	log_info("ctl", "control socket %s ready (mode %04o, group %s)", c->path,
 		 (unsigned)conf->mode, conf->group ? conf->group : "root");
 	return c;
@@ -490,7 +555,15 @@ int dd_ctl_reconfigure(struct dd_ctl *c, const struct dd_control *conf, char **e
 	if (strcmp(conf->socket_path, c->path) != 0)
 		log_warn("ctl", "control.socket changed to %s; it takes effect at restart, "
 			 "still listening on %s", conf->socket_path, c->path);
-	if (set_access(c->path, has_group, gid, conf->mode, err) < 0)
+	dd_oneshot_set_limits(c->srv, conf->max_clients, conf->max_clients_per_uid);
+	const char *base;
+	bool shared;
+	int dfd = dd_dir_open(c->path, &base, &shared, err);
+	if (dfd < 0)
+		return -1;
+	int r = set_access(dfd, base, c->path, c->dev, c->ino, has_group, gid, conf->mode, err);
+	close(dfd);
+	if (r < 0)
 		return -1;
 	c->has_group = has_group;
 	c->gid = gid;

@@ -14,8 +14,11 @@
  * --json (errors too: {"error": WORD, "message": TEXT}).
  *
  * Peers are identified with SO_PEERCRED (and SO_PEERGROUPS): read commands
- * are open to anyone who can connect; commands that change something need
- * uid 0 or membership in control.group.
+ * are open to anyone who can connect; commands that change something, and
+ * check and plan with a file, need uid 0 or membership in control.group.
+ * Of control.max_clients connections, DD_CONTROL_ROOT_SLOTS are kept for
+ * uid 0 and no other uid holds more than control.max_clients_per_uid, so no
+ * local user locks root out.
  *
  * The server knows nothing about the daemon's parts: the daemon fills a
  * struct dd_ctl_ops, and a NULL callback answers "unavailable" ("not
@@ -36,7 +39,7 @@ struct ev_loop;
 #define DD_CTL_REQ_MAX 4096     /* bytes, newline included */
 #define DD_CTL_ARGS_MAX 8
 #define DD_CTL_TIMEOUT_S 5.0    /* to send the request line */
-#define DD_CTL_MAX_CONNS 32
+#define DD_CTL_IDLE_S 2.0       /* with nothing sent, before a whole line */
 
 enum dd_ctl_status {
 	DD_CTL_OK,
@@ -105,13 +108,16 @@ struct dd_ctl_ops {
 
 struct dd_ctl;
 
-/* Binds the socket (a stale socket file is replaced; a live one or a
- * non-socket file is an error), sets owner group and mode, listens. NULL
- * with *err (malloc'd) on failure. */
+/* Binds the socket (a stale socket file is replaced; a live one, a
+ * symlink or another file is an error, and so is a directory that others
+ * can write and is not sticky), sets owner group and mode before the
+ * socket can be reached, listens. NULL with *err (malloc'd) on failure. */
 struct dd_ctl *dd_ctl_new(struct ev_loop *loop, const struct dd_control *conf,
 			  const struct dd_ctl_ops *ops, char **err);
-/* Reload: a new group or mode is applied to the socket; a new path takes
- * effect at restart (logged). -1 with *err (malloc'd) on failure. */
+/* Reload: new caps apply to new clients; a new group or mode is applied
+ * to the socket, unless its name no longer leads to the socket bound (a
+ * symlink planted there, say): then -1 with *err (malloc'd), nothing
+ * changed. A new path takes effect at restart (logged). */
 int dd_ctl_reconfigure(struct dd_ctl *c, const struct dd_control *conf, char **err);
 /* Closes every connection, removes the socket file (if it is still ours). */
 void dd_ctl_free(struct dd_ctl *c);

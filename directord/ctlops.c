@@ -317,15 +317,18 @@ static void op_plan(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp 
 
 static void open_http(struct dd_ctlops *o)
 {
-	const char *want = cfg_of(o)->control.metrics_listen;
-	if (o->http && want && strcmp(dd_metrics_http_listen(o->http), want) == 0)
+	const struct dd_control *ctl = &cfg_of(o)->control;
+	const char *want = ctl->metrics_listen;
+	if (o->http && want && strcmp(dd_metrics_http_listen(o->http), want) == 0) {
+		dd_metrics_http_set_limits(o->http, ctl->metrics_max_clients);
 		return;
+	}
 	dd_metrics_http_free(o->http);
 	o->http = NULL;
 	if (!want)
 		return;
 	char *err = NULL;
-	o->http = dd_metrics_http_new(o->loop, want, build_metrics, o, &err);
+	o->http = dd_metrics_http_new(o->loop, want, ctl->metrics_max_clients, build_metrics, o, &err);
 	if (!o->http) {
 		log_err("metrics", "%s; metrics stay available through directorctl metrics", err);
 		free(err);

@@ -206,7 +206,8 @@ static void on_http(void *ctx, int fd, const char *buf, size_t len, bool eof, st
 }
 
 struct dd_metrics_http *dd_metrics_http_new(struct ev_loop *loop, const char *listen_on,
-					    dd_metrics_build_fn build, void *ctx, char **err)
+					    unsigned max_clients, dd_metrics_build_fn build, void *ctx,
+					    char **err)
 {
 	*err = NULL;
 	struct dd_addr a;
@@ -238,7 +239,8 @@ struct dd_metrics_http *dd_metrics_http_new(struct ev_loop *loop, const char *li
 		.name = "metrics",
 		.max_request = HTTP_HEAD_MAX,
 		.timeout_s = 5.0,
-		.max_conns = 16,
+		.idle_s = 2.0,
+		.max_conns = max_clients,
 		.complete = dd_http_head_complete,
 		.handle = on_http,
 		.ctx = m,
@@ -261,6 +263,11 @@ void dd_metrics_http_free(struct dd_metrics_http *m)
 	dd_oneshot_free(m->srv);
 	free(m->listen);
 	free(m);
+}
+
+void dd_metrics_http_set_limits(struct dd_metrics_http *m, unsigned max_clients)
+{
+	dd_oneshot_set_limits(m->srv, max_clients, 0);
 }
 
 const char *dd_metrics_http_listen(const struct dd_metrics_http *m)

@@ -43,9 +43,14 @@ void dd_prom_sample_pre(struct dd_prom *p, const char *name, const char *pre, si
 /* The HTTP listener. */
 typedef void (*dd_metrics_build_fn)(void *ctx, struct dd_buf *out);
 struct dd_metrics_http;
-/* `listen`: "IP:PORT" or "[IPv6]:PORT". NULL with *err (malloc'd). */
+/* `listen`: "IP:PORT" or "[IPv6]:PORT"; at most max_clients scrapes at
+ * once (anyone who reaches the port is a client: more get 503 and are
+ * closed). NULL with *err (malloc'd). */
 struct dd_metrics_http *dd_metrics_http_new(struct ev_loop *loop, const char *listen,
-					    dd_metrics_build_fn build, void *ctx, char **err);
+					    unsigned max_clients, dd_metrics_build_fn build, void *ctx,
+					    char **err);
+/* A reload's new cap, for new clients. */
+void dd_metrics_http_set_limits(struct dd_metrics_http *m, unsigned max_clients);
 void dd_metrics_http_free(struct dd_metrics_http *m);
 const char *dd_metrics_http_listen(const struct dd_metrics_http *m);
 

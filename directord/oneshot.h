@@ -4,8 +4,12 @@
  *
  * Runs on the libev loop it is given (the daemon's main loop). A slow or
  * silent client costs one fd and a timer, never a blocked loop: reads and
- * writes are non-blocking, the request has a size bound and a deadline, and
- * the number of open connections is capped.
+ * writes are non-blocking, the request has a size bound, a deadline and an
+ * idle timeout, and the number of open connections is capped (in total,
+ * per uid, with slots only root may take). A client over a cap is accepted,
+ * told `busy` and closed at once, so it holds no fd; when accept itself
+ * fails (no fd left: EMFILE, ENFILE) the listener is paused instead of
+ * retried in a loop, until a connection closes or a short timer fires.
  */
 #ifndef DD_DIRECTORD_ONESHOT_H
 #define DD_DIRECTORD_ONESHOT_H
@@ -23,7 +27,13 @@ struct dd_oneshot_params {
 	const char *name;        /* subsystem tag for log lines: "ctl", "metrics" */
 	size_t max_request;      /* bytes; a longer request gets `too_long` */
 	double timeout_s;        /* to receive the whole request */
+	double idle_s;           /* with no byte for this long, the request has
+				  * timed out too; 0: only timeout_s */
 	unsigned max_conns;      /* further clients get `busy` and are closed */
+	/* Peer credentials (AF_UNIX only; 0 for TCP): of max_conns, this many
+	 * are only for uid 0, and no other uid holds more than max_per_uid. */
+	unsigned reserved_root;
+	unsigned max_per_uid;    /* 0: no bound per uid */
 	/* Length of the complete request in buf (terminator included), or 0
 	 * if more bytes are needed. */
 	size_t (*complete)(const char *buf, size_t len);
@@ -41,12 +51,15 @@ struct dd_oneshot_params {
 
 /* Takes ownership of the listening socket `fd` (already bound, listening). */
 struct dd_oneshot *dd_oneshot_new(struct ev_loop *loop, int fd, const struct dd_oneshot_params *p);
+/* A reload's new caps; connections already open over them stay. */
+void dd_oneshot_set_limits(struct dd_oneshot *s, unsigned max_conns, unsigned max_per_uid);
 /* Closes the listener and every open connection. NULL is fine. */
 void dd_oneshot_free(struct dd_oneshot *s);
 /* Counters, for metrics. */
 struct dd_oneshot_stats {
 	unsigned long long accepted, rejected_busy, too_long, timed_out;
-	unsigned open;
+	unsigned long long accept_failed; /* each pauses the listener */
+	unsigned open;          /* connections being served (not the rejected) */
 };
 void dd_oneshot_get_stats(const struct dd_oneshot *s, struct dd_oneshot_stats *out);
 

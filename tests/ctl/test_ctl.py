@@ -20,7 +20,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from nslab import wait_for  # noqa: E402  (tests/lab/nslab.py, the lab library)
+from nslab import daemon_dir, wait_for  # noqa: E402  (tests/lab/nslab.py, the lab library)
 
 BUILD = os.environ.get("DD_BUILDDIR", ".")
 DIRECTORD = os.environ.get("DIRECTORD", os.path.join(BUILD, "directord/directord"))
@@ -129,12 +129,7 @@ class Daemon:
 
 @pytest.fixture
 def confdir():
-    with tempfile.TemporaryDirectory(prefix="dd-ctl-") as d:
-        os.chmod(d, 0o755)  # nobody must reach the socket
-        key = os.path.join(d, "hb.key")
-        with open(key, "w") as f:
-            f.write("0123456789abcdef0123456789abcdef\n")
-        os.chmod(key, 0o600)
+    with daemon_dir("dd-ctl-") as d:  # nobody must reach the socket
         yield d
 
 

@@ -19,6 +19,7 @@ with their users: tests/net/hbnet.py (the heartbeat pair on the host) and
 tests/lab/pairlab.py (the IPVS director pair).
 """
 
+import contextlib
 import dataclasses
 import ipaddress
 import os
@@ -37,7 +38,7 @@ __all__ = [
     "parse_ipvsadm", "parse_ipvsadm_stats", "parse_ipvsadm_conns",
     "ipvs_services", "ipvs_service", "ipvs_conns", "DOC_NETS", "nat_site",
     "wait_for", "WaitTimeout", "hold", "run", "sh", "ip_batch", "directord_bin", "directorctl_bin",
-    "directord_argv", "start_directord", "directorctl", "start_rsyslog", "roles", "notify_records",
+    "directord_argv", "start_directord", "daemon_dir", "directorctl", "start_rsyslog", "roles", "notify_records",
     "NOTIFY_CMD", "write_key", "terminate", "mac", "neigh", "capture", "announced",
 ]
 
@@ -541,6 +542,20 @@ def write_key(lab, key, name="hb.key"):
         f.write(key + b"\n")
     os.chmod(path, 0o600)
     return path
+
+
+@contextlib.contextmanager
+def daemon_dir(prefix="dd-"):
+    """A temp dir for a standalone daemon's files, searchable by others
+    (0755, so `nobody` reaches a control socket in it), with a heartbeat
+    key hb.key (0600); removed afterwards. Yields its path."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as d:
+        os.chmod(d, 0o755)
+        key = os.path.join(d, "hb.key")
+        with open(key, "w") as f:
+            f.write("0123456789abcdef0123456789abcdef\n")
+        os.chmod(key, 0o600)
+        yield d
 
 
 # Appends the DIRECTORD_* environment of every notify run to a file, one

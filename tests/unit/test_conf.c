@@ -258,6 +258,9 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c->control.mode, 0660);
 	ck_assert_ptr_null(c->control.group);
 	ck_assert_ptr_null(c->control.metrics_listen);
+	ck_assert_uint_eq(c->control.max_clients, 32);
+	ck_assert_uint_eq(c->control.max_clients_per_uid, 8);
+	ck_assert_uint_eq(c->control.metrics_max_clients, 16);
 	ck_assert_ptr_nonnull(strstr(c->control.socket_path, "directord.sock"));
 	ck_assert_ptr_nonnull(strstr(c->pid_file, "directord.pid"));
 	ck_assert_uint_eq(c->hb.port, 7694);
@@ -362,7 +365,8 @@ START_TEST(all_keys_parse)
 	char *t = fmt(
 		"node = \"lb1\"; pid_file = \"/run/x.pid\";\n"
 		"logging = { facility = \"local3\"; level = \"debug\"; notify = \"/bin/n\"; notify_timeout_ms = 500; };\n"
-		"control = { socket = \"/run/x.sock\"; group = \"root\"; mode = \"0600\"; metrics_listen = \"[::1]:9469\"; };\n"
+		"control = { socket = \"/run/x.sock\"; group = \"root\"; mode = \"0600\"; metrics_listen = \"[::1]:9469\";\n"
+		"  max_clients = 64; max_clients_per_uid = 2; metrics_max_clients = 4; };\n"
 		"heartbeat = { key_file = \"%s\"; port = 7000; interval_ms = 20; dead_ms = 100; dscp = 46;\n"
 		"  state_file = \"gen\"; multicast_group = \"239.255.77.77\";\n"
 		"  peers = ( { name = \"lb2\"; links = ( { local = \"192.0.2.1\"; interface = \"eth1\"; } ); } ); };\n"
@@ -390,6 +394,9 @@ START_TEST(all_keys_parse)
 	ck_assert_str_eq(c->control.group, "root");
 	ck_assert_uint_eq(c->control.mode, 0600);
 	ck_assert_str_eq(c->control.metrics_listen, "[::1]:9469");
+	ck_assert_uint_eq(c->control.max_clients, 64);
+	ck_assert_uint_eq(c->control.max_clients_per_uid, 2);
+	ck_assert_uint_eq(c->control.metrics_max_clients, 4);
 	ck_assert_str_eq(c->hb.key_file, keypath);
 	ck_assert_uint_eq(c->hb.port, 7000);
 	ck_assert_uint_eq(c->hb.dscp, 46);
@@ -578,6 +585,11 @@ START_TEST(ranges)
 	expect_top("heartbeat = { port = 65536; };", "directord.conf:2: port 65536 is out of range (1..65535)\n");
 	expect_top("sync = { syncid = 256; };", "directord.conf:2: syncid 256 is out of range (0..255)\n");
 	expect_top("control = { mode = \"0999\"; };", "directord.conf:2: mode '0999' is not an octal mode (0000..0777)\n");
+	expect_top("control = { max_clients = 7; };", "directord.conf:2: max_clients 7 is out of range (8..1024)\n");
+	expect_top("control = { max_clients_per_uid = 0; };",
+		   "directord.conf:2: max_clients_per_uid 0 is out of range (1..1024)\n");
+	expect_top("control = { metrics_max_clients = 5000; };",
+		   "directord.conf:2: metrics_max_clients 5000 is out of range (1..1024)\n");
 	expect_top("logging = { notify_timeout_ms = 0; };",
 		   "directord.conf:2: notify_timeout_ms 0 is out of range (100..3600000)\n");
 }
