@@ -143,6 +143,8 @@ struct dd_failover {
 		bool unproven_said;     /* logged that it does not echo us yet */
 		uint64_t announced_gen; /* the peer generation we logged as believed */
 		enum dd_peer_problem problem;
+		enum dd_peer_problem suspect; /* rejected while it seemed alive */
+		char suspect_detail[DD_NAME_MAX];
 		uint64_t problem_last;  /* newest packet showing it */
 		char problem_text[200];
 	} peer;
@@ -181,6 +183,9 @@ void fo_cluster_free(struct fo_cluster *c);
 void fo_vips_up(struct fo_cluster *c);
 void fo_vips_down(struct fo_cluster *c, bool quiet);
 void fo_vips_announce_again(struct fo_cluster *c);
+/* The peer is heard again after a silence: every cluster we hold is
+ * announced again, once. */
+void fo_vips_peer_back(struct dd_failover *fo);
 void fo_vips_remove_stale(struct dd_failover *fo);
 /* VIPs an active cluster should hold but does not (an add failed and is
  * being retried). */

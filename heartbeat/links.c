@@ -195,8 +195,14 @@ static void peer_problem(struct dd_failover *fo, struct fo_link *l, enum dd_peer
 	uint64_t now = mono_ms();
 	if (what != DD_PEER_TIMERS) {
 		l->last_rejected = now;
-		if (fo_peer_alive(fo))
+		if (fo_peer_alive(fo)) {
+			/* A forger's, or the peer's own after its key changed: which,
+			 * only the peer's silence will tell (fo_on_peer_timeout). */
+			fo->peer.suspect = what;
+			snprintf(fo->peer.suspect_detail, sizeof fo->peer.suspect_detail, "%s",
+				 detail ? detail : "");
 			return;
+		}
 	}
 	fo->peer.problem_last = now;
 	if (fo->peer.problem == what)
@@ -273,6 +279,15 @@ void fo_on_peer_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_stop(loop, w);
 	fo->peer.grace = false;
 	fo->peer.timed_out = true;
+	/* Silent, yet its address kept sending what we could not believe:
+	 * that is the reason, and it must be known before the role changes. */
+	now = mono_ms();
+	for (size_t i = 0; fo->peer.suspect != DD_PEER_OK && i < fo->n_links; i++)
+		if (fo->links[i].last_rejected && now - fo->links[i].last_rejected <= fo->conf->dead_ms) {
+			peer_problem(fo, &fo->links[i], fo->peer.suspect, fo->peer.suspect_detail);
+			break;
+		}
+	fo->peer.suspect = DD_PEER_OK;
 	/* The peer's last word is the newest on any link, so every link is at
 	 * least this silent: say so before the role change names the count. */
 	for (size_t i = 0; i < fo->n_links; i++)
@@ -396,7 +411,14 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		} else {
 			peer_problem_clear(fo, "its keepalives are accepted");
 		}
+		fo->peer.suspect = DD_PEER_OK;
 		fo_evaluate(fo);
+		/* Back from silence, it may have held our VIPs meanwhile (its
+		 * keepalives were lost, or not believed) and may have yielded
+		 * before we heard it say active: clients may still point at
+		 * it, so whoever is active now announces again. */
+		if (!was_alive)
+			fo_vips_peer_back(fo);
 	}
 }
 

@@ -193,6 +193,18 @@ void fo_vips_announce_again(struct fo_cluster *c)
 	burst(c, c->cfg->garp.count);
 }
 
+void fo_vips_peer_back(struct dd_failover *fo)
+{
+	for (size_t i = 0; i < fo->n_clusters; i++) {
+		struct fo_cluster *c = &fo->clusters[i];
+		if (!c->vips_on || c->garp_left)
+			continue;
+		log_info(SUB, "cluster %s: peer %s heard again: announcing the VIPs again", c->cfg->name,
+			 fo->conf->peer);
+		fo_vips_announce_again(c);
+	}
+}
+
 void fo_vips_down(struct fo_cluster *c, bool quiet)
 {
 	fo_cluster_timers_stop(c);

@@ -313,6 +313,36 @@ def test_peer_with_another_key_is_raised(lab):
     assert 'directord_peer_problem{peer="lb1",problem="auth"} 1' in m, m
 
 
+def test_key_changed_on_the_standby(lab):
+    """The standby's key changes while the pair runs (what the chaos run
+    found): its role change gives the true reason, and once the key is
+    right again the pair settles with the client back on the winner, who
+    never saw the loser say active (the loser yields on the first keepalive
+    it believes)."""
+    start_pair(lab)
+    mac1, mac2 = lab.mac("lb1"), lab.mac("lb2")
+    assert lab.client_ping(VIP4) and lab.client_neigh(VIP4) == mac1
+    nslab = hbnet.nslab
+    nslab.write_key(lab, b"another-key-0123456789abcdef", name="other.key")
+    path = lab.conf("lb2", 100)
+    good = open(path).read()
+    with open(path, "w") as f:
+        f.write(good.replace("/hb.key", "/other.key"))
+    lab.procs["lb2"].signal(signal.SIGHUP)
+    wait_for(lambda: lab.has_vip("lb2"), 10, "lb2 active on the wrong key")
+    r = roles(lab.log("lb2"))
+    assert r[-1][:2] == ("standby", "active"), r
+    assert r[-1][2] == "peer lb1 heard but not believed: its keepalives fail authentication", r
+    wait_for(lambda: lab.client_neigh(VIP4) == mac2, 10, "client on lb2 (it announced)")
+    with open(path, "w") as f:
+        f.write(good)
+    lab.procs["lb2"].signal(signal.SIGHUP)
+    wait_for(lambda: not lab.has_vip("lb2"), 10, "lb2 to yield")
+    assert lab.has_vip("lb1")
+    wait_for(lambda: lab.client_neigh(VIP4) == mac1, 10, "client back on lb1")
+    assert "peer lb2 heard again: announcing the VIPs again" in lab.log("lb1")
+
+
 def test_standby_without_gateway_does_not_take_over(lab):
     extra = 'gateway = "192.0.2.50"; ping_interval_ms = 100; ping_timeout_ms = 100; ping_fall = 3;'
     lab.start("lb1", 150, extra=extra)
