@@ -38,6 +38,9 @@ struct ld {
 	const char *file;       /* name used in messages */
 	char *dir;              /* where relative paths resolve; NULL: cwd */
 	struct dd_config *c;
+	/* Uniqueness across the file (conf/seen.c): VIPs, service names,
+	 * service keys. */
+	struct dd_seen vips, svc_names, svc_keys;
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -821,6 +824,48 @@ static int service_family(const struct dd_service *s)
 	return s->proto == DD_PROTO_FWMARK ? s->af : s->vip.family;
 }
 
+static uint64_t addr_hash(uint64_t h, const struct dd_addr *a)
+{
+	h = dd_seen_hash(h, &a->family, sizeof a->family);
+	return dd_seen_hash(h, &a->u, dd_addr_len(a));
+}
+
+static bool rs_same(const void *a, const void *b)
+{
+	const struct dd_real_server *x = a, *y = b;
+	return x->port == y->port && dd_addr_eq(&x->addr, &y->addr);
+}
+
+/* IPVS keys a service by proto/VIP/port or fwmark/family. */
+static uint64_t svc_key_hash(const struct dd_service *s)
+{
+	uint64_t h = dd_seen_hash(DD_SEEN_HASH0, &s->proto, sizeof s->proto);
+	if (s->proto == DD_PROTO_FWMARK) {
+		h = dd_seen_hash(h, &s->fwmark, sizeof s->fwmark);
+		return dd_seen_hash(h, &s->af, sizeof s->af);
+	}
+	h = dd_seen_hash(h, &s->port, sizeof s->port);
+	return addr_hash(h, &s->vip);
+}
+
+static bool svc_key_same(const void *a, const void *b)
+{
+	const struct dd_service *t = a, *s = b;
+	return t->proto == s->proto &&
+	       (s->proto == DD_PROTO_FWMARK ? t->fwmark == s->fwmark && t->af == s->af
+					    : t->port == s->port && dd_addr_eq(&t->vip, &s->vip));
+}
+
+static bool svc_name_same(const void *a, const void *b)
+{
+	return strcmp(((const struct dd_service *)a)->name, ((const struct dd_service *)b)->name) == 0;
+}
+
+static bool vip_same_addr(const void *a, const void *b)
+{
+	return dd_addr_eq(&((const struct dd_vip *)a)->addr, &((const struct dd_vip *)b)->addr);
+}
+
 static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
 		    struct dd_real_server *rs, bool svc_check_ok)
 {
@@ -1012,21 +1057,25 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 	cs_t *rl = rd_list(ld, g, "real_servers");
 	int n = rl ? config_setting_length(rl) : 0;
 	s->rs = xcalloc((size_t)n, sizeof *s->rs);
+	struct dd_seen seen = { 0 };
 	for (int i = 0; i < n; i++) {
 		cs_t *e = list_group(ld, rl, i, "real server");
 		if (!e)
 			continue;
 		struct dd_real_server *rs = &s->rs[s->n_rs++];
 		load_rs(ld, e, s, rs, check_ok);
-		for (size_t j = 0; j + 1 < s->n_rs; j++)
-			if (rs->addr.family && dd_addr_eq(&s->rs[j].addr, &rs->addr) &&
-			    s->rs[j].port == rs->port) {
-				char ap[DD_ADDR_STRLEN];
-				err(ld, e, "real server %s listed twice (first at line %d)",
-				    dd_addr_port_str(&rs->addr, rs->port, ap, sizeof ap), s->rs[j].line);
-				break;
-			}
+		if (!rs->addr.family)
+			continue;
+		uint64_t h = addr_hash(DD_SEEN_HASH0, &rs->addr);
+		h = dd_seen_hash(h, &rs->port, sizeof rs->port);
+		const struct dd_real_server *first = dd_seen_add(&seen, h, rs, rs_same);
+		if (first) {
+			char ap[DD_ADDR_STRLEN];
+			err(ld, e, "real server %s listed twice (first at line %d)",
+			    dd_addr_port_str(&rs->addr, rs->port, ap, sizeof ap), first->line);
+		}
 	}
+	dd_seen_free(&seen);
 	if (s->quorum > s->n_rs && s->n_rs)
 		err(ld, member(g, "quorum") ? member(g, "quorum") : g,
 		    "quorum %u exceeds the number of real servers (%zu)", s->quorum, s->n_rs);
@@ -1127,18 +1176,13 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 		if (!v->addr.family)
 			continue;
 		/* A VIP owned twice would flap between clusters. */
-		for (size_t ci = 0; ci <= (size_t)(cl - ld->c->clusters); ci++) {
-			const struct dd_cluster *o = &ld->c->clusters[ci];
-			size_t lim = o == cl ? cl->n_vips - 1 : o->n_vips;
-			for (size_t j = 0; j < lim; j++)
-				if (dd_addr_eq(&o->vips[j].addr, &v->addr)) {
-					char b[INET6_ADDRSTRLEN];
-					err(ld, e, "vip %s listed twice (first at line %d)",
-					    dd_addr_str(&v->addr, b, sizeof b), o->vips[j].line);
-					goto next_vip;
-				}
+		const struct dd_vip *first = dd_seen_add(&ld->vips, addr_hash(DD_SEEN_HASH0, &v->addr),
+							 v, vip_same_addr);
+		if (first) {
+			char b[INET6_ADDRSTRLEN];
+			err(ld, e, "vip %s listed twice (first at line %d)",
+			    dd_addr_str(&v->addr, b, sizeof b), first->line);
 		}
-next_vip:;
 	}
 
 	cs_t *sl = rd_list(ld, g, "services");
@@ -1152,39 +1196,30 @@ next_vip:;
 		load_service(ld, e, s);
 		/* IPVS keys a service by proto/VIP/port or fwmark/family, and
 		 * directord names them: both must be unique in the file. */
-		bool dup_name = false, dup_key = false;
-		for (size_t ci = 0; ci <= (size_t)(cl - ld->c->clusters); ci++) {
-			const struct dd_cluster *o = &ld->c->clusters[ci];
-			size_t lim = o == cl ? cl->n_services - 1 : o->n_services;
-			for (size_t j = 0; j < lim; j++) {
-				const struct dd_service *t = &o->services[j];
-				if (!dup_name && strcmp(t->name, s->name) == 0) {
-					err(ld, member(e, "name") ? member(e, "name") : e,
-					    "duplicate service name '%s' (first at line %d)", s->name, t->line);
-					dup_name = true;
-				}
-				bool same = t->proto == s->proto &&
-					(s->proto == DD_PROTO_FWMARK
-					 ? t->fwmark == s->fwmark && t->af == s->af
-					 : t->port == s->port && dd_addr_eq(&t->vip, &s->vip));
-				if (!dup_key && same && (s->vip.family || s->fwmark)) {
-					err(ld, e, "duplicate service %s (first at line %d)", s->name, t->line);
-					dup_key = true;
-				}
-			}
-		}
+		const struct dd_service *t = dd_seen_add(
+			&ld->svc_names, dd_seen_hash(DD_SEEN_HASH0, s->name, strlen(s->name)),
+			s, svc_name_same);
+		if (t)
+			err(ld, member(e, "name") ? member(e, "name") : e,
+			    "duplicate service name '%s' (first at line %d)", s->name, t->line);
+		if ((s->vip.family || s->fwmark) &&
+		    (t = dd_seen_add(&ld->svc_keys, svc_key_hash(s), s, svc_key_same)))
+			err(ld, e, "duplicate service %s (first at line %d)", s->name, t->line);
 	}
 }
 
-static const struct dd_vip *find_vip(const struct dd_config *c, const struct dd_addr *a,
+static const struct dd_vip *find_vip(const struct ld *ld, const struct dd_addr *a,
 				     const struct dd_cluster **in)
 {
-	for (size_t i = 0; i < c->n_clusters; i++)
-		for (size_t j = 0; j < c->clusters[i].n_vips; j++)
-			if (dd_addr_eq(&c->clusters[i].vips[j].addr, a)) {
-				*in = &c->clusters[i];
-				return &c->clusters[i].vips[j];
-			}
+	struct dd_vip key = { .addr = *a };
+	const struct dd_vip *v = dd_seen_find(&ld->vips, addr_hash(DD_SEEN_HASH0, a), &key,
+					      vip_same_addr);
+	const struct dd_config *c = ld->c;
+	for (size_t i = 0; v && i < c->n_clusters; i++)
+		if (v >= c->clusters[i].vips && v < c->clusters[i].vips + c->clusters[i].n_vips) {
+			*in = &c->clusters[i];
+			return v;
+		}
 	return NULL;
 }
 
@@ -1203,7 +1238,7 @@ static void check_sources_not_vips(struct ld *ld)
 				const struct dd_cluster *in;
 				const struct dd_vip *v;
 				if (!chk->source.family || chk->type == DD_CHECK_NONE ||
-				    chk->type == DD_CHECK_EXEC || !(v = find_vip(c, &chk->source, &in)))
+				    chk->type == DD_CHECK_EXEC || !(v = find_vip(ld, &chk->source, &in)))
 					continue;
 				bool inherited = dd_addr_eq(&chk->source, &s->check.source);
 				if (inherited && told)
@@ -1238,7 +1273,11 @@ static void load_clusters(struct ld *ld, cs_t *root)
 				    cl->name, c->clusters[j].line);
 				break;
 			}
-	}	check_sources_not_vips(ld);
+	}
+	check_sources_not_vips(ld);
+	dd_seen_free(&ld->vips);
+	dd_seen_free(&ld->svc_names);
+	dd_seen_free(&ld->svc_keys);
 }
 
 /* ---- what libconfig 1.5 gets wrong -------------------------------------
