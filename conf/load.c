@@ -180,7 +180,8 @@ static int rd_bool(struct ld *ld, cs_t *g, const char *key, bool *out)
 }
 
 /* A string without control characters (they would break log lines, HTTP
- * requests and the printed form). */
+ * requests and the printed form), in UTF-8: strings are echoed into the
+ * JSON of directorctl and the metrics, which cannot carry anything else. */
 static int rd_str(struct ld *ld, cs_t *g, const char *key, const char **out)
 {
 	cs_t *s = member(g, key);
@@ -198,6 +199,10 @@ static int rd_str(struct ld *ld, cs_t *g, const char *key, const char **out)
 		}
 	if (strlen(v) > 4096) {
 		err(ld, s, "%s is too long (at most 4096 characters)", key);
+		return -1;
+	}
+	if (!dd_utf8_valid(v)) {
+		err(ld, s, "%s is not valid UTF-8", key);
 		return -1;
 	}
 	*out = v;
@@ -248,7 +253,7 @@ static int rd_name(struct ld *ld, cs_t *g, const char *key, char buf[DD_NAME_MAX
 		return -1;
 	}
 	if (!name_chars_ok(v)) {
-		err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
+		err(ld, s, "%s '%s' must be printable ASCII without blanks, quotes or backslashes", key, v);
 		return -1;
 	}
 	snprintf(buf, DD_NAME_MAX, "%s", v);
@@ -1282,10 +1287,12 @@ static void load_clusters(struct ld *ld, cs_t *root)
 
 /* ---- what libconfig 1.5 gets wrong -------------------------------------
  * It silently wraps decimal and hex integers beyond 32 bits (port =
- * 4294967376 reads as 80), and it leaks its buffer on a string left open
- * at the end of the text. Scan the text with libconfig's rules for strings
- * and comments first and refuse both. Returns false if libconfig must not
- * see the text at all. */
+ * 4294967376 reads as 80), it drops a \x00 escape and keeps going (the
+ * value read is not the one written, and a C string cannot hold a NUL
+ * anyway), and it leaks its buffer on a string left open at the end of
+ * the text. Scan the text with libconfig's rules for strings and comments
+ * first and refuse all three. Returns false if libconfig must not see the
+ * text at all. */
 static bool prescan(struct ld *ld, const char *t)
 {
 	int line = 1;
@@ -1296,6 +1303,11 @@ static bool prescan(struct ld *ld, const char *t)
 		} else if (*p == '"') {
 			int start = line;
 			for (p++; *p && *p != '"'; p++) {
+				/* libconfig reads \x and \X alike */
+				if (p[0] == '\\' && (p[1] == 'x' || p[1] == 'X') && p[2] == '0' &&
+				    p[3] == '0')
+					errl(ld, line, "string contains \\x00: a NUL byte cannot be "
+					     "part of a value");
 				if (*p == '\\' && p[1])
 					p++;
 				if (*p == '\n')

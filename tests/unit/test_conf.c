@@ -756,6 +756,45 @@ START_TEST(many_real_servers)
 }
 END_TEST
 
+/* A \x00 escape used to vanish from the value (libconfig drops it), so
+ * the command or path run was not the one written; bytes that are not
+ * UTF-8 went into directorctl's JSON, which then did not parse. */
+START_TEST(strings_nul_utf8)
+{
+	expect_top("logging = { notify = \"/bin/true\\x00; rm -rf /\"; };",
+		   "directord.conf:2: string contains \\x00: a NUL byte cannot be part of a value\n");
+	expect_top("pid_file = \"/run/a\\X00b.pid\";",
+		   "directord.conf:2: string contains \\x00: a NUL byte cannot be part of a value\n");
+	/* an escaped backslash is not an escape */
+	struct dd_config *c = load_ok("logging = { notify = \"echo \\\\x00\"; };");
+	ck_assert_str_eq(c->alert.notify, "echo \\x00");
+	dd_config_free(c);
+	/* raw bytes and escapes alike; overlong forms and surrogates too */
+	expect_top("logging = { notify = \"echo \xff\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xC3\\x28\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xC0\\xAF\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xED\\xA0\\x80\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xF4\\x90\\x80\\x80\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	c = load_ok("logging = { notify = \"echo \\xC3\\xA9 \xe2\x82\xac \xf0\x9f\x98\x80\"; };");
+	ck_assert_str_eq(c->alert.notify, "echo \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	dd_config_free(c);
+	/* names stay printable ASCII; labels must be UTF-8 */
+	expect_errors("node = \"lb\\xff\";\n", "directord.conf:1: node is not valid UTF-8\n");
+	expect_cl("vips = ( { address = \"203.0.113.1\"; interface = \"eth0\"; label = \"eth0:\\xe9\"; } );",
+		  "directord.conf:3: label is not valid UTF-8\n");
+	expect_cl("services = ( { name = \"w\\xe9b\"; protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80; } );",
+		  "directord.conf:3: name is not valid UTF-8\n");
+	expect_errors("clusters = ( { name = \"w\\xc3\\xa9b\"; } );\n",
+		      "directord.conf:1: name 'w\xc3\xa9"
+		      "b' must be printable ASCII without blanks, quotes or backslashes\n");
+}
+END_TEST
+
 /* ---- what the failover engine relies on ------------------------------
  * One case per rule that the engine used to re-check without a line
  * number; the loader is where they live now. The second peer and a
@@ -803,8 +842,8 @@ START_TEST(engine_rules)
 	char *t, *want;
 
 	/* node name: 1..63 printable ASCII, no blanks */
-	expect_errors("node = \"lb 1\";\n", "directord.conf:1: node 'lb 1' may not contain blanks, quotes or backslashes\n");
-	expect_errors("node = \"lb\xc3\xa9\";\n", "directord.conf:1: node 'lb\xc3\xa9' may not contain blanks, quotes or backslashes\n");
+	expect_errors("node = \"lb 1\";\n", "directord.conf:1: node 'lb 1' must be printable ASCII without blanks, quotes or backslashes\n");
+	expect_errors("node = \"lb\xc3\xa9\";\n", "directord.conf:1: node 'lb\xc3\xa9' must be printable ASCII without blanks, quotes or backslashes\n");
 	t = fmt("node = \"%s\";\n", long_name);
 	want = fmt("directord.conf:1: node '%s' is too long (at most 63 characters)\n", long_name);
 	expect_errors(t, want);
@@ -818,7 +857,7 @@ START_TEST(engine_rules)
 	expect_hb("", "name = \"lb\t2\"; links = ( " LINK4 " );",
 		  "directord.conf:3: name contains a control character\n");
 	expect_hb("", "name = \"lb 2\"; links = ( " LINK4 " );",
-		  "directord.conf:3: name 'lb 2' may not contain blanks, quotes or backslashes\n");
+		  "directord.conf:3: name 'lb 2' must be printable ASCII without blanks, quotes or backslashes\n");
 	t = fmt("name = \"%s\"; links = ( " LINK4 " );", long_name);
 	want = fmt("directord.conf:3: name '%s' is too long (at most 63 characters)\n", long_name);
 	expect_hb("", t, want);
@@ -874,7 +913,7 @@ START_TEST(engine_rules)
 
 	/* cluster name: the node name rule; priority 1..254 */
 	expect_errors("clusters = ( { name = \"w eb\"; } );\n",
-		      "directord.conf:1: name 'w eb' may not contain blanks, quotes or backslashes\n");
+		      "directord.conf:1: name 'w eb' must be printable ASCII without blanks, quotes or backslashes\n");
 	expect_errors("clusters = ( { name = \"\"; } );\n", "directord.conf:1: name must not be empty\n");
 	expect_cl("priority = 0;", "directord.conf:3: priority 0 is out of range (1..254)\n");
 }
@@ -1313,6 +1352,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, valid_schedulers);
 	tcase_add_test(tc, duplicates);
 	tcase_add_test(tc, many_real_servers);
+	tcase_add_test(tc, strings_nul_utf8);
 	tcase_add_test(tc, engine_rules);
 	tcase_add_test(tc, required);
 	tcase_add_test(tc, check_type_keys);
