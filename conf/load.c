@@ -8,11 +8,13 @@
  */
 #include "config.h"
 #include "conf/conf_int.h"
+#include "conf/keyfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
+#include <openssl/crypto.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -505,36 +507,17 @@ static void load_control(struct ld *ld, cs_t *root)
 
 /* ---- heartbeat ------------------------------------------------------- */
 
-/* The key authenticates failover: a copy readable by others lets anyone
- * on the link take the VIPs, so the mode rule is strict. */
+/* The rule is conf/keyfile.c's, which the heartbeat reads the key with:
+ * what `-t` accepts, the daemon starts with. */
 static void check_key_file(struct ld *ld, cs_t *s, const char *path)
 {
-	struct stat st;
-	/* stat first: opening a device node can have side effects. */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		err(ld, s, "key file %s is not a regular file", path);
-		return;
-	}
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			err(ld, s, "key file %s does not exist", path);
-		else if (errno == EACCES)
-			err(ld, s, "key file %s is not readable", path);
-		else
-			err(ld, s, "key file %s cannot be opened: %s", path, strerror(errno));
-		return;
-	}
-	char byte;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		err(ld, s, "key file %s is not a regular file", path);
-	else if (st.st_mode & 077)
-		err(ld, s, "key file %s is %s by group or others (mode %04o); chmod 600 it",
-		    path, (st.st_mode & 044) ? "readable" : "writable",
-		    (unsigned)(st.st_mode & 07777));
-	else if (st.st_size == 0 || read(fd, &byte, 1) != 1)
-		err(ld, s, "key file %s is empty", path);
-	close(fd);
+	uint8_t key[DD_KEY_MAX];
+	char *msg = NULL;
+	if (dd_key_file_read(path, key, &msg) < 0)
+		err(ld, s, "%s", msg);
+	else
+		OPENSSL_cleanse(key, sizeof key);
+	free(msg);
 }
 
 static void load_link(struct ld *ld, cs_t *g, struct dd_link *l, bool mcast)

@@ -1117,6 +1117,52 @@ START_TEST(key_file_mode)
 	free(m);
 	free(missing);
 
+	/* What the heartbeat refuses at start, -t refuses too (one rule,
+	 * conf/keyfile.c): modes other than 0600/0400 without group or other
+	 * bits, a key too short, too long or empty, a file another user owns. */
+	static const struct { mode_t mode; const char *msg; } modes[] = {
+		{ 0700, "has mode 0700, not 0600 or 0400; chmod 600 it" },
+		{ 0200, "has mode 0200, not 0600 or 0400; chmod 600 it" },
+		{ 0000, "has mode 0000, not 0600 or 0400; chmod 600 it" },
+		{ 0601, "is writable by group or others (mode 0601); chmod 600 it" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		chmod(keypath, modes[i].mode);
+		m = fmt("key file %s %s", keypath, modes[i].msg);
+		expect_key(keypath, m);
+		free(m);
+	}
+	chmod(keypath, 0600);
+	char *k = fmt("%s/k", tmpdir);
+	write_file(k, "0123456789abcde\n", 0600);
+	m = fmt("key file %s holds 15 bytes; a key needs at least 16", k);
+	expect_key(k, m);
+	free(m);
+	write_file(k, "\n", 0600);
+	m = fmt("key file %s is empty", k);
+	expect_key(k, m);
+	free(m);
+	char *big = xmalloc(10 << 20);
+	memset(big, 'k', (10 << 20) - 1);
+	big[(10 << 20) - 1] = '\0';
+	write_file(k, big, 0600);
+	free(big);
+	m = fmt("key file %s is longer than 256 bytes", k);
+	expect_key(k, m);
+	free(m);
+	char key256[258];
+	memset(key256, 'k', 256);
+	strcpy(key256 + 256, "\n");
+	write_file(k, key256, 0400);
+	expect_key(k, NULL);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(k, 65534, 65534), 0);
+		m = fmt("key file %s belongs to uid 65534, not root", k);
+		expect_key(k, m);
+		free(m);
+	}
+	free(k);
+
 	/* relative: against the config file's directory */
 	chmod(keypath, 0600);
 	char *name = fmt("%s/directord.conf", tmpdir);
