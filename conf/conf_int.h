@@ -10,6 +10,7 @@
 /* NULL-terminated key lists, one per group, in canonical print order. */
 extern const char *const dd_keys_top[];
 extern const char *const dd_keys_logging[];
+extern const char *const dd_keys_scripts[];
 extern const char *const dd_keys_control[];
 extern const char *const dd_keys_heartbeat[];
 extern const char *const dd_keys_peer[];

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
 #include <openssl/crypto.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/spawn.h"
 #include "lib/util.h"
 
 #ifndef RUNSTATEDIR
@@ -43,6 +45,8 @@ struct ld {
 	/* Uniqueness across the file (conf/seen.c): VIPs, service names,
 	 * service keys. */
 	struct dd_seen vips, svc_names, svc_keys;
+	/* No scripts.user and no user nobody: an error at the first script. */
+	bool no_script_user;
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -422,7 +426,67 @@ static int rd_path(struct ld *ld, cs_t *g, const char *key, bool optional, char 
 	return 1;
 }
 
-/* ---- logging, control ------------------------------------------------ */
+/* ---- scripts, logging, control --------------------------------------- */
+
+/* Who runs notify commands and exec checks (keepalived's script_user).
+ * As root, a flaw in a check script, or anyone who can edit one, acts as
+ * root; so the default is nobody (keepalived's is keepalived_script) and
+ * root must be asked for. */
+static void load_scripts(struct ld *ld, cs_t *root)
+{
+	struct dd_scripts *sc = &ld->c->scripts;
+	cs_t *g = rd_group(ld, root, "scripts");
+	char *user = NULL, *group = NULL;
+	if (g) {
+		sc->line = (int)config_setting_source_line(g);
+		check_keys(ld, g, "in scripts", dd_keys_scripts);
+		rd_strdup(ld, g, "user", true, &user);
+		rd_strdup(ld, g, "group", true, &group);
+	}
+	const struct passwd *pw = getpwnam(user ? user : "nobody");
+	if (!pw) {
+		if (user)
+			err(ld, member(g, "user"), "user '%s' does not exist", user);
+		else
+			ld->no_script_user = true;
+		free(user);
+		free(group);
+		return;
+	}
+	sc->user = xstrdup(pw->pw_name);
+	sc->uid = (uint32_t)pw->pw_uid;
+	sc->gid = (uint32_t)pw->pw_gid;
+	const struct group *gr = NULL;
+	if (group) {
+		if (!(gr = getgrnam(group)))
+			err(ld, member(g, "group"), "group '%s' does not exist", group);
+	} else if (!user) {
+		gr = getgrnam("nogroup");
+	}
+	if (!gr)
+		gr = getgrgid(pw->pw_gid);
+	if (gr) {
+		sc->group = xstrdup(gr->gr_name);
+		sc->gid = (uint32_t)gr->gr_gid;
+	}
+	free(user);
+	free(group);
+}
+
+/* A command the daemon will run as the script user: refused now, with
+ * its line, if lib/spawn.c would refuse it then. */
+static void check_script(struct ld *ld, cs_t *s, const char *command)
+{
+	if (ld->no_script_user) {
+		err(ld, s, "scripts run as user nobody unless scripts.user says otherwise, and there is "
+		    "no user nobody: set scripts.user (\"root\" to run them as root)");
+		ld->no_script_user = false;
+	}
+	char *msg = NULL;
+	if (dd_script_check(command, ld->c->scripts.uid, &msg) < 0)
+		err(ld, s, "%s", msg);
+	free(msg);
+}
 
 static void load_logging(struct ld *ld, cs_t *root)
 {
@@ -440,7 +504,8 @@ static void load_logging(struct ld *ld, cs_t *root)
 		a->syslog_facility = dlog_facility_from_name(dlog_facility_names[i]);
 	if (rd_enum(ld, g, "level", dlog_level_names, ALL_NAMES, &i) == 1)
 		a->log_level = dlog_level_from_name(dlog_level_names[i]);
-	rd_strdup(ld, g, "notify", true, &a->notify);
+	if (rd_strdup(ld, g, "notify", true, &a->notify) == 1 && a->notify)
+		check_script(ld, member(g, "notify"), a->notify);
 	rd_u32(ld, g, "notify_timeout_ms", 100, 3600000, &a->notify_timeout_ms);
 }
 
@@ -754,7 +819,8 @@ static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
 	}
 	rd_bool(ld, g, "verify_tls", &c->verify_tls);
 	rd_path(ld, g, "ca_file", true, &c->ca_file);
-	rd_strdup(ld, g, "command", true, &c->command);
+	if (rd_strdup(ld, g, "command", true, &c->command) == 1 && c->command)
+		check_script(ld, member(g, "command"), c->command);
 	rd_strdup(ld, g, "send", true, &c->send);
 	rd_strdup(ld, g, "expect", true, &c->expect);
 	if (rd_str(ld, g, "dns_query", &v) == 1) {
@@ -1036,6 +1102,8 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 	rd_u32(ld, g, "drain_ms", 0, 86400000, &s->drain_ms);
 
 	check_defaults(&s->check);
+	s->check.script_uid = ld->c->scripts.uid;
+	s->check.script_gid = ld->c->scripts.gid;
 	size_t errs_before = ld->errs->n;
 	cs_t *cg = rd_group(ld, g, "check");
 	if (cg)
@@ -1450,6 +1518,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	}
 	c->pid_file = xstrdup(RUNSTATEDIR "/directord.pid");
 	rd_path(&ld, root, "pid_file", false, &c->pid_file);
+	load_scripts(&ld, root);
 	load_logging(&ld, root);
 	load_control(&ld, root);
 	load_heartbeat(&ld, root);
@@ -1551,6 +1620,8 @@ void dd_config_free(struct dd_config *c)
 	free(c->hb.key_file);
 	free(c->hb.state_file);
 	free(c->alert.notify);
+	free(c->scripts.user);
+	free(c->scripts.group);
 	free(c->control.socket_path);
 	free(c->control.group);
 	free(c->control.metrics_listen);

@@ -795,6 +795,102 @@ START_TEST(strings_nul_utf8)
 }
 END_TEST
 
+/* Who runs notify commands and exec checks: nobody/nogroup unless the file
+ * says otherwise, root only when written; every check carries the ids. */
+START_TEST(scripts_user)
+{
+	char *t = svc_cfg("check = { type = \"exec\"; command = \"exit 0\"; };", "");
+	struct dd_config *c = load_ok(t);
+	free(t);
+	ck_assert_str_eq(c->scripts.user, "nobody");
+	ck_assert_str_eq(c->scripts.group, "nogroup");
+	ck_assert_uint_eq(c->scripts.uid, 65534);
+	ck_assert_uint_eq(c->scripts.gid, 65534);
+	const struct dd_service *s = &c->clusters[0].services[0];
+	ck_assert_uint_eq(s->check.script_uid, 65534);
+	ck_assert_uint_eq(s->rs[0].check.script_uid, 65534);
+	ck_assert_uint_eq(s->rs[0].check.script_gid, 65534);
+	dd_config_free(c);
+
+	c = load_ok("scripts = { user = \"root\"; };\nclusters = (\n"
+		    "{ name = \"web\"; services = ( { protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80;\n"
+		    "  check = { type = \"exec\"; command = \"exit 0\"; }; real_servers = ( { address = \"198.51.100.1\"; } ); } ); } );");
+	ck_assert_str_eq(c->scripts.user, "root");
+	ck_assert_str_eq(c->scripts.group, "root");   /* the user's own group */
+	ck_assert_uint_eq(c->scripts.uid, 0);
+	ck_assert_uint_eq(c->clusters[0].services[0].rs[0].check.script_uid, 0);
+	char *p = dd_config_print(c);
+	ck_assert_ptr_nonnull(strstr(p, "scripts = {\n  user = \"root\";\n  group = \"root\";\n};\n"));
+	free(p);
+	dd_config_free(c);
+
+	c = load_ok("scripts = { user = \"nobody\"; group = \"root\"; };");
+	ck_assert_uint_eq(c->scripts.uid, 65534);
+	ck_assert_uint_eq(c->scripts.gid, 0);
+	dd_config_free(c);
+
+	expect_top("scripts = { user = \"no-such-user-dd\"; group = \"no-such-group-dd\"; colour = 1; };",
+		   "directord.conf:2: unknown key 'colour' in scripts\n"
+		   "directord.conf:2: user 'no-such-user-dd' does not exist\n");
+	expect_top("scripts = { user = \"root\"; group = \"no-such-group-dd\"; };",
+		   "directord.conf:2: group 'no-such-group-dd' does not exist\n");
+	expect_top("scripts = ( );", "directord.conf:2: scripts must be a group { ... }\n");
+}
+END_TEST
+
+/* keepalived's enable_script_security, always on and checked at load:
+ * a notify command or exec check whose script another user can change
+ * fails -t and a reload, at its line, when the file is there. */
+START_TEST(scripts_refused)
+{
+	char *d = fmt("%s/scripts", tmpdir);
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	char *sh = fmt("%s/notify.sh", d);
+	write_file(sh, "#!/bin/sh\n", 0755);
+	char *t = fmt("logging = { notify = \"%s --cluster\"; };", sh);
+	dd_config_free(load_ok(t));
+	chmod(sh, 0777);
+	char *want = fmt("directord.conf:2: script %s refused: %s is writable by group or others (mode 0777)\n",
+			 sh, sh);
+	expect_top(t, want);
+	free(want);
+	chmod(sh, 0755);
+	chmod(d, 0775);
+	want = fmt("directord.conf:2: script %s refused: %s is writable by group or others (mode 0775)\n",
+		   sh, d);
+	expect_top(t, want);
+	free(want);
+	free(t);
+	/* exec checks: the service's and a real server's own */
+	chmod(d, 0755);
+	ck_assert_int_eq(chown(sh, 1234, 1234), 0);
+	char *svc = fmt("check = { type = \"exec\"; command = \"%s\"; };", sh);
+	char *rs = fmt("check = { command = \"'%s' x\"; };", sh);
+	want = fmt("directord.conf:4: script %s refused: %s belongs to uid 1234, not root or the script user (uid 65534)\n",
+		   sh, sh);
+	expect_svc(svc, "", want);
+	free(want);
+	want = fmt("directord.conf:6: script %s refused: %s belongs to uid 1234, not root or the script user (uid 65534)\n",
+		   sh, sh);
+	expect_svc("check = { type = \"exec\"; command = \"exit 0\"; };", rs, want);
+	free(want);
+	/* the script user's own script is fine */
+	ck_assert_int_eq(chown(sh, 65534, 65534), 0);
+	t = svc_cfg(svc, rs);
+	dd_config_free(load_ok(t));
+	free(t);
+	/* not there yet: checked again when it runs */
+	unlink(sh);
+	t = svc_cfg(svc, rs);
+	dd_config_free(load_ok(t));
+	free(t);
+	free(svc);
+	free(rs);
+	free(sh);
+	free(d);
+}
+END_TEST
+
 /* ---- what the failover engine relies on ------------------------------
  * One case per rule that the engine used to re-check without a line
  * number; the loader is where they live now. The second peer and a
@@ -1399,6 +1495,8 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, duplicates);
 	tcase_add_test(tc, many_real_servers);
 	tcase_add_test(tc, strings_nul_utf8);
+	tcase_add_test(tc, scripts_user);
+	tcase_add_test(tc, scripts_refused);
 	tcase_add_test(tc, engine_rules);
 	tcase_add_test(tc, required);
 	tcase_add_test(tc, check_type_keys);
