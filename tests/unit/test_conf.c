@@ -861,8 +861,13 @@ START_TEST(scripts_refused)
 	expect_top(t, want);
 	free(want);
 	free(t);
-	/* exec checks: the service's and a real server's own */
+	/* exec checks: the service's and a real server's own (owners need root) */
 	chmod(d, 0755);
+	if (geteuid() != 0) {
+		free(sh);
+		free(d);
+		return;
+	}
 	ck_assert_int_eq(chown(sh, 1234, 1234), 0);
 	char *svc = fmt("check = { type = \"exec\"; command = \"%s\"; };", sh);
 	char *rs = fmt("check = { command = \"'%s' x\"; };", sh);
