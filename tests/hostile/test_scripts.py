@@ -125,14 +125,16 @@ def test_root_only_when_asked_for(lab):
     assert "DD_SECRET_TOKEN" not in recs[0][1]
 
 
+NOTIFY_LINE = CONF.splitlines().index('logging = {{ notify = "{script} --from-directord"; }};') + 1
+
+
 def test_writable_script_refused_by_t(lab):
     top, script, out = lab
     os.chmod(script, 0o777)
     conf = write_conf(top, script)
     r = subprocess.run([DIRECTORD, "-t", "-f", conf], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1, r.stdout + r.stderr
-    line = CONF.splitlines().index('logging = {{ notify = "{script} --from-directord"; }};') + 1
-    assert (f"{conf}:{line}: script {script} refused: {script} is writable by group or others "
+    assert (f"{conf}:{NOTIFY_LINE}: script {script} refused: {script} is writable by group or others "
             "(mode 0777)") in r.stderr, r.stderr
     os.chmod(script, 0o755)
     os.chmod(os.path.dirname(script), 0o777)
@@ -142,13 +144,19 @@ def test_writable_script_refused_by_t(lab):
 
 def test_script_changed_after_start_is_refused_when_it_would_run(lab):
     top, script, out = lab
-    p = start(top, write_conf(top, script))
+    conf = write_conf(top, script)
+    p = start(top, conf)
+    refused = f"script {script} refused: {script} is writable by group or others (mode 0777)"
     try:
         nslab.wait_for(lambda: records(out), 15, "notify run at start")
-        # Someone makes the script writable by all; the stop runs it again.
+        # Someone makes the script writable by all: a reload is refused at
+        # the notify line, and the stop, which runs it again, refuses it.
         os.chmod(script, 0o777)
+        p.send_signal(signal.SIGHUP)
+        nslab.wait_for(lambda: "reload rejected" in log_text(top), 15, "reload rejected")
     finally:
         assert stop(p) == 0, log_text(top)
+    log = log_text(top)
+    assert f"{conf}:{NOTIFY_LINE}: {refused}" in log, log
     assert len(records(out)) == 1, records(out)
-    assert (f"notify command: script {script} refused: {script} is writable by group or others "
-            "(mode 0777)") in log_text(top), log_text(top)
+    assert f"notify command: {refused}" in log, log

@@ -2,10 +2,12 @@
  * checks: as the script user with its gid as the only group, with PATH and
  * the given variables as the whole environment, and never a script that
  * another user can change (the file, a directory above it, a symlink's
- * directory). Real /bin/sh and setpriv children; runs as root (it chowns
- * files to nobody). Single-threaded, no loop: the test waits for each
- * child with waitpid. */
+ * directory); and that an exec check's probe passes the loader's script
+ * user through. Real /bin/sh and setpriv children; runs as root (it chowns
+ * files to nobody). Single-threaded: the spawner cases wait for each child
+ * with waitpid, the probe cases run a private libev loop to a deadline. */
 #include "config.h"
+#include "health/probe.h"
 #include "lib/spawn.h"
 #include "lib/util.h"
 
@@ -195,6 +197,74 @@ START_TEST(writable_scripts_refused)
 }
 END_TEST
 
+/* ---- exec checks: health/probe.c spawns as the check's script user ---- */
+
+struct probed {
+	struct dd_probe p;      /* first: done() gets its address */
+	bool done, ok;
+	char reason[DD_PROBE_REASON_MAX];
+};
+
+static void probe_done(struct dd_probe *p, bool ok, const char *reason)
+{
+	struct probed *r = (struct probed *)p;
+	r->done = true;
+	r->ok = ok;
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+}
+
+static void probe_once(const char *command, uint32_t uid, struct probed *r)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct dd_probe_ctx ctx;
+	dd_probe_ctx_init(&ctx, loop);
+	struct dd_check chk = { .type = DD_CHECK_EXEC, .interval_ms = 2000, .timeout_ms = 5000,
+				.rise = 1, .fall = 1, .command = (char *)command,
+				.script_uid = uid, .script_gid = uid };
+	memset(r, 0, sizeof *r);
+	r->p.ctx = &ctx;
+	r->p.chk = &chk;
+	ck_assert(dd_addr_parse("198.51.100.21", &r->p.addr));
+	r->p.port = 80;
+	r->p.done = probe_done;
+	dd_probe_start(&r->p);
+	double end = mono_now() + 10;
+	while (!r->done && mono_now() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_msg(r->done, "probe did not finish");
+	dd_probe_cleanup(&r->p);
+	dd_probe_ctx_cleanup(&ctx);
+	ev_loop_destroy(loop);
+}
+
+START_TEST(exec_check_runs_as_script_user)
+{
+	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
+	char out[128], cmd[512], buf[256];
+	snprintf(out, sizeof out, "%s/probe", dir);
+	snprintf(cmd, sizeof cmd, "{ id -u; echo \"$DD_RS_ADDR:$DD_RS_PORT\"; } > %s", out);
+	struct probed r;
+	probe_once(cmd, NOBODY, &r);
+	ck_assert_msg(r.ok, "%s", r.reason);
+	ck_assert_int_ge(read_small_file(out, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "65534\n198.51.100.21:80\n");
+	/* a script others can change: the check fails, saying why */
+	char sh[48];
+	snprintf(sh, sizeof sh, "%.32s/check.sh", dir);
+	put(sh, "#!/bin/sh\nexit 0\n", 0777);
+	ck_assert_int_eq(chown(sh, 0, 0), 0);
+	probe_once(sh, NOBODY, &r);
+	ck_assert(!r.ok);
+	char want[DD_PROBE_REASON_MAX];
+	snprintf(want, sizeof want, "script %s refused: %s is writable by group or others (mode 0777)",
+		 sh, sh);
+	ck_assert_str_eq(r.reason, want);
+	chmod(sh, 0755);
+	probe_once(sh, NOBODY, &r);
+	ck_assert_msg(r.ok, "%s", r.reason);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spawn");
@@ -202,6 +272,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, runs_as_script_user_with_clean_env);
 	tcase_add_test(tc, writable_scripts_refused);
+	tcase_add_test(tc, exec_check_runs_as_script_user);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }
