@@ -12,7 +12,7 @@ sizes=${2:-"10000 50000 200000"}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cc -O2 -I"$src" -I"$build" -o "$tmp/load_time" "$here/load_time.c" \
-   "$build/libddconf.a" "$build/libddutil.a" $(pkg-config --libs libconfig libcrypto)
+   "$build/libddconf.a" "$build/libddutil.a" $(pkg-config --libs libconfig libcrypto) -lev
 for n in $sizes; do
 	python3 "$here/gen.py" "$n" > "$tmp/rs$n.conf"
 	/usr/bin/time -f "directord -t, $n real servers in 1 service: %e s, %M KB max RSS" \
