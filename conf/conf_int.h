@@ -10,6 +10,7 @@
 /* NULL-terminated key lists, one per group, in canonical print order. */
 extern const char *const dd_keys_top[];
 extern const char *const dd_keys_logging[];
+extern const char *const dd_keys_scripts[];
 extern const char *const dd_keys_control[];
 extern const char *const dd_keys_heartbeat[];
 extern const char *const dd_keys_peer[];
@@ -44,6 +45,28 @@ int dd_name_index(const char *const *names, const char *s);
 /* Which check types a type-specific check key applies to (bit per enum
  * dd_check_type); 0 for keys every type has. */
 unsigned dd_check_key_types(const char *key);
+
+/* A set of items already seen, by a hash of their key (conf/seen.c): how
+ * the loader finds duplicates in linear time. Zero-initialise; items are
+ * pointers the caller keeps alive while the set is used. */
+struct dd_seen {
+	struct dd_seen_slot {
+		uint64_t h;
+		const void *item;
+	} *slot;
+	size_t mask, n;
+};
+/* FNV-1a over n bytes, starting from h (DD_SEEN_HASH0 for a new key). */
+#define DD_SEEN_HASH0 14695981039346656037ULL
+uint64_t dd_seen_hash(uint64_t h, const void *p, size_t n);
+/* The earlier item eq() to `item` (whose key hashed to h), or NULL after
+ * adding it. */
+const void *dd_seen_add(struct dd_seen *s, uint64_t h, const void *item,
+			bool (*eq)(const void *a, const void *b));
+/* The same without adding. */
+const void *dd_seen_find(const struct dd_seen *s, uint64_t h, const void *item,
+			 bool (*eq)(const void *a, const void *b));
+void dd_seen_free(struct dd_seen *s);
 
 
 #endif

@@ -10,8 +10,9 @@
 
 #include "lib/util.h"
 
-const char *const dd_keys_top[] = { "node", "pid_file", "logging", "control",
-	"heartbeat", "sync", "clusters", NULL };
+const char *const dd_keys_top[] = { "node", "pid_file", "logging", "scripts",
+	"control", "heartbeat", "sync", "clusters", NULL };
+const char *const dd_keys_scripts[] = { "user", "group", NULL };
 const char *const dd_keys_logging[] = { "facility", "level", "notify",
 	"notify_timeout_ms", NULL };
 const char *const dd_keys_control[] = { "socket", "group", "mode",
@@ -44,7 +45,7 @@ const char *const dd_keys_rs[] = { "address", "port", "weight",
 	"upper_threshold", "lower_threshold", "forward", "slow_start_ms",
 	"check", NULL };
 
-const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging,
+const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging, dd_keys_scripts,
 	dd_keys_control, dd_keys_heartbeat, dd_keys_peer, dd_keys_link,
 	dd_keys_sync, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
 	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, NULL };

@@ -8,11 +8,14 @@
  */
 #include "config.h"
 #include "conf/conf_int.h"
+#include "conf/keyfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
+#include <openssl/crypto.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/spawn.h"
 #include "lib/util.h"
 
 #ifndef RUNSTATEDIR
@@ -38,6 +42,11 @@ struct ld {
 	const char *file;       /* name used in messages */
 	char *dir;              /* where relative paths resolve; NULL: cwd */
 	struct dd_config *c;
+	/* Uniqueness across the file (conf/seen.c): VIPs, service names,
+	 * service keys. */
+	struct dd_seen vips, svc_names, svc_keys;
+	/* No scripts.user and no user nobody: an error at the first script. */
+	bool no_script_user;
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -177,7 +186,8 @@ static int rd_bool(struct ld *ld, cs_t *g, const char *key, bool *out)
 }
 
 /* A string without control characters (they would break log lines, HTTP
- * requests and the printed form). */
+ * requests and the printed form), in UTF-8: strings are echoed into the
+ * JSON of directorctl and the metrics, which cannot carry anything else. */
 static int rd_str(struct ld *ld, cs_t *g, const char *key, const char **out)
 {
 	cs_t *s = member(g, key);
@@ -195,6 +205,10 @@ static int rd_str(struct ld *ld, cs_t *g, const char *key, const char **out)
 		}
 	if (strlen(v) > 4096) {
 		err(ld, s, "%s is too long (at most 4096 characters)", key);
+		return -1;
+	}
+	if (!dd_utf8_valid(v)) {
+		err(ld, s, "%s is not valid UTF-8", key);
 		return -1;
 	}
 	*out = v;
@@ -245,7 +259,7 @@ static int rd_name(struct ld *ld, cs_t *g, const char *key, char buf[DD_NAME_MAX
 		return -1;
 	}
 	if (!name_chars_ok(v)) {
-		err(ld, s, "%s '%s' may not contain blanks, quotes or backslashes", key, v);
+		err(ld, s, "%s '%s' must be printable ASCII without blanks, quotes or backslashes", key, v);
 		return -1;
 	}
 	snprintf(buf, DD_NAME_MAX, "%s", v);
@@ -412,7 +426,67 @@ static int rd_path(struct ld *ld, cs_t *g, const char *key, bool optional, char 
 	return 1;
 }
 
-/* ---- logging, control ------------------------------------------------ */
+/* ---- scripts, logging, control --------------------------------------- */
+
+/* Who runs notify commands and exec checks (keepalived's script_user).
+ * As root, a flaw in a check script, or anyone who can edit one, acts as
+ * root; so the default is nobody (keepalived's is keepalived_script) and
+ * root must be asked for. */
+static void load_scripts(struct ld *ld, cs_t *root)
+{
+	struct dd_scripts *sc = &ld->c->scripts;
+	cs_t *g = rd_group(ld, root, "scripts");
+	char *user = NULL, *group = NULL;
+	if (g) {
+		sc->line = (int)config_setting_source_line(g);
+		check_keys(ld, g, "in scripts", dd_keys_scripts);
+		rd_strdup(ld, g, "user", true, &user);
+		rd_strdup(ld, g, "group", true, &group);
+	}
+	const struct passwd *pw = getpwnam(user ? user : "nobody");
+	if (!pw) {
+		if (user)
+			err(ld, member(g, "user"), "user '%s' does not exist", user);
+		else
+			ld->no_script_user = true;
+		free(user);
+		free(group);
+		return;
+	}
+	sc->user = xstrdup(pw->pw_name);
+	sc->uid = (uint32_t)pw->pw_uid;
+	sc->gid = (uint32_t)pw->pw_gid;
+	const struct group *gr = NULL;
+	if (group) {
+		if (!(gr = getgrnam(group)))
+			err(ld, member(g, "group"), "group '%s' does not exist", group);
+	} else if (!user) {
+		gr = getgrnam("nogroup");
+	}
+	if (!gr)
+		gr = getgrgid(pw->pw_gid);
+	if (gr) {
+		sc->group = xstrdup(gr->gr_name);
+		sc->gid = (uint32_t)gr->gr_gid;
+	}
+	free(user);
+	free(group);
+}
+
+/* A command the daemon will run as the script user: refused now, with
+ * its line, if lib/spawn.c would refuse it then. */
+static void check_script(struct ld *ld, cs_t *s, const char *command)
+{
+	if (ld->no_script_user) {
+		err(ld, s, "scripts run as user nobody unless scripts.user says otherwise, and there is "
+		    "no user nobody: set scripts.user (\"root\" to run them as root)");
+		ld->no_script_user = false;
+	}
+	char *msg = NULL;
+	if (dd_script_check(command, ld->c->scripts.uid, &msg) < 0)
+		err(ld, s, "%s", msg);
+	free(msg);
+}
 
 static void load_logging(struct ld *ld, cs_t *root)
 {
@@ -430,7 +504,8 @@ static void load_logging(struct ld *ld, cs_t *root)
 		a->syslog_facility = dlog_facility_from_name(dlog_facility_names[i]);
 	if (rd_enum(ld, g, "level", dlog_level_names, ALL_NAMES, &i) == 1)
 		a->log_level = dlog_level_from_name(dlog_level_names[i]);
-	rd_strdup(ld, g, "notify", true, &a->notify);
+	if (rd_strdup(ld, g, "notify", true, &a->notify) == 1 && a->notify)
+		check_script(ld, member(g, "notify"), a->notify);
 	rd_u32(ld, g, "notify_timeout_ms", 100, 3600000, &a->notify_timeout_ms);
 }
 
@@ -505,36 +580,17 @@ static void load_control(struct ld *ld, cs_t *root)
 
 /* ---- heartbeat ------------------------------------------------------- */
 
-/* The key authenticates failover: a copy readable by others lets anyone
- * on the link take the VIPs, so the mode rule is strict. */
+/* The rule is conf/keyfile.c's, which the heartbeat reads the key with:
+ * what `-t` accepts, the daemon starts with. */
 static void check_key_file(struct ld *ld, cs_t *s, const char *path)
 {
-	struct stat st;
-	/* stat first: opening a device node can have side effects. */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		err(ld, s, "key file %s is not a regular file", path);
-		return;
-	}
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			err(ld, s, "key file %s does not exist", path);
-		else if (errno == EACCES)
-			err(ld, s, "key file %s is not readable", path);
-		else
-			err(ld, s, "key file %s cannot be opened: %s", path, strerror(errno));
-		return;
-	}
-	char byte;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		err(ld, s, "key file %s is not a regular file", path);
-	else if (st.st_mode & 077)
-		err(ld, s, "key file %s is %s by group or others (mode %04o); chmod 600 it",
-		    path, (st.st_mode & 044) ? "readable" : "writable",
-		    (unsigned)(st.st_mode & 07777));
-	else if (st.st_size == 0 || read(fd, &byte, 1) != 1)
-		err(ld, s, "key file %s is empty", path);
-	close(fd);
+	uint8_t key[DD_KEY_MAX];
+	char *msg = NULL;
+	if (dd_key_file_read(path, key, &msg) < 0)
+		err(ld, s, "%s", msg);
+	else
+		OPENSSL_cleanse(key, sizeof key);
+	free(msg);
 }
 
 static void load_link(struct ld *ld, cs_t *g, struct dd_link *l, bool mcast)
@@ -771,7 +827,8 @@ static void load_check(struct ld *ld, cs_t *g, struct dd_check *c)
 	}
 	rd_bool(ld, g, "verify_tls", &c->verify_tls);
 	rd_path(ld, g, "ca_file", true, &c->ca_file);
-	rd_strdup(ld, g, "command", true, &c->command);
+	if (rd_strdup(ld, g, "command", true, &c->command) == 1 && c->command)
+		check_script(ld, member(g, "command"), c->command);
 	rd_strdup(ld, g, "send", true, &c->send);
 	rd_strdup(ld, g, "expect", true, &c->expect);
 	if (rd_str(ld, g, "dns_query", &v) == 1) {
@@ -827,6 +884,48 @@ static void default_service_name(struct dd_service *s)
 static int service_family(const struct dd_service *s)
 {
 	return s->proto == DD_PROTO_FWMARK ? s->af : s->vip.family;
+}
+
+static uint64_t addr_hash(uint64_t h, const struct dd_addr *a)
+{
+	h = dd_seen_hash(h, &a->family, sizeof a->family);
+	return dd_seen_hash(h, &a->u, dd_addr_len(a));
+}
+
+static bool rs_same(const void *a, const void *b)
+{
+	const struct dd_real_server *x = a, *y = b;
+	return x->port == y->port && dd_addr_eq(&x->addr, &y->addr);
+}
+
+/* IPVS keys a service by proto/VIP/port or fwmark/family. */
+static uint64_t svc_key_hash(const struct dd_service *s)
+{
+	uint64_t h = dd_seen_hash(DD_SEEN_HASH0, &s->proto, sizeof s->proto);
+	if (s->proto == DD_PROTO_FWMARK) {
+		h = dd_seen_hash(h, &s->fwmark, sizeof s->fwmark);
+		return dd_seen_hash(h, &s->af, sizeof s->af);
+	}
+	h = dd_seen_hash(h, &s->port, sizeof s->port);
+	return addr_hash(h, &s->vip);
+}
+
+static bool svc_key_same(const void *a, const void *b)
+{
+	const struct dd_service *t = a, *s = b;
+	return t->proto == s->proto &&
+	       (s->proto == DD_PROTO_FWMARK ? t->fwmark == s->fwmark && t->af == s->af
+					    : t->port == s->port && dd_addr_eq(&t->vip, &s->vip));
+}
+
+static bool svc_name_same(const void *a, const void *b)
+{
+	return strcmp(((const struct dd_service *)a)->name, ((const struct dd_service *)b)->name) == 0;
+}
+
+static bool vip_same_addr(const void *a, const void *b)
+{
+	return dd_addr_eq(&((const struct dd_vip *)a)->addr, &((const struct dd_vip *)b)->addr);
 }
 
 static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
@@ -1011,6 +1110,8 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 	rd_u32(ld, g, "drain_ms", 0, 86400000, &s->drain_ms);
 
 	check_defaults(&s->check);
+	s->check.script_uid = ld->c->scripts.uid;
+	s->check.script_gid = ld->c->scripts.gid;
 	size_t errs_before = ld->errs->n;
 	cs_t *cg = rd_group(ld, g, "check");
 	if (cg)
@@ -1020,21 +1121,25 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 	cs_t *rl = rd_list(ld, g, "real_servers");
 	int n = rl ? config_setting_length(rl) : 0;
 	s->rs = xcalloc((size_t)n, sizeof *s->rs);
+	struct dd_seen seen = { 0 };
 	for (int i = 0; i < n; i++) {
 		cs_t *e = list_group(ld, rl, i, "real server");
 		if (!e)
 			continue;
 		struct dd_real_server *rs = &s->rs[s->n_rs++];
 		load_rs(ld, e, s, rs, check_ok);
-		for (size_t j = 0; j + 1 < s->n_rs; j++)
-			if (rs->addr.family && dd_addr_eq(&s->rs[j].addr, &rs->addr) &&
-			    s->rs[j].port == rs->port) {
-				char ap[DD_ADDR_STRLEN];
-				err(ld, e, "real server %s listed twice (first at line %d)",
-				    dd_addr_port_str(&rs->addr, rs->port, ap, sizeof ap), s->rs[j].line);
-				break;
-			}
+		if (!rs->addr.family)
+			continue;
+		uint64_t h = addr_hash(DD_SEEN_HASH0, &rs->addr);
+		h = dd_seen_hash(h, &rs->port, sizeof rs->port);
+		const struct dd_real_server *first = dd_seen_add(&seen, h, rs, rs_same);
+		if (first) {
+			char ap[DD_ADDR_STRLEN];
+			err(ld, e, "real server %s listed twice (first at line %d)",
+			    dd_addr_port_str(&rs->addr, rs->port, ap, sizeof ap), first->line);
+		}
 	}
+	dd_seen_free(&seen);
 	if (s->quorum > s->n_rs && s->n_rs)
 		err(ld, member(g, "quorum") ? member(g, "quorum") : g,
 		    "quorum %u exceeds the number of real servers (%zu)", s->quorum, s->n_rs);
@@ -1135,18 +1240,13 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 		if (!v->addr.family)
 			continue;
 		/* A VIP owned twice would flap between clusters. */
-		for (size_t ci = 0; ci <= (size_t)(cl - ld->c->clusters); ci++) {
-			const struct dd_cluster *o = &ld->c->clusters[ci];
-			size_t lim = o == cl ? cl->n_vips - 1 : o->n_vips;
-			for (size_t j = 0; j < lim; j++)
-				if (dd_addr_eq(&o->vips[j].addr, &v->addr)) {
-					char b[INET6_ADDRSTRLEN];
-					err(ld, e, "vip %s listed twice (first at line %d)",
-					    dd_addr_str(&v->addr, b, sizeof b), o->vips[j].line);
-					goto next_vip;
-				}
+		const struct dd_vip *first = dd_seen_add(&ld->vips, addr_hash(DD_SEEN_HASH0, &v->addr),
+							 v, vip_same_addr);
+		if (first) {
+			char b[INET6_ADDRSTRLEN];
+			err(ld, e, "vip %s listed twice (first at line %d)",
+			    dd_addr_str(&v->addr, b, sizeof b), first->line);
 		}
-next_vip:;
 	}
 
 	cs_t *sl = rd_list(ld, g, "services");
@@ -1160,39 +1260,30 @@ next_vip:;
 		load_service(ld, e, s);
 		/* IPVS keys a service by proto/VIP/port or fwmark/family, and
 		 * directord names them: both must be unique in the file. */
-		bool dup_name = false, dup_key = false;
-		for (size_t ci = 0; ci <= (size_t)(cl - ld->c->clusters); ci++) {
-			const struct dd_cluster *o = &ld->c->clusters[ci];
-			size_t lim = o == cl ? cl->n_services - 1 : o->n_services;
-			for (size_t j = 0; j < lim; j++) {
-				const struct dd_service *t = &o->services[j];
-				if (!dup_name && strcmp(t->name, s->name) == 0) {
-					err(ld, member(e, "name") ? member(e, "name") : e,
-					    "duplicate service name '%s' (first at line %d)", s->name, t->line);
-					dup_name = true;
-				}
-				bool same = t->proto == s->proto &&
-					(s->proto == DD_PROTO_FWMARK
-					 ? t->fwmark == s->fwmark && t->af == s->af
-					 : t->port == s->port && dd_addr_eq(&t->vip, &s->vip));
-				if (!dup_key && same && (s->vip.family || s->fwmark)) {
-					err(ld, e, "duplicate service %s (first at line %d)", s->name, t->line);
-					dup_key = true;
-				}
-			}
-		}
+		const struct dd_service *t = dd_seen_add(
+			&ld->svc_names, dd_seen_hash(DD_SEEN_HASH0, s->name, strlen(s->name)),
+			s, svc_name_same);
+		if (t)
+			err(ld, member(e, "name") ? member(e, "name") : e,
+			    "duplicate service name '%s' (first at line %d)", s->name, t->line);
+		if ((s->vip.family || s->fwmark) &&
+		    (t = dd_seen_add(&ld->svc_keys, svc_key_hash(s), s, svc_key_same)))
+			err(ld, e, "duplicate service %s (first at line %d)", s->name, t->line);
 	}
 }
 
-static const struct dd_vip *find_vip(const struct dd_config *c, const struct dd_addr *a,
+static const struct dd_vip *find_vip(const struct ld *ld, const struct dd_addr *a,
 				     const struct dd_cluster **in)
 {
-	for (size_t i = 0; i < c->n_clusters; i++)
-		for (size_t j = 0; j < c->clusters[i].n_vips; j++)
-			if (dd_addr_eq(&c->clusters[i].vips[j].addr, a)) {
-				*in = &c->clusters[i];
-				return &c->clusters[i].vips[j];
-			}
+	struct dd_vip key = { .addr = *a };
+	const struct dd_vip *v = dd_seen_find(&ld->vips, addr_hash(DD_SEEN_HASH0, a), &key,
+					      vip_same_addr);
+	const struct dd_config *c = ld->c;
+	for (size_t i = 0; v && i < c->n_clusters; i++)
+		if (v >= c->clusters[i].vips && v < c->clusters[i].vips + c->clusters[i].n_vips) {
+			*in = &c->clusters[i];
+			return v;
+		}
 	return NULL;
 }
 
@@ -1211,7 +1302,7 @@ static void check_sources_not_vips(struct ld *ld)
 				const struct dd_cluster *in;
 				const struct dd_vip *v;
 				if (!chk->source.family || chk->type == DD_CHECK_NONE ||
-				    chk->type == DD_CHECK_EXEC || !(v = find_vip(c, &chk->source, &in)))
+				    chk->type == DD_CHECK_EXEC || !(v = find_vip(ld, &chk->source, &in)))
 					continue;
 				bool inherited = dd_addr_eq(&chk->source, &s->check.source);
 				if (inherited && told)
@@ -1246,15 +1337,21 @@ static void load_clusters(struct ld *ld, cs_t *root)
 				    cl->name, c->clusters[j].line);
 				break;
 			}
-	}	check_sources_not_vips(ld);
+	}
+	check_sources_not_vips(ld);
+	dd_seen_free(&ld->vips);
+	dd_seen_free(&ld->svc_names);
+	dd_seen_free(&ld->svc_keys);
 }
 
 /* ---- what libconfig 1.5 gets wrong -------------------------------------
  * It silently wraps decimal and hex integers beyond 32 bits (port =
- * 4294967376 reads as 80), and it leaks its buffer on a string left open
- * at the end of the text. Scan the text with libconfig's rules for strings
- * and comments first and refuse both. Returns false if libconfig must not
- * see the text at all. */
+ * 4294967376 reads as 80), it drops a \x00 escape and keeps going (the
+ * value read is not the one written, and a C string cannot hold a NUL
+ * anyway), and it leaks its buffer on a string left open at the end of
+ * the text. Scan the text with libconfig's rules for strings and comments
+ * first and refuse all three. Returns false if libconfig must not see the
+ * text at all. */
 static bool prescan(struct ld *ld, const char *t)
 {
 	int line = 1;
@@ -1265,6 +1362,11 @@ static bool prescan(struct ld *ld, const char *t)
 		} else if (*p == '"') {
 			int start = line;
 			for (p++; *p && *p != '"'; p++) {
+				/* libconfig reads \x and \X alike */
+				if (p[0] == '\\' && (p[1] == 'x' || p[1] == 'X') && p[2] == '0' &&
+				    p[3] == '0')
+					errl(ld, line, "string contains \\x00: a NUL byte cannot be "
+					     "part of a value");
 				if (*p == '\\' && p[1])
 					p++;
 				if (*p == '\n')
@@ -1424,6 +1526,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	}
 	c->pid_file = xstrdup(RUNSTATEDIR "/directord.pid");
 	rd_path(&ld, root, "pid_file", false, &c->pid_file);
+	load_scripts(&ld, root);
 	load_logging(&ld, root);
 	load_control(&ld, root);
 	load_heartbeat(&ld, root);
@@ -1525,6 +1628,8 @@ void dd_config_free(struct dd_config *c)
 	free(c->hb.key_file);
 	free(c->hb.state_file);
 	free(c->alert.notify);
+	free(c->scripts.user);
+	free(c->scripts.group);
 	free(c->control.socket_path);
 	free(c->control.group);
 	free(c->control.metrics_listen);

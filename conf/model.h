@@ -61,6 +61,8 @@ struct dd_check {
 	char *ca_file;          /* https: CA bundle when verifying */
 	/* exec */
 	char *command;          /* run with /bin/sh -c; env carries the target */
+	uint32_t script_uid;    /* who runs it: scripts.user/group, set by the */
+	uint32_t script_gid;    /* loader (0/0, root, in a check built by hand) */
 	/* udp / dns */
 	char *send;             /* udp: payload to send */
 	char *expect;           /* udp: substring expected in the reply */
@@ -188,6 +190,14 @@ struct dd_alerting {
 	uint32_t notify_timeout_ms; /* default 10000 */
 };
 
+/* Who runs notify commands and exec checks (keepalived's script_user). */
+struct dd_scripts {
+	char *user;             /* default "nobody" when it exists */
+	char *group;            /* default "nogroup" with nobody, else the user's group */
+	uint32_t uid, gid;
+	int line;               /* of the scripts group; 0: defaults */
+};
+
 struct dd_control {
 	char *socket_path;      /* default RUNSTATEDIR/directord.sock */
 	char *group;            /* may change things besides root; NULL: root only */
@@ -207,6 +217,7 @@ struct dd_config {
 	struct dd_heartbeat hb;
 	struct dd_sync sync;
 	struct dd_alerting alert;
+	struct dd_scripts scripts;
 	struct dd_control control;
 	struct dd_cluster *clusters;
 	size_t n_clusters;

@@ -314,6 +314,10 @@ char *dd_config_print(const struct dd_config *c)
 	fputs("# directord configuration, canonical form (directord -t -p)\n", p->f);
 	kv_str(p, "node", c->node_name);
 	kv_str(p, "pid_file", c->pid_file);
+	open_group(p, "scripts");
+	kv_str(p, "user", c->scripts.user);
+	kv_str(p, "group", c->scripts.group);
+	close_group(p);
 	open_group(p, "logging");
 	kv_str(p, "facility", dlog_facility_name(c->alert.syslog_facility));
 	kv_str(p, "level", dlog_level_name(c->alert.log_level));

@@ -330,8 +330,10 @@ static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 				      .old_role = dd_role_name(ev->old_role), .reason = ev->reason,
 				      .why = dd_fsm_why_name(ev->why), .node = d->cfg->node_name };
 	char *err = NULL;
+	struct dd_run_as as = { d->cfg->scripts.uid, d->cfg->scripts.gid };
 	if (d->cfg->alert.notify &&
-	    dd_notify_run(d->notify, d->cfg->alert.notify, d->cfg->alert.notify_timeout_ms, &ne, &err) < 0) {
+	    dd_notify_run(d->notify, d->cfg->alert.notify, &as, d->cfg->alert.notify_timeout_ms, &ne,
+			  &err) < 0) {
 		log_err("notify", "cluster %s: %s", ev->cluster, err);
 		free(err);
 	}

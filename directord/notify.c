@@ -107,8 +107,8 @@ static char *envvar(const char *name, const char *val)
 	return s;
 }
 
-int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
-		  const struct dd_notify_event *ev, char **err)
+int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_as *as,
+		  uint32_t timeout_ms, const struct dd_notify_event *ev, char **err)
 {
 	if (!command || !*command)
 		return 0;
@@ -125,11 +125,13 @@ int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
 			mine[k++] = mine[j];
 	mine[k] = NULL;
 	pid_t pid;
-	int r = dd_spawn_shell(command, "DIRECTORD_", mine, false, &pid);
+	char *serr = NULL;
+	int r = dd_spawn_script(command, as, mine, false, &pid, &serr);
 	for (size_t j = 0; j < k; j++)
 		free(mine[j]);
 	if (r != 0) {
-		dd_seterr(err, "notify command: spawn /bin/sh: %s", strerror(r));
+		dd_seterr(err, "notify command: %s", serr);
+		free(serr);
 		return -1;
 	}
 	struct child *c = xcalloc(1, sizeof *c);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/spawn.h"
+
 struct dd_notify;
 
 struct dd_notify_event {
@@ -24,13 +26,15 @@ struct dd_notify *dd_notify_new(struct ev_loop *loop);
 /* Kills and reaps commands still running. */
 void dd_notify_free(struct dd_notify *n);
 
-/* Starts `command` with /bin/sh -c and DIRECTORD_CLUSTER, DIRECTORD_ROLE,
+/* Starts `command` with /bin/sh -c as `as` (the config's script user; NULL:
+ * as the daemon) with DIRECTORD_CLUSTER, DIRECTORD_ROLE,
  * DIRECTORD_OLD_ROLE, DIRECTORD_REASON, DIRECTORD_REASON_CODE, DIRECTORD_NODE
- * in its environment.
+ * and PATH as its whole environment (lib/spawn.h, which also refuses a
+ * script others can change).
  * Returns at once: 0 if started, -1 with *err (malloc'd). The outcome
  * (exit status, timeout) is logged when it is known. */
-int dd_notify_run(struct dd_notify *n, const char *command, uint32_t timeout_ms,
-		  const struct dd_notify_event *ev, char **err);
+int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_as *as,
+		  uint32_t timeout_ms, const struct dd_notify_event *ev, char **err);
 
 /* Commands still running (tests, status). */
 unsigned dd_notify_running(const struct dd_notify *n);

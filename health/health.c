@@ -94,7 +94,7 @@ static uint64_t check_key(const struct dd_addr *a, uint16_t port, const struct d
 	h = dd_hash_bytes(h, &a->u, dd_addr_len(a));
 	h = dd_hash_bytes(h, &port, sizeof port);
 	uint32_t nums[] = { c->type, c->interval_ms, c->timeout_ms, c->rise, c->fall,
-			    c->initial, c->verify_tls };
+			    c->initial, c->verify_tls, (uint32_t)c->script_uid, (uint32_t)c->script_gid };
 	h = dd_hash_bytes(h, nums, sizeof nums);
 	h = dd_hash_str(h, c->method);
 	h = dd_hash_str(h, c->path);
@@ -121,6 +121,7 @@ static bool check_eq(const struct dd_check *a, const struct dd_check *b)
 	return a->type == b->type && a->interval_ms == b->interval_ms &&
 	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall &&
 	       a->initial == b->initial && a->port == b->port &&
+	       a->script_uid == b->script_uid && a->script_gid == b->script_gid &&
 	       dd_addr_eq(&a->source, &b->source) && strcmp(a->interface, b->interface) == 0 &&
 	       a->verify_tls == b->verify_tls && a->n_status == b->n_status &&
 	       (a->n_status == 0 || memcmp(a->status, b->status, a->n_status * sizeof *a->status) == 0) &&

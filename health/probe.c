@@ -4,7 +4,8 @@
  * bounds the whole attempt.
  *
  * Exec checks run `/bin/sh -c command` in a process group of their own, so
- * that a timeout can kill the command and everything it started.
+ * that a timeout can kill the command and everything it started, as the
+ * script user and with only DD_RS_ADDR, DD_RS_PORT and PATH (lib/spawn.h).
  */
 #include "config.h"
 #include "health/probe.h"
@@ -759,14 +760,16 @@ static void exec_start(struct dd_probe *p)
 	snprintf(e_port, sizeof e_port, "DD_RS_PORT=%u", p->port);
 	char *extra[] = { e_addr, e_port, NULL };
 	pid_t pid;
-	int rc = dd_spawn_shell(c->command, "DD_RS_", extra, true, &pid);
-	if (rc != 0) {
-		fail_soon(p, "cannot run command: %s", strerror(rc));
+	/* As the script user the loader put in the check (scripts.user). */
+	struct dd_run_as as = { c->script_uid, c->script_gid };
+	char *err = NULL;
+	if (dd_spawn_script(c->command, &as, extra, true, &pid, &err) < 0) {
+		fail_soon(p, "%s", err);
+		free(err);
 		return;
 	}
 	p->killed = false;
 	p->phase = PH_EXEC;
-	char *err = NULL;
 	if (dd_child_watch(&p->child, p->ctx->loop, pid, exec_reaped, p, &err) < 0) {
 		fail_soon(p, "cannot watch command: %s", err);
 		free(err);

@@ -43,39 +43,10 @@ const char *dd_hb_verdict_name(enum dd_hb_verdict v)
 
 int dd_hb_key_load(const char *path, struct dd_hb_key *key, char **err)
 {
-	struct stat st;
-	if (!path || !*path) {
-		dd_seterr(err, "heartbeat key_file is not set");
+	long n = dd_key_file_read(path, key->bytes, err);
+	if (n < 0)
 		return -1;
-	}
-	if (stat(path, &st) < 0) {
-		dd_seterr(err, "key file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((st.st_mode & 0777) != 0600 && (st.st_mode & 0777) != 0400) {
-		dd_seterr(err, "key file %s: mode %03o, must be 0600 or 0400", path,
-		       (unsigned)(st.st_mode & 0777));
-		return -1;
-	}
-	char buf[DD_HB_KEY_MAX + 2];
-	long n = read_small_file(path, buf, sizeof buf);
-	if (n < 0) {
-		dd_seterr(err, "key file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > DD_HB_KEY_MAX) {
-		dd_seterr(err, "key file %s: longer than %d bytes", path, DD_HB_KEY_MAX);
-		return -1;
-	}
-	if (n < DD_HB_KEY_MIN) {
-		dd_seterr(err, "key file %s: %ld bytes, need at least %d", path, n, DD_HB_KEY_MIN);
-		return -1;
-	}
-	memcpy(key->bytes, buf, (size_t)n);
 	key->len = (size_t)n;
-	OPENSSL_cleanse(buf, sizeof buf);
 	return 0;
 }
 

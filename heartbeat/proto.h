@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/keyfile.h"
 #include "conf/model.h"
 
 #define DD_HB_MAGIC "DDHB"
@@ -18,8 +19,9 @@
 #define DD_HB_MAC_LEN 32
 #define DD_HB_MAX_PKT 1400
 #define DD_HB_MAX_CLUSTERS DD_MAX_CLUSTERS
-#define DD_HB_KEY_MIN 16
-#define DD_HB_KEY_MAX 256
+/* conf/keyfile.c reads the key: its limits are the wire's. */
+#define DD_HB_KEY_MIN DD_KEY_MIN
+#define DD_HB_KEY_MAX DD_KEY_MAX
 
 /* Roles as carried on the wire (up to DD_ROLE_MAX). DD_ROLE_STOPPED never
  * goes on the wire: it is what the engine reports when it stops while a
@@ -75,8 +77,9 @@ struct dd_hb_key {
 /* Names on the wire (nodes, clusters): 1..63 printable bytes, no spaces. */
 bool dd_hb_name_ok(const char *s, size_t n);
 
-/* Reads the key file: mode must be 0600 or 0400, content (one trailing
- * newline stripped) 16..256 bytes. Returns 0, or -1 with *err malloc'd. */
+/* Reads the key file by the loader's rule (conf/keyfile.h: mode 0600 or
+ * 0400, owned by root or us, 16..256 bytes after one trailing newline).
+ * Returns 0, or -1 with *err malloc'd. */
 int dd_hb_key_load(const char *path, struct dd_hb_key *key, char **err);
 
 /* Returns the packet length, or -1 if it does not fit (too many clusters,

@@ -82,6 +82,34 @@ void dd_seterr(char **err, const char *fmt, ...)
 	va_end(ap);
 }
 
+bool dd_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned c = *p++;
+		int more;
+		unsigned min;
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1, min = 0x80, c &= 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2, min = 0x800, c &= 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3, min = 0x10000, c &= 0x07;
+		else
+			return false;
+		for (; more; more--, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (*p & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
 long read_small_file(const char *path, char *buf, size_t bufsz)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -25,6 +25,10 @@ char *xstrdup(const char *s);
  * want one. */
 void dd_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code
+ * points past U+10FFFF), which is what JSON and the logs can carry. */
+bool dd_utf8_valid(const char *s);
+
 /* Read a whole small file (key files). Returns bytes read or -1 with errno
  * set; the buffer is NUL-terminated. */
 long read_small_file(const char *path, char *buf, size_t bufsz);

@@ -47,6 +47,8 @@ node = "{node}";
 pid_file = "{dir}/{node}.pid";
 control = {{ socket = "{dir}/{node}.sock"; }};
 logging = {{ level = "info"; notify = "{notify}"; notify_timeout_ms = 5000; }};
+# The notify records go to the lab directory, which only root can enter.
+scripts = {{ user = "root"; }};
 heartbeat = {{
   {peers}state_file = "{dir}/{node}.generation";
   interval_ms = {interval}; dead_ms = {dead};

@@ -11,6 +11,7 @@
 #include "conf/conf_int.h"
 
 #include <check.h>
+#include "lib/util.h"
 #include "tests/unit/ck_run.h"
 #include <dirent.h>
 #include <errno.h>
@@ -732,6 +733,181 @@ START_TEST(duplicates)
 }
 END_TEST
 
+/* 50,000 real servers in one service, the last one a duplicate of the
+ * first: found, with its line, in well under the bound. Comparing each
+ * server with every earlier one took 7 s here without sanitizers (200,000:
+ * minutes), and a reload does this on the main loop; hashed, it is 0.15 s.
+ * The bound is loose enough for a loaded machine under ASan, and far below
+ * what the quadratic search took there. */
+START_TEST(many_real_servers)
+{
+	enum { N = 50000 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	fprintf(f, "clusters = ( { name = \"big\"; services = (\n"
+		   "{ protocol = \"tcp\"; address = \"192.0.2.10\"; port = 80;\n"
+		   "  check = { type = \"none\"; }; real_servers = (\n");
+	for (int i = 0; i < N; i++)
+		fprintf(f, "{ address = \"198.51.100.%d\"; port = %d; },\n", 1 + i % 254, 1024 + i / 254);
+	fprintf(f, "{ address = \"198.51.100.1\"; port = 1024; } ); } ); } );\n");
+	fclose(f);
+	double t0 = mono_now();
+	struct dd_conf_errors e = { 0 };
+	ck_assert_ptr_null(dd_config_load_string(buf, "directord.conf", &e));
+	double took = mono_now() - t0;
+	char *got = errs_text(&e);
+	char *want = fmt("directord.conf:%d: real server 198.51.100.1:1024 listed twice (first at line 4)\n",
+			 4 + N);
+	ck_assert_str_eq(got, want);
+	ck_assert_msg(took < 5.0, "50,000 real servers took %.2f s to validate", took);
+	free(want);
+	free(got);
+	dd_conf_errors_free(&e);
+	free(buf);
+}
+END_TEST
+
+/* A \x00 escape used to vanish from the value (libconfig drops it), so
+ * the command or path run was not the one written; bytes that are not
+ * UTF-8 went into directorctl's JSON, which then did not parse. */
+START_TEST(strings_nul_utf8)
+{
+	expect_top("logging = { notify = \"/bin/true\\x00; rm -rf /\"; };",
+		   "directord.conf:2: string contains \\x00: a NUL byte cannot be part of a value\n");
+	expect_top("pid_file = \"/run/a\\X00b.pid\";",
+		   "directord.conf:2: string contains \\x00: a NUL byte cannot be part of a value\n");
+	/* an escaped backslash is not an escape */
+	struct dd_config *c = load_ok("logging = { notify = \"echo \\\\x00\"; };");
+	ck_assert_str_eq(c->alert.notify, "echo \\x00");
+	dd_config_free(c);
+	/* raw bytes and escapes alike; overlong forms and surrogates too */
+	expect_top("logging = { notify = \"echo \xff\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xC3\\x28\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xC0\\xAF\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xED\\xA0\\x80\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	expect_top("logging = { notify = \"echo \\xF4\\x90\\x80\\x80\"; };",
+		   "directord.conf:2: notify is not valid UTF-8\n");
+	c = load_ok("logging = { notify = \"echo \\xC3\\xA9 \xe2\x82\xac \xf0\x9f\x98\x80\"; };");
+	ck_assert_str_eq(c->alert.notify, "echo \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	dd_config_free(c);
+	/* names stay printable ASCII; labels must be UTF-8 */
+	expect_errors("node = \"lb\\xff\";\n", "directord.conf:1: node is not valid UTF-8\n");
+	expect_cl("vips = ( { address = \"203.0.113.1\"; interface = \"eth0\"; label = \"eth0:\\xe9\"; } );",
+		  "directord.conf:3: label is not valid UTF-8\n");
+	expect_cl("services = ( { name = \"w\\xe9b\"; protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80; } );",
+		  "directord.conf:3: name is not valid UTF-8\n");
+	expect_errors("clusters = ( { name = \"w\\xc3\\xa9b\"; } );\n",
+		      "directord.conf:1: name 'w\xc3\xa9"
+		      "b' must be printable ASCII without blanks, quotes or backslashes\n");
+}
+END_TEST
+
+/* Who runs notify commands and exec checks: nobody/nogroup unless the file
+ * says otherwise, root only when written; every check carries the ids. */
+START_TEST(scripts_user)
+{
+	char *t = svc_cfg("check = { type = \"exec\"; command = \"exit 0\"; };", "");
+	struct dd_config *c = load_ok(t);
+	free(t);
+	ck_assert_str_eq(c->scripts.user, "nobody");
+	ck_assert_str_eq(c->scripts.group, "nogroup");
+	ck_assert_uint_eq(c->scripts.uid, 65534);
+	ck_assert_uint_eq(c->scripts.gid, 65534);
+	const struct dd_service *s = &c->clusters[0].services[0];
+	ck_assert_uint_eq(s->check.script_uid, 65534);
+	ck_assert_uint_eq(s->rs[0].check.script_uid, 65534);
+	ck_assert_uint_eq(s->rs[0].check.script_gid, 65534);
+	dd_config_free(c);
+
+	c = load_ok("scripts = { user = \"root\"; };\nclusters = (\n"
+		    "{ name = \"web\"; services = ( { protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80;\n"
+		    "  check = { type = \"exec\"; command = \"exit 0\"; }; real_servers = ( { address = \"198.51.100.1\"; } ); } ); } );");
+	ck_assert_str_eq(c->scripts.user, "root");
+	ck_assert_str_eq(c->scripts.group, "root");   /* the user's own group */
+	ck_assert_uint_eq(c->scripts.uid, 0);
+	ck_assert_uint_eq(c->clusters[0].services[0].rs[0].check.script_uid, 0);
+	char *p = dd_config_print(c);
+	ck_assert_ptr_nonnull(strstr(p, "scripts = {\n  user = \"root\";\n  group = \"root\";\n};\n"));
+	free(p);
+	dd_config_free(c);
+
+	c = load_ok("scripts = { user = \"nobody\"; group = \"root\"; };");
+	ck_assert_uint_eq(c->scripts.uid, 65534);
+	ck_assert_uint_eq(c->scripts.gid, 0);
+	dd_config_free(c);
+
+	expect_top("scripts = { user = \"no-such-user-dd\"; group = \"no-such-group-dd\"; colour = 1; };",
+		   "directord.conf:2: unknown key 'colour' in scripts\n"
+		   "directord.conf:2: user 'no-such-user-dd' does not exist\n");
+	expect_top("scripts = { user = \"root\"; group = \"no-such-group-dd\"; };",
+		   "directord.conf:2: group 'no-such-group-dd' does not exist\n");
+	expect_top("scripts = ( );", "directord.conf:2: scripts must be a group { ... }\n");
+}
+END_TEST
+
+/* keepalived's enable_script_security, always on and checked at load:
+ * a notify command or exec check whose script another user can change
+ * fails -t and a reload, at its line, when the file is there. */
+START_TEST(scripts_refused)
+{
+	char *d = fmt("%s/scripts", tmpdir);
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	char *sh = fmt("%s/notify.sh", d);
+	write_file(sh, "#!/bin/sh\n", 0755);
+	char *t = fmt("logging = { notify = \"%s --cluster\"; };", sh);
+	dd_config_free(load_ok(t));
+	chmod(sh, 0777);
+	char *want = fmt("directord.conf:2: script %s refused: %s is writable by group or others (mode 0777)\n",
+			 sh, sh);
+	expect_top(t, want);
+	free(want);
+	chmod(sh, 0755);
+	chmod(d, 0775);
+	want = fmt("directord.conf:2: script %s refused: %s is writable by group or others (mode 0775)\n",
+		   sh, d);
+	expect_top(t, want);
+	free(want);
+	free(t);
+	/* exec checks: the service's and a real server's own (owners need root) */
+	chmod(d, 0755);
+	if (geteuid() != 0) {
+		free(sh);
+		free(d);
+		return;
+	}
+	ck_assert_int_eq(chown(sh, 1234, 1234), 0);
+	char *svc = fmt("check = { type = \"exec\"; command = \"%s\"; };", sh);
+	char *rs = fmt("check = { command = \"'%s' x\"; };", sh);
+	want = fmt("directord.conf:4: script %s refused: %s belongs to uid 1234, not root or the script user (uid 65534)\n",
+		   sh, sh);
+	expect_svc(svc, "", want);
+	free(want);
+	want = fmt("directord.conf:6: script %s refused: %s belongs to uid 1234, not root or the script user (uid 65534)\n",
+		   sh, sh);
+	expect_svc("check = { type = \"exec\"; command = \"exit 0\"; };", rs, want);
+	free(want);
+	/* the script user's own script is fine */
+	ck_assert_int_eq(chown(sh, 65534, 65534), 0);
+	t = svc_cfg(svc, rs);
+	dd_config_free(load_ok(t));
+	free(t);
+	/* not there yet: checked again when it runs */
+	unlink(sh);
+	t = svc_cfg(svc, rs);
+	dd_config_free(load_ok(t));
+	free(t);
+	free(svc);
+	free(rs);
+	free(sh);
+	free(d);
+}
+END_TEST
+
 /* ---- what the failover engine relies on ------------------------------
  * One case per rule that the engine used to re-check without a line
  * number; the loader is where they live now. The second peer and a
@@ -779,8 +955,8 @@ START_TEST(engine_rules)
 	char *t, *want;
 
 	/* node name: 1..63 printable ASCII, no blanks */
-	expect_errors("node = \"lb 1\";\n", "directord.conf:1: node 'lb 1' may not contain blanks, quotes or backslashes\n");
-	expect_errors("node = \"lb\xc3\xa9\";\n", "directord.conf:1: node 'lb\xc3\xa9' may not contain blanks, quotes or backslashes\n");
+	expect_errors("node = \"lb 1\";\n", "directord.conf:1: node 'lb 1' must be printable ASCII without blanks, quotes or backslashes\n");
+	expect_errors("node = \"lb\xc3\xa9\";\n", "directord.conf:1: node 'lb\xc3\xa9' must be printable ASCII without blanks, quotes or backslashes\n");
 	t = fmt("node = \"%s\";\n", long_name);
 	want = fmt("directord.conf:1: node '%s' is too long (at most 63 characters)\n", long_name);
 	expect_errors(t, want);
@@ -794,7 +970,7 @@ START_TEST(engine_rules)
 	expect_hb("", "name = \"lb\t2\"; links = ( " LINK4 " );",
 		  "directord.conf:3: name contains a control character\n");
 	expect_hb("", "name = \"lb 2\"; links = ( " LINK4 " );",
-		  "directord.conf:3: name 'lb 2' may not contain blanks, quotes or backslashes\n");
+		  "directord.conf:3: name 'lb 2' must be printable ASCII without blanks, quotes or backslashes\n");
 	t = fmt("name = \"%s\"; links = ( " LINK4 " );", long_name);
 	want = fmt("directord.conf:3: name '%s' is too long (at most 63 characters)\n", long_name);
 	expect_hb("", t, want);
@@ -850,7 +1026,7 @@ START_TEST(engine_rules)
 
 	/* cluster name: the node name rule; priority 1..254 */
 	expect_errors("clusters = ( { name = \"w eb\"; } );\n",
-		      "directord.conf:1: name 'w eb' may not contain blanks, quotes or backslashes\n");
+		      "directord.conf:1: name 'w eb' must be printable ASCII without blanks, quotes or backslashes\n");
 	expect_errors("clusters = ( { name = \"\"; } );\n", "directord.conf:1: name must not be empty\n");
 	expect_cl("priority = 0;", "directord.conf:3: priority 0 is out of range (1..254)\n");
 }
@@ -1053,6 +1229,52 @@ START_TEST(key_file_mode)
 	expect_key(missing, m);
 	free(m);
 	free(missing);
+
+	/* What the heartbeat refuses at start, -t refuses too (one rule,
+	 * conf/keyfile.c): modes other than 0600/0400 without group or other
+	 * bits, a key too short, too long or empty, a file another user owns. */
+	static const struct { mode_t mode; const char *msg; } modes[] = {
+		{ 0700, "has mode 0700, not 0600 or 0400; chmod 600 it" },
+		{ 0200, "has mode 0200, not 0600 or 0400; chmod 600 it" },
+		{ 0000, "has mode 0000, not 0600 or 0400; chmod 600 it" },
+		{ 0601, "is writable by group or others (mode 0601); chmod 600 it" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		chmod(keypath, modes[i].mode);
+		m = fmt("key file %s %s", keypath, modes[i].msg);
+		expect_key(keypath, m);
+		free(m);
+	}
+	chmod(keypath, 0600);
+	char *k = fmt("%s/k", tmpdir);
+	write_file(k, "0123456789abcde\n", 0600);
+	m = fmt("key file %s holds 15 bytes; a key needs at least 16", k);
+	expect_key(k, m);
+	free(m);
+	write_file(k, "\n", 0600);
+	m = fmt("key file %s is empty", k);
+	expect_key(k, m);
+	free(m);
+	char *big = xmalloc(10 << 20);
+	memset(big, 'k', (10 << 20) - 1);
+	big[(10 << 20) - 1] = '\0';
+	write_file(k, big, 0600);
+	free(big);
+	m = fmt("key file %s is longer than 256 bytes", k);
+	expect_key(k, m);
+	free(m);
+	char key256[258];
+	memset(key256, 'k', 256);
+	strcpy(key256 + 256, "\n");
+	write_file(k, key256, 0400);
+	expect_key(k, NULL);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(k, 65534, 65534), 0);
+		m = fmt("key file %s belongs to uid 65534, not root", k);
+		expect_key(k, m);
+		free(m);
+	}
+	free(k);
 
 	/* relative: against the config file's directory */
 	chmod(keypath, 0600);
@@ -1288,6 +1510,10 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, enum_names);
 	tcase_add_test(tc, valid_schedulers);
 	tcase_add_test(tc, duplicates);
+	tcase_add_test(tc, many_real_servers);
+	tcase_add_test(tc, strings_nul_utf8);
+	tcase_add_test(tc, scripts_user);
+	tcase_add_test(tc, scripts_refused);
 	tcase_add_test(tc, engine_rules);
 	tcase_add_test(tc, required);
 	tcase_add_test(tc, check_type_keys);

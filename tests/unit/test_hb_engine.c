@@ -286,7 +286,7 @@ START_TEST(missing_resources_refused)
 	snprintf(kp, sizeof kp, "%s/key", dir);
 	chmod(kp, 0644);
 	ck_assert_ptr_null(dd_failover_new(loop, &n.cfg, NULL, &err));
-	ck_assert_ptr_nonnull(strstr(err, "must be 0600 or 0400"));
+	ck_assert_msg(strstr(err, "(mode 0644); chmod 600 it"), "%s", err);
 	free(err);
 	chmod(kp, 0600);
 	snprintf(n.state, sizeof n.state, "%s/missing-dir/gen", dir);

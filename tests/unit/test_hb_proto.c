@@ -175,16 +175,71 @@ START_TEST(key_file)
 	ck_assert_int_eq(memcmp(k.bytes, "0123456789abcdefXYZ", 19), 0);
 	chmod(path, 0644);
 	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "mode 644"));
+	ck_assert_ptr_nonnull(strstr(err, "mode 0644"));
 	free(err);
 	write_file(path, "short\n", 0400);
 	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "need at least 16"));
+	ck_assert_ptr_nonnull(strstr(err, "needs at least 16"));
 	free(err);
 	unlink(path);
 	ck_assert_int_eq(dd_hb_key_load(path, &k, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+	ck_assert_ptr_nonnull(strstr(err, "does not exist"));
 	free(err);
+	rmdir(tmpdir);
+}
+END_TEST
+
+/* The loader and the heartbeat read the key by one rule (conf/keyfile.c):
+ * every file -t refuses, the engine refuses with the same words, and the
+ * one -t accepts, the engine loads. `directord -t` used to pass all of
+ * these but the last, and the engine then refused to start. */
+START_TEST(key_file_same_rule_as_loader)
+{
+	mk_tmp();
+	char path[128];
+	snprintf(path, sizeof path, "%s/key", tmpdir);
+	static char big[1 << 20];
+	memset(big, 'k', sizeof big - 1);
+	char k257[258];
+	memset(k257, 'k', 257);
+	k257[257] = '\0';
+	const struct { const char *text; mode_t mode; uid_t owner; const char *msg; } cases[] = {
+		{ "0123456789abcdef", 0700, 0, "has mode 0700, not 0600 or 0400" },
+		{ "0123456789abcdef", 0200, 0, "has mode 0200, not 0600 or 0400" },
+		{ "0123456789abcdef", 0000, 0, "has mode 0000, not 0600 or 0400" },
+		{ "0123456789abcde\n", 0600, 0, "holds 15 bytes; a key needs at least 16" },
+		{ "\n", 0600, 0, "is empty" },
+		{ "", 0600, 0, "is empty" },
+		{ big, 0600, 0, "is longer than 256 bytes" },
+		{ k257, 0600, 0, "is longer than 256 bytes" },
+		{ "0123456789abcdef", 0600, 65534, "belongs to uid 65534, not root" },
+		{ k257 + 1, 0400, 0, NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (cases[i].owner && geteuid() != 0)
+			continue;
+		unlink(path);
+		write_file(path, cases[i].text, cases[i].mode);
+		if (cases[i].owner)
+			ck_assert_int_eq(chown(path, cases[i].owner, cases[i].owner), 0);
+		char *conf_err = NULL, *hb_err = NULL;
+		uint8_t buf[DD_KEY_MAX];
+		long n = dd_key_file_read(path, buf, &conf_err);
+		struct dd_hb_key key;
+		int r = dd_hb_key_load(path, &key, &hb_err);
+		if (!cases[i].msg) {
+			ck_assert_int_eq(n, 256);
+			ck_assert_int_eq(r, 0);
+			ck_assert_uint_eq(key.len, 256);
+			continue;
+		}
+		ck_assert_msg(n == -1 && r == -1, "case %zu accepted", i);
+		ck_assert_str_eq(conf_err, hb_err);
+		ck_assert_msg(strstr(hb_err, cases[i].msg), "case %zu: %s", i, hb_err);
+		free(conf_err);
+		free(hb_err);
+	}
+	unlink(path);
 	rmdir(tmpdir);
 }
 END_TEST
@@ -263,6 +318,7 @@ int main(void)
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, replay_window);
 	tcase_add_test(tc, key_file);
+	tcase_add_test(tc, key_file_same_rule_as_loader);
 	tcase_add_test(tc, state_file_not_steered);
 	tcase_add_test(tc, generation);
 	suite_add_tcase(s, tc);
