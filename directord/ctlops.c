@@ -253,9 +253,16 @@ static void op_reload(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 {
 	struct dd_ctlops *o = ctx;
 	char *why = NULL;
-	if (o->src.reload(o->src.daemon, &why) < 0) {
+	int rr = o->src.reload(o->src.daemon, &why);
+	if (rr < 0) {
 		dd_ctl_error(r, DD_CTL_FAILED, "reload rejected, running configuration kept:\n%s",
 			     why ? why : "");
+		free(why);
+		return;
+	}
+	if (rr > 0) {
+		dd_ctl_error(r, DD_CTL_FAILED, "reload applied from %s, but not all of it: %s",
+			     o->src.conf_path, why ? why : "");
 		free(why);
 		return;
 	}

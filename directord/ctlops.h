@@ -29,7 +29,8 @@ struct dd_ctlops_src {
 	struct dd_failover **fo;
 	struct dd_health **health;
 	const unsigned *reloads, *reload_failures;
-	/* Reloads like SIGHUP. 0, or -1 with *why (malloc'd): the errors. */
+	/* Reloads like SIGHUP. 0; -1 with *why (malloc'd): the errors, nothing
+	 * changed; 1 with *why: applied, but that part did not take. */
 	int (*reload)(void *daemon, char **why);
 	void *daemon;
 };

@@ -359,9 +359,10 @@ static void on_health(void *ctx, const char *service, const struct dd_addr *rs, 
 		dd_fwd_set_rs_health(d->fwd, service, rs, port, up);
 }
 
-/* The IPVS plane is started or handed the new config; *err set on a fatal
- * error (no IPVS). Refused operations are retried in the background and do
- * not count as failure. */
+/* The IPVS plane is started or handed the new config. -1 with *err on a
+ * fatal error (no IPVS); 1 with *err when operations the kernel refused
+ * are left to the background retry (the reload is in force, the kernel
+ * not yet all of it); 0 when all of it is in the kernel. */
 static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **err)
 {
 	if (!d->fwd) {
@@ -373,13 +374,16 @@ static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **er
 	char *e = NULL;
 	if (dd_fwd_apply_config(d->fwd, cfg, &e) < 0) {
 		log_err("ipvs", "reload: %s", e ? e : "IPVS operations failed");
+		dd_seterr(err, "IPVS: %s; retried in the background", e ? e : "operations failed");
 		free(e);
+		return 1;
 	}
 	return 0;
 }
 
-/* `why`, if given, gets the errors of a rejected file (malloc'd), for
- * directorctl reload. */
+/* 0: applied; -1: rejected, the running config kept; 1: applied, but a
+ * part did not take (IPVS). `why`, if given, gets the errors or what did
+ * not take (malloc'd), for directorctl reload. */
 static int reload_apply(struct dd_daemon *d, char **why);
 
 /* systemd hears RELOADING=1 before and READY=1 after, whatever the
@@ -427,13 +431,24 @@ static int reload_apply(struct dd_daemon *d, char **why)
 		d->reload_failures++;
 		return -1;
 	}
-	if (fwd_apply(d, next, &ferr) < 0) {
-		/* Only reached when services appear in a config that had none
-		 * and IPVS is missing: the failover part is already reloaded,
-		 * so say it loudly but keep going with the old services (none). */
-		log_err("config", "reload: services not applied: %s", ferr ? ferr : "IPVS");
+	/* What did not apply is said to the one who asked (directorctl
+	 * reload exits 1 with it), not only logged. */
+	int partial = 0;
+	int fr = fwd_apply(d, next, &ferr);
+	if (fr != 0) {
+		/* -1 only when services appear in a config that had none and
+		 * IPVS is missing: the failover part is already reloaded, so say
+		 * it loudly but keep going with the old services (none). */
+		char *w = NULL;
+		dd_seterr(&w, "services not applied: %s", ferr ? ferr : "IPVS");
+		log_err("config", "reload: %s", w);
+		if (why)
+			*why = w;
+		else
+			free(w);
 		free(ferr);
 		ferr = NULL;
+		partial = 1;
 	}
 	if (d->health)
 		dd_health_reload(d->health, next);
@@ -443,8 +458,9 @@ static int reload_apply(struct dd_daemon *d, char **why)
 	d->reloads++;
 	if (d->ctl)
 		dd_ctlops_reconfigure(d->ctl);
-	log_notice("config", "reload applied from %s", d->opts->conf_path);
-	return 0;
+	log_notice("config", "reload applied from %s%s", d->opts->conf_path,
+		   partial ? ", but not all of it is in the kernel" : "");
+	return partial;
 }
 
 static int ctl_reload(void *daemon, char **why)

@@ -180,3 +180,21 @@ def test_plan_lists_ipvs_ops_then_reload_applies_them(lab, ipvs_modules):
     poll(lambda: kweight(d, RS[1]) == 5, 30, what="rs2 weight 5")
     assert any(s.key == f"TCP {VIP}:8080" for s in d.ipvs())
     assert p.stop() == 0, p.log()
+
+
+def test_reload_says_what_the_kernel_refused(lab, ipvs_modules):
+    """A reload the kernel takes only in part (a scheduler this kernel has
+    no module for) is applied, but `directorctl reload` says what did not
+    take, and exits 1 (it used to answer ok)."""
+    cli, d = site(lab)
+    p, conf = start(lab, d)
+    refused = EXTRA.replace('scheduler = "wlc"', 'scheduler = "twos"')  # Linux 6.2+, not 6.1
+    os.replace(write_conf(lab, "new.conf", w2=5, extra=refused), conf)
+    r = ctl(lab, "reload")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    out = r.stdout + r.stderr
+    assert "reload applied from" in out and "but not all of it: services not applied: IPVS" in out, out
+    poll(lambda: kweight(d, RS[1]) == 5, 30, what="the rest of the reload in the kernel")
+    assert not any(s.key == f"TCP {VIP}:8080" for s in d.ipvs())
+    assert "but not all of it is in the kernel" in p.log()
+    assert p.stop() == 0, p.log()
