@@ -56,6 +56,8 @@ void dd_json_obj_begin(struct dd_json *j);
 void dd_json_obj_end(struct dd_json *j);
 void dd_json_arr_begin(struct dd_json *j);
 void dd_json_arr_end(struct dd_json *j);
+/* key: one of the program's own names (plain ASCII, never from a config
+ * or a peer), so it is written without escaping. */
 void dd_json_key(struct dd_json *j, const char *key);
 void dd_json_str(struct dd_json *j, const char *s);   /* NULL writes null */
 void dd_json_int(struct dd_json *j, int64_t v);
