@@ -110,17 +110,16 @@ bool dd_utf8_valid(const char *s)
 	return true;
 }
 
-long read_small_file(const char *path, char *buf, size_t bufsz)
+/* Reads fd to its end or to bufsz - 1 bytes, NUL-terminates, and closes
+ * it. Returns the bytes read, or -1 with errno. */
+static long read_and_close(int fd, char *buf, size_t bufsz)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	size_t got = 0;
 	while (got + 1 < bufsz) {
 		ssize_t r = read(fd, buf + got, bufsz - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
 			int e = errno;
 			close(fd);
 			errno = e;
@@ -133,6 +132,12 @@ long read_small_file(const char *path, char *buf, size_t bufsz)
 	buf[got] = '\0';
 	close(fd);
 	return (long)got;
+}
+
+long read_small_file(const char *path, char *buf, size_t bufsz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -1 : read_and_close(fd, buf, bufsz);
 }
 
 int dd_dir_open(const char *path, const char **base, bool *shared, char **err)
@@ -234,25 +239,10 @@ long read_owned_file(const char *path, char *buf, size_t bufsz, char **err)
 		errno = EPERM;
 		return -1;
 	}
-	size_t got = 0;
-	while (got + 1 < bufsz) {
-		ssize_t r = read(fd, buf + got, bufsz - 1 - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			dd_seterr(err, "%s: %s", path, strerror(e));
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	close(fd);
-	return (long)got;
+	long n = read_and_close(fd, buf, bufsz);
+	if (n < 0)
+		dd_seterr(err, "%s: %s", path, strerror(errno));
+	return n;
 }
 
 int write_file_atomic(const char *path, const void *buf, size_t len, char **err)
