@@ -8,6 +8,7 @@
  * the heartbeat thread (see the DOC block in engine.c). */
 #include "config.h"
 #include "heartbeat/engine.h"
+#include "heartbeat/vip.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -370,6 +372,7 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		fo->rx++;
 		l->rx++;
 		l->last_rx = now;
+		bool heard_before = l->heard;
 		l->heard = true;
 		bool was_alive = fo_peer_alive(fo);
 		fo->peer.heard = true;
@@ -394,11 +397,20 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		ev_timer_again(loop, &l->silence);
 		fo->peer_timer.repeat = dead;
 		ev_timer_again(loop, &fo->peer_timer);
+		bool link_back = !l->up;
 		if (!l->up) {
 			char s[160];
 			l->up = true;
 			log_notice(SUB, "heartbeat %s up: hearing peer %s; %zu/%zu links up",
 				   link_str(fo, (size_t)l->idx, s, sizeof s), m.node, fo_links_up(fo), fo->n_links);
+			/* The peer hears us only once our side of the link has
+			 * resolved it again: at once, not at the next probe. */
+			char *err = NULL;
+			if (heard_before && lc->ifname[0] && !fo->conf->mcast.family &&
+			    dd_neigh_forget(fo->vipctl, &lc->remote, lc->ifname, &err) < 0) {
+				log_info(SUB, "heartbeat %s: %s", link_str(fo, (size_t)l->idx, s, sizeof s), err);
+				free(err);
+			}
 		}
 		if (!was_alive)
 			log_notice(SUB, "peer %s alive (generation %" PRIu64 ", interval %u ms, dead time %u ms)",
@@ -413,6 +425,8 @@ static void on_packet(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		fo->peer.suspect = DD_PEER_OK;
 		fo_evaluate(fo);
+		if (link_back)
+			fo_send(fo); /* resolves the peer now, and tells it our roles */
 		/* Back from silence, it may have held our VIPs meanwhile (its
 		 * keepalives were lost, or not believed) and may have yielded
 		 * before we heard it say active: clients may still point at

@@ -15,6 +15,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/neighbour.h>
 
 struct dd_vipctl {
 	struct nl_sock *sk;
@@ -142,4 +143,32 @@ int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err)
 		return -1;
 	}
 	return 1;
+}
+
+int dd_neigh_forget(struct dd_vipctl *c, const struct dd_addr *a, const char *ifname, char **err)
+{
+	struct dd_vip v = { .addr = *a };
+	snprintf(v.ifname, sizeof v.ifname, "%s", ifname);
+	int ifindex = ifindex_of(c, &v, err);
+	if (ifindex < 0)
+		return -1;
+	struct rtnl_neigh *n = rtnl_neigh_alloc();
+	struct nl_addr *na = nl_addr_build(a->family, a->u.bytes, dd_addr_len(a));
+	if (!n || !na) {
+		dd_seterr(err, "out of memory");
+		rtnl_neigh_put(n);
+		nl_addr_put(na);
+		return -1;
+	}
+	rtnl_neigh_set_ifindex(n, ifindex);
+	rtnl_neigh_set_family(n, a->family);
+	rtnl_neigh_set_dst(n, na);
+	nl_addr_put(na);
+	int r = rtnl_neigh_delete(c->sk, n, 0);
+	rtnl_neigh_put(n);
+	if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NOADDR) {
+		dd_seterr(err, "neighbour %s: %s", ifname, nl_geterror(r));
+		return -1;
+	}
+	return 0;
 }

@@ -21,6 +21,14 @@ void dd_vipctl_free(struct dd_vipctl *c);
 int dd_vip_add(struct dd_vipctl *c, const struct dd_vip *v, char **err);
 int dd_vip_del(struct dd_vipctl *c, const struct dd_vip *v, char **err);
 
+/* Drops the kernel's neighbour entry for a on ifname, so that the next
+ * packet to it resolves at once. A heartbeat link that was cut leaves the
+ * peer's entry waiting up to a second (the ARP/ND retransmit time) for its
+ * next probe, with our keepalives queued behind it: a split brain would
+ * outlive the cut by that long. 0, or -1 with *err. */
+struct dd_addr;
+int dd_neigh_forget(struct dd_vipctl *c, const struct dd_addr *a, const char *ifname, char **err);
+
 /* "192.0.2.10/32 on eth0" */
 const char *dd_vip_str(const struct dd_vip *v, char *buf, size_t len);
 

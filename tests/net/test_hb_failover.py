@@ -165,8 +165,12 @@ def test_both_links_cut_then_restored(lab):
                          for r in roles(lab.log("lb2"))), 10, "lb2 to yield")
     wait_for(lambda: not lab.has_vip("lb2"), 10, "lb2 to drop the VIP")
     assert lab.has_vip("lb1")
-    wait_for(lambda: "split brain: peer lb2 is active too; we have precedence" in lab.log("lb1"), 10,
-             "lb1 to note the split brain")
+    # lb1 announces again: it saw lb2 active too, or (when lb2 yielded on
+    # the first keepalive it heard, before lb1 heard it say active) it
+    # heard its peer again after the silence.
+    wait_for(lambda: "split brain: peer lb2 is active too; we have precedence" in lab.log("lb1") or
+             "peer lb2 heard again: announcing the VIPs again" in lab.log("lb1"), 10,
+             "lb1 to announce again")
     wait_for(lambda: re.search(rf"^\S+ {mac1} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}",
                                open(cap).read(), re.M), 10, "lb1's GARP after the links came back")
     wait_for(lambda: lab.client_neigh(VIP4) == mac1, 10, "client back on lb1")
@@ -177,7 +181,7 @@ def test_both_links_cut_then_restored(lab):
     garps = re.findall(rf"^\S+ {mac1} > ff:ff:ff:ff:ff:ff.*Request who-has {VIP4} tell {VIP4}",
                        open(cap).read(), re.M)
     assert 1 <= len(garps) <= 3, garps
-    assert lab.log("lb1").count("we have precedence") == 1, lab.log("lb1")
+    assert lab.log("lb1").count("we have precedence") <= 1, lab.log("lb1")
 
 
 def send_from_client(lab, payload, src, dst="192.0.2.2", sport=7694):
