@@ -250,8 +250,9 @@ class PairBase:
         self.procs = {}          # node -> nslab.Proc (the current one)
         self.expect_alive = {}   # node -> bool
         self.all_procs = []      # (node, Proc) ever started
-        self.garp_count = {"lb1": 3, "lb2": 3}
-        self.keys = {}
+        self.variant = {"lb1": 0, "lb2": 0}   # reload_good flips it: a real change
+        self.keys = {}                        # node -> its key file (wrong_key)
+        self.good_key = None
 
     # -- daemons
     def start(self, node):
@@ -285,6 +286,14 @@ class PairBase:
             self.signal(node, sigs.SIGKILL)
             p.popen.wait(10)
             return f"hung after {sig!r}: SIGKILLed"
+
+    def write_key(self, node, key):
+        """node's key file, replaced atomically (mode 0600)."""
+        tmp = self.keys[node] + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(key + b"\n")
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, self.keys[node])
 
     # -- network faults
     def port(self, node, link):
@@ -354,16 +363,10 @@ class DirectordPair(PairBase):
         self.alert_tail = LogTail((self.messages + ".alert") if syslog else None)
         self.msg_tail = LogTail(self.messages) if syslog else None
         self.pid_node = {}
+        self.good_key = hbnet.KEY
         for n in self.nodes:
             self.keys[n] = os.path.join(lab.dir, f"{n}.key")
             self.write_key(n, hbnet.KEY)
-
-    def write_key(self, node, key):
-        tmp = self.keys[node] + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(key + b"\n")
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, self.keys[node])
 
     def host(self, node):
         return self.lab.hosts[node]
@@ -377,7 +380,7 @@ class DirectordPair(PairBase):
     def conf(self, node, bad=False):
         prio = 150 if node == "lb1" else 100
         path = self.lab.conf(node, prio, interval=self.interval_ms, dead=self.dead_ms,
-                             garp=f"count = {self.garp_count[node]}; interval_ms = 100;", key=self.keys[node])
+                             garp=f"count = {3 - self.variant[node]}; interval_ms = 100;", key=self.keys[node])
         if bad:
             with open(path) as f:
                 text = f.read()
@@ -388,7 +391,7 @@ class DirectordPair(PairBase):
     def _start(self, node):
         p = self.lab.start(node, 150 if node == "lb1" else 100, syslog_sock=self.sock,
                            interval=self.interval_ms, dead=self.dead_ms, key=self.keys[node],
-                           garp=f"count = {self.garp_count[node]}; interval_ms = 100;")
+                           garp=f"count = {3 - self.variant[node]}; interval_ms = 100;")
         self.pid_node[p.pid] = node
         return p
 
@@ -445,7 +448,7 @@ class DirectordPair(PairBase):
             self.conf(node)      # the file is good again for the next restart
 
     def set_key(self, node, wrong):
-        self.write_key(node, b"chaos-wrong-key-0123456789abcdef" if wrong else self.hbnet.KEY)
+        self.write_key(node, b"chaos-wrong-key-0123456789abcdef" if wrong else self.good_key)
         self.reload(node)
 
     def ctl(self, node, *args):
@@ -493,7 +496,7 @@ vrrp_instance web {{
         path = os.path.join(self.lab.dir, f"ka-{node}.conf")
         with open(path, "w") as f:
             f.write(self.CONF.format(node=node, prio=300 if bad else prio, vip=self.vip,
-                                     garp=self.garp_count[node]))
+                                     garp=3 - self.variant[node]))
         return path
 
     def _start(self, node):
@@ -586,6 +589,78 @@ vrrp_instance web {{
         p = self.procs[node]
         if p.alive():
             p.popen.send_signal(sig)
+
+
+class GuestPair(DirectordPair):
+    """directord in the IPVS pair lab of tests/lab/pairlab.py (a NAT site in
+    the QEMU guest: client, lb1/lb2 with the sync daemon, three real
+    servers behind them, traffic through the VIP). Logs to stderr (no
+    syslog in the guest): the alert lines are read from there. The
+    heartbeat links are eth0 (front) and eth1 (back, also sync); a link
+    fault takes the bridge-side port down."""
+
+    def __init__(self, site, interval_ms=200, dead_ms=1000):
+        PairBase.__init__(self, site.lab, dead_ms / 1000.0)
+        import pairlab
+        self.site = site
+        self.vip = pairlab.VIP
+        self.interval_ms, self.dead_ms = interval_ms, dead_ms
+        self.good_key = pairlab.KEY
+        self.tails = {}
+        self.ports = {}
+        for n in self.nodes:
+            self.keys[n] = os.path.join(self.lab.dir, f"{n}.key")
+            self.write_key(n, pairlab.KEY)
+
+    def host(self, node):
+        return self.site.lb[node]
+
+    def client(self):
+        return self.site.cli
+
+    def port(self, node, link):
+        """The root namespace's end of node's eth<link> (bridge port)."""
+        if (node, link) not in self.ports:
+            out = self.host(node).ip("-o", "link", "show", "dev", f"eth{link}").stdout
+            peer = int(re.search(r"@if(\d+)", out).group(1))
+            mine = nslab.run(["ip", "-o", "link", "show"]).stdout
+            self.ports[(node, link)] = re.search(rf"^{peer}: ([^:@]+)[@:]", mine, re.M).group(1)
+        return None, self.ports[(node, link)]
+
+    def conf(self, node, bad=False):
+        return self.site.directord_conf(node, 150 if node == "lb1" else 100, sloppy=True, failback=False,
+                                        interval_ms=self.interval_ms, dead_ms=self.dead_ms,
+                                        check_ms=1000 + 500 * self.variant[node], key_file=self.keys[node],
+                                        prio_text="300" if bad else None)
+
+    def _start(self, node):
+        log = os.path.join(self.lab.dir, f"{node}.log")
+        self.tails.setdefault(node, LogTail(log))
+        p = nslab.start_directord(self.lab, self.host(node), node, self.conf(node), log=log)
+        self.site.daemons[node] = p
+        return p
+
+    def start_all(self, timeout=120):
+        super().start_all(timeout)
+        self.site.wait_pair(timeout=timeout)
+
+    def poll_logs(self, now):
+        for tail in list(self.tails.values()):
+            tail.poll(now)
+
+    def role_lines(self):
+        self.poll_logs(None)
+        out = []
+        for node, tail in self.tails.items():
+            for t, text in tail.since(0, r"failover: cluster web: \w+ -> "):
+                m = re.search(r"failover: cluster web: (\w+) -> (\w+): ?(.*)$", text)
+                out.append((t, node) + m.groups())
+        out.sort()
+        return out
+
+    def wait_line(self, node, rx, t0, timeout):
+        tail = self.tails[node]
+        return wait_for(lambda: tail.poll() is None or tail.since(t0, rx), timeout, f"{node} to log {rx!r}")
 
 
 # ------------------------------------------------------------- monitor --
@@ -692,12 +767,13 @@ class Monitor(threading.Thread):
 class Runner:
     """Applies a schedule to a pair under a Monitor; see run()."""
 
-    def __init__(self, pair, client_ns, seed, log=None, traffic=None):
+    def __init__(self, pair, client_ns, seed, log=None, setup=None):
         self.pair = pair
         self.client_ns = client_ns
         self.seed = seed
         self.log = log or (lambda s: None)
-        self.traffic = traffic           # guest form: a pairlab.Traffic
+        self.setup = setup               # guest form: opens the traffic once the pair runs
+        self.traffic = None
         self.faults = []
         self.mon = None
         self.stress = None
@@ -705,6 +781,7 @@ class Runner:
         self.ping = None
         self.lost_ports = set()
         self.t_teardown = float("inf")
+        self.traffic_last = None
 
     def rel(self, t):
         return None if t is None else round(t - self.t0, 3)
@@ -751,7 +828,7 @@ class Runner:
             p.wait_role(f.node, t, 20 + 20 * d)
         elif f.kind in ("reload_good", "reload_bad"):
             if f.kind == "reload_good":
-                p.garp_count[f.node] = 5 - p.garp_count[f.node]    # 3 <-> 2: a real change
+                p.variant[f.node] ^= 1
             p.reload(f.node, bad=f.kind == "reload_bad")
         elif f.kind in ("takeover", "release"):
             standby, active = self.standby_and_active()
@@ -804,7 +881,7 @@ class Runner:
             if p.procs.get(n) and p.alive(n):
                 p.signal(n, sigs.SIGCONT)
             if "wrong_key" in p.supported and p.keys:
-                p.write_key(n, p.hbnet.KEY)
+                p.write_key(n, p.good_key)
             if not p.alive(n):
                 p.start(n)
 
@@ -818,6 +895,8 @@ class Runner:
         macs = {x: nslab.mac(p.host(x), "eth0") for x in p.nodes}
         self.t0 = time.monotonic()
         p.start_all()
+        if self.setup:
+            self.traffic = self.setup()
         # The client keeps its neighbour entry fresh (bounded: -w).
         limit = int((duration or 3600) + 600)
         self.ping = self.client_ns.spawn("ping", "-n", "-q", "-i", "0.1", "-w", str(limit), p.vip, name="client-ping")
@@ -870,6 +949,7 @@ class Runner:
     def check_traffic(self, f):
         """Guest form: every established connection answers after the fault."""
         conns = self.traffic.check(max(30, 10 * self.pair.dead_s))
+        self.traffic_last = conns
         lost = [c for c in conns if c[0] == "old" and c[2] != "ok"]
         new = [c for c in lost if c[4] not in self.lost_ports]
         for c in new:
@@ -995,6 +1075,10 @@ class Runner:
             "violations_by_invariant": by_inv,
             "violation_list": viol,
             "final_exit_status": statuses,
+            "traffic": None if self.traffic_last is None else {
+                tag: {"opened": sum(1 for c in self.traffic_last if c[0] == tag),
+                      "alive_at_last_check": sum(1 for c in self.traffic_last if c[0] == tag and c[2] == "ok")}
+                for tag in sorted({c[0] for c in self.traffic_last})},
             "fault_log": [dict(idx=f.idx, kind=f.kind, node=f.node, link=f.link, pct=f.pct, wait_s=f.wait_s,
                                hold_s=f.hold_s, t_start=self.rel(f.t_start), t_end=self.rel(f.t_end),
                                skipped=f.skipped, note=f.note, role_changes=f.role_changes)
