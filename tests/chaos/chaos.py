@@ -331,8 +331,8 @@ class PairBase:
     def logs(self):
         """{name: text} of every daemon log, for sanitizer scans and reports."""
         out = {}
-        for i, (node, p) in enumerate(self.all_procs):
-            out[f"{node}-{i}-{p.name}"] = p.log()
+        for node, p in self.all_procs:     # restarts append to one file
+            out.setdefault(os.path.basename(p.log_path), p.log())
         return out
 
     def poll_logs(self, now):
