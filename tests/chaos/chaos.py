@@ -779,7 +779,7 @@ class Runner:
         self.stress = None
         self.t0 = None
         self.ping = None
-        self.lost_ports = set()
+        self.ok_ports = set()
         self.t_teardown = float("inf")
         self.traffic_last = None
 
@@ -897,6 +897,7 @@ class Runner:
         p.start_all()
         if self.setup:
             self.traffic = self.setup()
+            self.traffic_begin()
         # The client keeps its neighbour entry fresh (bounded: -w).
         limit = int((duration or 3600) + 600)
         self.ping = self.client_ns.spawn("ping", "-n", "-q", "-i", "0.1", "-w", str(limit), p.vip, name="client-ping")
@@ -947,16 +948,19 @@ class Runner:
         return False, f"holders {holders}, client's neighbour entry {mac}"
 
     def check_traffic(self, f):
-        """Guest form: every established connection answers after the fault."""
+        """Guest form: every connection that answered at the previous check
+        (established before this fault began) answers after it."""
         conns = self.traffic.check(max(30, 10 * self.pair.dead_s))
         self.traffic_last = conns
-        lost = [c for c in conns if c[0] == "old" and c[2] != "ok"]
-        new = [c for c in lost if c[4] not in self.lost_ports]
-        for c in new:
-            self.lost_ports.add(c[4])
-        if new:
-            self.mon.violate(5, f"{len(new)} established connections lost in {f.describe()}: "
-                                f"{[c[2] for c in new][:5]}", fault=f.idx)
+        lost = [c for c in conns if c[2] != "ok" and c[4] in self.ok_ports]
+        self.ok_ports = {c[4] for c in conns if c[2] == "ok"}
+        if lost:
+            self.mon.violate(5, f"{len(lost)} established connections lost in {f.describe()}: "
+                                f"{[(c[0], c[2]) for c in lost][:5]}", fault=f.idx)
+
+    def traffic_begin(self):
+        conns = self.traffic.check(max(30, 10 * self.pair.dead_s))
+        self.ok_ports = {c[4] for c in conns if c[2] == "ok"}
 
     def teardown(self):
         p = self.pair
@@ -1076,8 +1080,11 @@ class Runner:
             "violation_list": viol,
             "final_exit_status": statuses,
             "traffic": None if self.traffic_last is None else {
-                tag: {"opened": sum(1 for c in self.traffic_last if c[0] == tag),
-                      "alive_at_last_check": sum(1 for c in self.traffic_last if c[0] == tag and c[2] == "ok")}
+                tag: {"started": sum(1 for c in self.traffic_last if c[0] == tag),
+                      "established": sum(1 for c in self.traffic_last if c[0] == tag and c[1] is not None),
+                      "alive_at_last_check": sum(1 for c in self.traffic_last if c[0] == tag and c[2] == "ok"),
+                      "never_established": sorted({c[2] for c in self.traffic_last
+                                                   if c[0] == tag and c[1] is None})}
                 for tag in sorted({c[0] for c in self.traffic_last})},
             "fault_log": [dict(idx=f.idx, kind=f.kind, node=f.node, link=f.link, pct=f.pct, wait_s=f.wait_s,
                                hold_s=f.hold_s, t_start=self.rel(f.t_start), t_end=self.rel(f.t_end),

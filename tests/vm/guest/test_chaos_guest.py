@@ -2,11 +2,13 @@
 fault schedule of tests/chaos/chaos.py, shorter, against a directord pair
 in a NAT site of tests/lab/pairlab.py (IPVS, the sync daemon, mh + sloppy),
 with 60 long-lived TCP connections through the VIP and a stream of new
-ones. Besides the invariants of the host form (one VIP holder and the
+ones (one every 2 s). Besides the invariants of the host form (one VIP holder and the
 client's neighbour entry on it once quiet, every role change explained by a
 fault and logged with a reason, no crash, no sanitizer report, nothing
 left over), every established connection must survive every fault: each
-fault of the schedule leaves at least one director running.
+fault of the schedule leaves at least one director running. The
+connections are checked after every fault: one that answered before the
+fault and no longer does is a violation.
 
 Heartbeat timers are 200/1000 ms (TCG is slow). DD_CHAOS_SEED and
 DD_CHAOS_MINUTES (default 2.5) replay or lengthen it; a failure prints the
@@ -40,7 +42,7 @@ def test_chaos_guest(lab, ipvs_modules):
         assert r["ok"] == N_OLD, f"old connections failed to open: {r}"
         conns = tr.check(60)
         pairlab.wait_synced(site, "lb2", pairlab.live_ports(conns), timeout=120)
-        tr.churn(1000, "young")
+        tr.churn(2000, "young")
         return tr
 
     runner = chaos.Runner(pair, site.cli, seed, log=lambda s: print(s, flush=True), setup=setup)
@@ -50,9 +52,9 @@ def test_chaos_guest(lab, ipvs_modules):
         site.dump()
         raise
     print(chaos.summary(rep))
-    print(f"connections (old: opened before the schedule; young: one a second during it): {rep['traffic']}")
+    print(f"connections (old: opened before the schedule; young: one every 2 s during it): {rep['traffic']}")
     if rep["violations"]:
         pytest.fail(f"guest chaos run, seed {seed}: {rep['violations']} invariant violations; replay with "
                     f"DD_CHAOS_SEED={seed}\n{chaos.summary(rep)}\nfault log:\n{chaos.fault_log_text(rep)}\n"
                     f"violations: {json.dumps(rep['violation_list'], indent=1)}", pytrace=False)
-    assert rep["faults"] >= 8, chaos.summary(rep)
+    assert rep["faults"] >= 5, chaos.summary(rep)
