@@ -7,7 +7,7 @@ JSON report (faults by kind, violations, the whole fault log) to --out and
 prints a summary. Exit status 0 without violations, 1 with.
 
   bench/chaos/run.py --minutes 30 --seed S [--out FILE]
-  bench/chaos/run.py --minutes 10 --seed S --daemon keepalived
+  bench/chaos/run.py --minutes 10 --seed S --daemon keepalived [--nopreempt]
   bench/chaos/run.py --faults 40 --seed S --kinds wrong_key,link_both   # narrow a failure down
 
 Uses $DIRECTORD (a plain build is fine: build/rel). Needs root.
@@ -27,6 +27,8 @@ def main():
     ap.add_argument("--faults", type=int, help="stop after this many faults instead")
     ap.add_argument("--daemon", choices=("directord", "keepalived"), default="directord")
     ap.add_argument("--kinds", help="comma-separated fault kinds to draw from (default: all)")
+    ap.add_argument("--nopreempt", action="store_true",
+                    help="keepalived: nopreempt (no failback, like directord's default)")
     ap.add_argument("--out", help="JSON report")
     ap.add_argument("-q", "--quiet", action="store_true", help="no line per fault")
     a = ap.parse_args()
@@ -34,7 +36,8 @@ def main():
         ap.error("give --minutes or --faults")
     kinds = a.kinds.split(",") if a.kinds else None
     rep = chaos.host_run(a.seed, minutes=a.minutes, n_faults=a.faults, daemon=a.daemon, kinds=kinds,
-                         log=None if a.quiet else (lambda s: print(s, flush=True)), out=a.out)
+                         log=None if a.quiet else (lambda s: print(s, flush=True)), out=a.out,
+                         nopreempt=a.nopreempt)
     print(chaos.summary(rep))
     return 1 if rep["violations"] else 0
 

@@ -477,6 +477,7 @@ vrrp_instance web {{
   virtual_router_id 51
   version 3
   priority {prio}
+  {preempt}
   advert_int 0.05
   virtual_ipaddress {{
     {vip}/24 dev eth0
@@ -484,8 +485,11 @@ vrrp_instance web {{
 }}
 """
 
-    def __init__(self, lab):
+    def __init__(self, lab, nopreempt=False):
         PairBase.__init__(self, lab, 0.2)
+        # nopreempt: a recovered higher priority stays backup, as directord
+        # does by default (failback = false).
+        self.preempt = "nopreempt" if nopreempt else ""
         import hbnet
         self.hbnet = hbnet
         self.vip = hbnet.VIP4
@@ -495,7 +499,7 @@ vrrp_instance web {{
         prio = 150 if node == "lb1" else 100
         path = os.path.join(self.lab.dir, f"ka-{node}.conf")
         with open(path, "w") as f:
-            f.write(self.CONF.format(node=node, prio=300 if bad else prio, vip=self.vip,
+            f.write(self.CONF.format(node=node, prio=300 if bad else prio, vip=self.vip, preempt=self.preempt,
                                      garp=3 - self.variant[node]))
         return path
 
@@ -1093,13 +1097,14 @@ class Runner:
         }
 
 
-def host_run(seed, minutes=None, n_faults=None, daemon="directord", kinds=None, log=None, out=None):
+def host_run(seed, minutes=None, n_faults=None, daemon="directord", kinds=None, log=None, out=None,
+             nopreempt=False):
     """One chaos run on the host kernel in a fresh hbnet lab; returns the
     report (and writes it as JSON to `out`)."""
     import hbnet
     lab = hbnet.Lab()
     try:
-        pair = KeepalivedPair(lab) if daemon == "keepalived" else DirectordPair(lab)
+        pair = KeepalivedPair(lab, nopreempt) if daemon == "keepalived" else DirectordPair(lab)
         r = Runner(pair, lab.hosts["client"], seed, log=log)
         rep = r.run(minutes=minutes, n_faults=n_faults, kinds=kinds)
     finally:
@@ -1109,6 +1114,7 @@ def host_run(seed, minutes=None, n_faults=None, daemon="directord", kinds=None, 
             rep = locals().get("rep") or {}
             rep.setdefault("violation_list", []).append(dict(invariant=4, t=None, what=str(e)))
             rep["violations"] = len(rep["violation_list"])
+    rep["nopreempt"] = nopreempt if daemon == "keepalived" else None
     if out:
         with open(out, "w") as f:
             json.dump(rep, f, indent=1)
