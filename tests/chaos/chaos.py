@@ -980,13 +980,17 @@ class Runner:
             self.ping.stop()
         if self.traffic:
             self.traffic.close()
-        # Nothing of ours may be left in the director namespaces.
-        for n in p.nodes:
-            left = p.host(n).name
-            pids = nslab.run(["ip", "netns", "pids", left], check=False).stdout.split()
-            if pids:
-                cmds = [open(f"/proc/{x}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-                        for x in pids if os.path.exists(f"/proc/{x}/cmdline")]
+        # Nothing of ours may be left in the directors' and the client's
+        # namespaces (the real servers' echo servers go with the lab).
+        for left in [p.host(n).name for n in p.nodes] + [self.client_ns.name]:
+            cmds = []
+            for pid in nslab.run(["ip", "netns", "pids", left], check=False).stdout.split():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmds.append(f.read().replace(b"\0", b" ").decode(errors="replace").strip())
+                except OSError:
+                    pass       # it was just exiting
+            if cmds:
                 self.mon.violate(4, f"processes left in {left} after teardown: {cmds}")
         for name, text in p.logs().items():
             for m in SANITIZER.finditer(text):
