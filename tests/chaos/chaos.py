@@ -314,8 +314,10 @@ class PairBase:
         ns.run("nft", "delete", "table", "inet", "chaos", check=False)
         if pct is None:
             return
-        rules = "".join(f'    iifname "{self.ifname(i)}" numgen random mod 100 < {pct} drop\n' for i in links)
-        orules = "".join(f'    oifname "{self.ifname(i)}" numgen random mod 100 < {pct} drop\n' for i in links)
+        # "mod 100 < 100" is out of nft's range: 100 % is a plain drop.
+        cond = "" if pct >= 100 else f"numgen random mod 100 < {pct} "
+        rules = "".join(f'    iifname "{self.ifname(i)}" {cond}drop\n' for i in links)
+        orules = "".join(f'    oifname "{self.ifname(i)}" {cond}drop\n' for i in links)
         ns.run("nft", "-f", "-", input=f"table inet chaos {{\n  chain in {{\n"
                f"    type filter hook input priority -10; policy accept;\n{rules}  }}\n"
                f"  chain out {{\n    type filter hook output priority -10; policy accept;\n{orules}  }}\n}}\n")
@@ -884,10 +886,16 @@ class Runner:
                 pass
             if p.procs.get(n) and p.alive(n):
                 p.signal(n, sigs.SIGCONT)
-            if "wrong_key" in p.supported and p.keys:
-                p.write_key(n, p.good_key)
             if not p.alive(n):
                 p.start(n)
+            elif "wrong_key" in p.supported and p.keys:
+                # The running daemon may hold the wrong key: reload the
+                # good one (a wait that fails again is reported, not fatal).
+                p.write_key(n, p.good_key)
+                try:
+                    p.reload(n)
+                except Exception as e:
+                    self.mon.violate(0, f"restore: reload of {n} failed: {e}")
 
     # -- the run
     def run(self, minutes=None, n_faults=None, kinds=None, max_faults=100000):
