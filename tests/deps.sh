@@ -7,7 +7,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  clang libfuzzer-14-dev libclang-rt-14-dev
  iproute2 iputils-ping arping psmisc procps curl openssl
  python3 python3-pytest python3-pyroute2 python3-scapy
- tcpdump nginx rsyslog stress-ng ethtool
+ tcpdump nginx rsyslog stress-ng ethtool nftables
  keepalived ipvsadm
  qemu-system-x86 busybox-static cpio kmod
  groff-base man-db

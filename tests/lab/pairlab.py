@@ -86,7 +86,11 @@ class Site:
 
     # ---- directord -------------------------------------------------------
     def directord_conf(self, node, prio, sloppy=False, scheduler=None, failback=True,
-                       failback_delay_ms=0, interval_ms=200, dead_ms=2000, check_ms=1000):
+                       failback_delay_ms=0, interval_ms=200, dead_ms=2000, check_ms=1000, key_file=None,
+                       prio_text=None):
+        """The node's config file. key_file: its own key (default: the
+        lab's shared hb.key); prio_text replaces the priority's value (a
+        config with an error, for a bad reload)."""
         peer = "lb2" if node == "lb1" else "lb1"
         d = self.lab.dir
         sched = scheduler or ("mh" if sloppy else "wlc")
@@ -101,7 +105,7 @@ pid_file = "{d}/{node}.pid";
 control = {{ socket = "{d}/{node}.sock"; }};
 logging = {{ level = "info"; }};
 heartbeat = {{
-  key_file = "{d}/hb.key"; state_file = "{d}/{node}.generation";
+  key_file = "{key_file or d + '/hb.key'}"; state_file = "{d}/{node}.generation";
   interval_ms = {interval_ms}; dead_ms = {dead_ms};
   peers = ( {{ name = "{peer}";
      links = ( {{ local = "{LB_FRONT[node]}"; remote = "{LB_FRONT[peer]}"; interface = "eth0"; }},
@@ -109,7 +113,7 @@ heartbeat = {{
 }};
 sync = {{ enabled = true; interface = "eth1"; syncid = {SYNCID}; sloppy = {"true" if sloppy else "false"}; }};
 clusters = ( {{
-  name = "web"; priority = {prio}; failback = {"true" if failback else "false"};
+  name = "web"; priority = {prio_text or prio}; failback = {"true" if failback else "false"};
   failback_delay_ms = {failback_delay_ms};
   garp = {{ count = 3; interval_ms = 100; }};
   vips = ( {vips} );

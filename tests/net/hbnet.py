@@ -64,7 +64,7 @@ clusters = (
 """
 
 # The peer and the key it needs; a standalone director has neither.
-PEERS = """key_file = "{dir}/hb.key";
+PEERS = """key_file = "{key}";
   peers = ( {{ name = "{peer}";
               links = ( {{ local = "{l0}"; remote = "{r0}"; interface = "eth0"; }},
                         {{ local = "{l1}"; remote = "{r1}"; interface = "eth1"; }} ); }} );
@@ -108,10 +108,12 @@ class Lab(nslab.Lab):
 
     # ---- daemons ----------------------------------------------------------
     def conf(self, node, prio, interval=50, dead=200, extra="", garp="count = 3; interval_ms = 100;",
-             link0_v6=False, standalone=False):
+             link0_v6=False, standalone=False, key=None):
+        """The node's config file; `key` is its key file (default: the
+        lab's shared hb.key)."""
         peer = "lb2" if node == "lb1" else "lb1"
         a0 = 2 if link0_v6 else 0
-        peers = "" if standalone else PEERS.format(dir=self.dir, peer=peer,
+        peers = "" if standalone else PEERS.format(key=key or os.path.join(self.dir, "hb.key"), peer=peer,
                                                    l0=ADDR[node][a0], r0=ADDR[peer][a0],
                                                    l1=ADDR[node][1], r1=ADDR[peer][1])
         notify = nslab.NOTIFY_CMD.format(path=os.path.join(self.dir, f"{node}.notify"))
