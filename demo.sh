@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # demo.sh: the README's first command. On a fresh Debian 12 machine, as
 # root: installs what directord needs (tests/deps.sh), builds it (in
 # build/demo, or in place if the tree is configured there), and runs a director pair in a lab of network namespaces

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run-tests.sh: the whole test suite, from a fresh Debian 12 machine.
 # Installs what it needs, builds with -Werror, ASan and UBSan in build/check,
 # runs `make check` (unit tests, namespace tests on this kernel, and the IPVS

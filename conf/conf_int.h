@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/conf_int.h: what the loader, the printer and the tests of conf/ share
  * and nobody else needs: the lists of valid keys and enum names. Keeping
  * one list per group lets the tests prove that the printer and the man

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/diff.c: VIP identity and the VIP diff of a reload (see diff.h).
  * No state, no I/O: called on the main loop by `plan` and on the heartbeat
  * thread by the failover engine's reload. */

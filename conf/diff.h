@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/diff.h: what differs between two configurations, decided in one
  * place so that `directorctl plan` shows exactly what a reload does. Pure
  * functions on the model; any thread may call them on configs it owns.

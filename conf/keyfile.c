@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/keyfile.c: the heartbeat key file rule (conf/keyfile.h). The key
  * authenticates failover: whoever can read it can take the VIPs, and
  * whoever can write it can stop the pair from hearing each other, so the

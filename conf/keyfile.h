@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/keyfile.h: the one rule for the heartbeat key file, used by the
  * loader (so `directord -t` and a reload refuse what the engine would) and
  * by the heartbeat when it reads the key. Any thread; no state. */

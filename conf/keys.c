@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/keys.c: the key lists and the one name table of each enum, shared
  * by the loader, the printer, the tests and the daemon, and the deep
  * copy/free of a check. No state; any thread. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/load.c: read a libconfig file into a struct dd_config and validate
  * it, collecting every error as "FILE:LINE: message" instead of stopping at
  * the first, so `directord -t` shows them all at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/model.c: the error-list helpers, and the one form errors are shown
  * in. No state; any thread. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/model.h: the in-memory configuration, as plain C values.
  *
  * This is the only view of the config the rest of directord sees; libconfig

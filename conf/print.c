@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/print.c: the canonical text of a loaded config: every key, defaults
  * made explicit, fixed order, libconfig syntax. Loading the text again
  * gives the same config, so `directord -t -p` shows exactly what runs.

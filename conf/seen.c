@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* conf/seen.c: the loader's "listed twice?" sets. A config may have
  * 200,000 real servers in one service and thousands of services and VIPs;
  * comparing each with every earlier one made `directord -t` (and a reload,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/ctl.c: the control socket server: request parsing, peer
  * credentials, the command table, and dispatch to the daemon's callbacks.
  * Runs on the daemon's main libev loop; see ctl.h for the protocol. */

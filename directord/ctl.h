@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/ctl.h: the control socket (directorctl's server side).
  *
  * Protocol (documented for operators in directorctl(8)): a client connects

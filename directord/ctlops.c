@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/ctlops.c: the daemon's command handlers for directorctl and
  * the metrics scrapes, and the life cycle of the control socket and the
  * metrics listener (see ctlops.h). Answers are built as structures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/ctlops.h: the daemon's side of the control socket and of the
  * metrics listener: fills struct dd_ctl_ops from the running parts (config,
  * forwarding plane, failover engine, health checker); answers are filled

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/daemon.c: the daemon core's life cycle. Loads the config, takes
  * the pid file, starts the parts, and turns signals into actions: SIGHUP
  * reloads (a bad file keeps the running config), SIGTERM/SIGINT shut down.

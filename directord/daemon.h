@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/daemon.h: the daemon core's life cycle: start the parts, handle
  * signals, reload, shut down. Runs in the main libev loop. */
 #ifndef DD_DAEMON_H

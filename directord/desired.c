@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/desired.c: config + health + admin drains + clock -> the IPVS
  * table directord wants. No I/O; called from the main loop by fwd.c. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/desired.h: the IPVS table directord wants, from the config, the
  * health verdicts, administrative drains and the clock.
  *

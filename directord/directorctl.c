@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directorctl: the operator's client for directord's control socket.
  * Sends one request line, prints the reply, and turns the reply's status
  * word into the exit status. Single-threaded, blocking I/O with a deadline.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/fwd.c: the forwarding plane on the daemon's main libev loop.
  *
  * Keeps what the kernel table should be (desired.c), a model of what it is

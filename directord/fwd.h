@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/fwd.h: the forwarding plane. Owns the IPVS genl socket, the
  * runtime state of every real server (health, admin drain, slow start), the
  * reconciler's memory and the sync daemon.

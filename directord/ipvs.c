@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/ipvs.c: IPVS over generic netlink with libnl-3.
  *
  * libnl builds and parses the messages and resolves the family; the batch

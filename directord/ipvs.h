@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/ipvs.h: the kernel IPVS table over generic netlink (family "IPVS").
  *
  * Plain values for services and destinations (struct ipvs_table), a dump of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/json.c: see json.h. No shared state; any thread. */
 #include "config.h"
 #include "directord/json.h"

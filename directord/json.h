@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/json.h: a growable text buffer and a small streaming JSON writer
  * on top of it, for directorctl's --json output and the metrics text.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/main.c: the command line, then the daemon core. The only code
  * that owns the default libev loop. */
 #include "config.h"

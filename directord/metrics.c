@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/metrics.c: see metrics.h. The writer has no state beyond its
  * struct; the listener runs on the daemon's main libev loop. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/metrics.h: Prometheus text exposition (format 0.0.4): a small
  * writer that emits each family's HELP/TYPE once and escapes label values,
  * and the optional HTTP listener (control.metrics_listen) that serves it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/notify.c: notify command runner. Everything here runs in the
  * loop passed to dd_notify_new() (the main loop). posix_spawn is used
  * rather than fork so that the multi-threaded daemon never runs code in a

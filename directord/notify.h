@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/notify.h: run the operator's notify command on a role change.
  * Runs in the loop it is given (the daemon's main loop): the command is
  * spawned, watched through a pidfd and killed (its whole process group) if

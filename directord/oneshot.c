@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/oneshot.c: see oneshot.h. Runs on the loop given to
  * dd_oneshot_new (the daemon's main loop). */
 #include "config.h"

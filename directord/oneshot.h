@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/oneshot.h: a listening socket whose connections each carry one
  * bounded request and get one reply, then close. The control socket and the
  * metrics HTTP listener are both this shape.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/reconcile.c: the diff between the desired IPVS table and the
  * kernel's. Both tables are sorted by key, so one merge walk over services,
  * and one per service over destinations, finds every difference in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/reconcile.h: desired table vs kernel table -> the minimal list
  * of IPVS operations.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/status.c: fills the status model (status.h) from the running
  * parts, one pass per part, on the daemon's main libev loop.
  *

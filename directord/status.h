@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/status.h: one model of the running director, the answers built
  * from it, and the writers that render them.
  *

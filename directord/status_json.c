@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/status_json.c: the JSON writer (`directorctl --json`): status,
  * plan, drain/enable and config errors, from the structures of status.h,
  * through the streaming emitter of json.h. A part that is not running

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/status_prom.c: the Prometheus writer: the metrics exposition
  * (`directorctl metrics` and the HTTP listener) from the status model,
  * through the low-level emitter of metrics.h. Series of a part that is not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* directord/status_text.c: the text writer: `directorctl status`, `plan`,
  * `drain`/`enable` and config errors, rendered from the structures of
  * status.h. Pure formatting on the daemon's main libev loop (and in the

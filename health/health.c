@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health/health.c: which checks run, when, and what their results mean.
  * Runs on the loop given to dd_health_new() (the daemon's main loop).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health/health.h: real-server health checking, the API the daemon core
  * calls. Everything here runs on the libev loop passed to dd_health_new()
  * (the daemon's main loop); no function is thread-safe, and the hooks are

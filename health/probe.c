@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health/probe.c: one check attempt, driven by libev watchers on the
  * checker's loop (the daemon's main loop). Nothing here blocks: connects,
  * TLS handshakes, reads and child processes are all watched, and one timer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health/probe.h: one check attempt against one real server (tcp, http,
  * https, udp, dns, exec), non-blocking on the libev loop it is given. The
  * scheduling, rise/fall and sharing live in health.c; a probe only says

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health/reply.c: see reply.h. The input is whatever a real server (or an
  * attacker posing as one) sent, so every length is checked against the
  * buffer before use. No state; any thread.

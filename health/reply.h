@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* health/reply.h: parsers for what real servers answer to a check (HTTP
  * replies, DNS replies). Pure functions over a byte buffer, no state, no I/O:
  * the probes in health/probe.c feed them whatever has arrived so far, and the

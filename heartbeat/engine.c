@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/engine.c: the failover engine: its thread and loop, the
  * command/event channel between that thread and the main loop, driving
  * the role state machines (heartbeat/fsm.c), reload, status and stop; and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/engine.h: the failover engine's inside, shared by its three
  * files and by nothing else:
  *   engine.c    thread, loop, command/event channel, driving the state

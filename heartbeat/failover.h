@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/failover.h: the failover engine's public API: the heartbeat
  * thread (its own libev loop), the per-cluster role state machines, VIP
  * takeover and announcements. The daemon's main loop creates it, hands it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/fsm.c: per-cluster role state machine (see fsm.h). Pure: run by
  * the heartbeat thread and by the unit tests, never touches the outside. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/fsm.h: the role state machine of one cluster, as a pure module.
  *
  * Inputs: what the peer last said about this cluster (or that it is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/garp.c: one gratuitous ARP / unsolicited NA per call, on a
  * long-lived send-only AF_PACKET socket. Runs in the failover engine's
  * heartbeat thread (heartbeat/engine.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/garp.h: announce a VIP on its link: gratuitous ARP (IPv4) or an
  * unsolicited neighbour advertisement (IPv6), sent on AF_PACKET so that it
  * does not depend on routing or on the address having finished DAD. Called

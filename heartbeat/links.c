@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/links.c: the heartbeat links: one UDP socket per link (unicast
  * or a multicast group), keepalives out on a fixed grid, keepalives in with
  * their checks (cheap ones before the HMAC), drop counters, and the two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/monitor.c: tracked interfaces and ICMP reachability, run in the
  * heartbeat thread's loop. One raw ICMP socket per family serves every
  * target; replies are told apart by identifier and sequence. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/monitor.h: local fault detection for the clusters: tracked
  * interfaces (rtnetlink link events plus a periodic check) and ICMP echo to
  * ping targets and the gateway. Runs in the heartbeat thread's loop, so a

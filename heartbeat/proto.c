@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/proto.c: heartbeat wire format, HMAC, anti-replay window,
  * generation counter. No state of its own; called from the heartbeat thread
  * (and tests/fuzzers). See doc/heartbeat-protocol.md for the layout. */

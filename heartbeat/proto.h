@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/proto.h: the heartbeat wire format (doc/heartbeat-protocol.md):
  * encode, authenticate (HMAC-SHA256), decode, and the anti-replay window.
  * Pure functions on buffers, no sockets; run by the heartbeat thread, and

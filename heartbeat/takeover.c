@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/takeover.c: what a role change does to the network: a
  * cluster's VIPs go on or off (heartbeat/vip.c, on the engine's own
  * rtnetlink socket), and each VIP that goes on is announced in a burst of

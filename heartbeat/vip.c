@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/vip.c: VIP add/remove over rtnetlink. A handle belongs to one
  * thread (in practice the heartbeat thread). */
 #include "config.h"

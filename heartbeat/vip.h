@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* heartbeat/vip.h: add and remove a cluster's virtual addresses over
  * rtnetlink (libnl-route). Each user owns its own handle (socket); the
  * heartbeat thread has one so that a takeover never waits for the main

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/addr.c: see addr.h. No state; any thread. */
 #include "config.h"
 #include "lib/addr.h"

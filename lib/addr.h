@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/addr.h: IPv4/IPv6 addresses as plain values: parse, format, compare.
  * No state; any thread. */
 #ifndef DD_LIB_ADDR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/hash.c: FNV-1a and the open-addressing index of lib/hash.h (linear
  * probing; the hash is kept next to each item so that growing never calls
  * back into the caller). Runs on whichever thread owns the index. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/hash.h: FNV-1a hashing and a small open-addressing index from a
  * 64-bit hash to caller-owned items, for the lookups by (service, address,
  * port) that the health checker and the status model make over ten

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/log.c: logging to stderr or syslog. Called from every loop and thread
  * (main loop, heartbeat thread); the state here is written only during
  * start-up and reload, before or between the threads' use of it.

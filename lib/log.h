@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/log.h: the one logging API of directord.
  *
  * Every event is one line: "<subsystem>: <message>". Levels are the syslog

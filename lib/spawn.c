@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/spawn.c: shell commands for notify and exec checks, run as the
  * script user with a clean environment, and watching them until they
  * exit. Runs in the caller's loop (the daemon's main loop).

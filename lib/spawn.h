@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/spawn.h: run a shell command the way directord runs every command
  * (notify commands, exec checks), as the configured script user, and learn
  * how it ended. Called from the loop that watches the child (the main

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/util.h: small helpers with no state: clocks, allocation that cannot
  * return NULL, string copies. Usable from any thread. */
 #ifndef DD_LIB_UTIL_H

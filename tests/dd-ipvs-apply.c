@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/dd-ipvs-apply.c: drive the real forwarding plane (conf loader, IPVS
  * backend, reconciler) without the daemon, for in-guest tests and the
  * benchmark. Runs its own libev loop in the main thread.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/deps.sh: install everything directord needs to build, test and run
 # its labs on a fresh Debian 12 machine. Idempotent; needs root.
 set -e

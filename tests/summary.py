@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/summary.py: count test cases across `make check` logs.
 
 automake counts a test program as one test; directord's programs hold many

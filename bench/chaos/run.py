@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/chaos/run.py: the long chaos run on the host kernel (issue #12,
 section 3): the seeded fault schedule of tests/chaos/chaos.py against a
 directord pair (or, with --daemon keepalived, a keepalived 2.2.7 pair in the

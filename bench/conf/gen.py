@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/conf/gen.py: write a directord config with N real servers, in one
 service or spread over S services, for timing `directord -t` (and the
 loader) against the number of real servers. See bench/conf/run.sh.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/conf/load_time.c: how long dd_config_load() takes on a file, the
  * call a reload makes on the main loop (so its time is how long the loop
  * is blocked). Best of N runs, wall clock. Built by bench/conf/run.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/conf/run.sh BUILDDIR [SIZES]: time `directord -t` and dd_config_load()
 # on configs of N real servers in one service (and 50,000 over 100
 # services), from bench/conf/gen.py. Use a build without sanitizers:

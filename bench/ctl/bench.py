@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/ctl: how long directorctl status, status --json and metrics take,
 and how big their answers are, for a standalone director with many
 services (no IPVS on the host: configuration-side cost only; in the guest

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/failover/bench.py: client-visible failover gap, directord against
 keepalived, same machine, same run, same namespace lab (tests/net/hbnet.py,
 on the lab library tests/lab/nslab.py).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/failover/probe.c: send one ICMP echo request to a VIP every
  * millisecond, on an absolute clock, whatever the replies do.
  *

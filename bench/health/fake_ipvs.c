@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/health/fake_ipvs.c: LD_PRELOAD shim for the benchmark only. The host
  * kernel has no IPVS, and keepalived's checker process exits when it cannot
  * program IPVS. This answers keepalived's IPVS socket options

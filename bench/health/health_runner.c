@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/health/health_runner.c: runs the health checker alone, for the
  * namespace tests (tests/net/test_health.py) and the benchmark
  * (bench/health/run.sh). Owns its default libev loop: it is a program of its

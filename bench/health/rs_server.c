@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/health/rs_server.c: the real servers of the health benchmark. One
  * epoll loop, one thread, listening on N consecutive ports of the wildcard
  * address, so that A addresses x N ports of its namespace are A*N real

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/health/run.sh: 10,000 real servers checked every second by directord's
 # checker and by keepalived 2.2.7 at the same time, against the same servers,
 # once with TCP checks and once with HTTP checks. Prints CPU, RSS and timer

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/ipvs/gen.py: write the same IPVS table in three forms.
 
 Usage: gen.py OUTDIR [SERVICES] [REAL_SERVERS_PER_SERVICE]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/ipvs/run.py: programming a large IPVS table, directord against
 ipvsadm-restore and keepalived, all in one guest boot (the numbers are only
 comparable as ratios from the same boot: TCG is slow).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/pair/run.py: the director pair's failover, directord against
 keepalived (VRRP + lvs_sync_daemon), in the same guest boot and the same
 lab (tests/lab/pairlab.py, NAT: client, two directors, three real servers).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/pair/run.sh: boots ONE QEMU guest (tests/vm/run-in-guest) and runs
 # bench/pair/run.py in it: directord against keepalived, same lab, same boot.
 # Run from the top build folder after `make`; arguments go to run.py

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/reload/run.py: do keepalives keep flowing while the active director
 reloads a large configuration? (issue 6: "slow work must never delay a
 keepalive; prove it with a measurement").

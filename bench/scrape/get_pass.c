@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/scrape/get_pass.c: one pass of dd_health_get over every real
  * server, for 1,000, 5,000 and 10,000 servers in one service: the lookup
  * a status request or a scrape used to make per server. Builds against any

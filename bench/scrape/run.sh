@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/scrape/run.sh: what a metrics scrape and a status request cost the
 # daemon's main loop with 10,000 real servers health-checked every second.
 # Run as root:

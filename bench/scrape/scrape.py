@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench/scrape/scrape.py: the scraper of the scrape benchmark. Once a
 second for SECONDS: GET /metrics from the metrics listener, then
 `status --json` on the control socket (the line protocol directorctl

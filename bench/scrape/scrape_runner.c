@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench/scrape/scrape_runner.c: the daemon's main loop without IPVS, for the
  * scrape benchmark (bench/scrape/run.sh). The host kernel has no IPVS and
  * directord refuses to start with services there, so this program runs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/chaos/chaos.py: the chaos run (issue #12, section 3). A seeded,
 reproducible, randomized schedule of faults against a running director pair,
 checked continuously against invariants.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pytest options of the chaos run (tests/chaos/): --seed replays a schedule,
 --chaos-minutes sets its length, --chaos-skip leaves kinds out. Also DD_CHAOS_SEED / DD_CHAOS_MINUTES / DD_CHAOS_SKIP in
 the environment (for make check)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The short chaos run on the host kernel: two real directord (the
 sanitizer build of make check) in the heartbeat lab of tests/net/hbnet.py,
 a client on the front segment, a real rsyslogd, and a seeded schedule of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """directorctl and the control socket, against the real daemon.
 
 The daemon runs in a private network namespace (a config with no peers

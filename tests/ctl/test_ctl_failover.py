@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """directorctl against a real director pair (two directord processes in
 network namespaces, heartbeats over two links): status shows roles, the
 peer, every link and heartbeat ages; takeover and release hand a cluster

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The daemon's own command line and life cycle: -t, -t -p, pid file,
 single instance, SIGHUP reload (good and bad), SIGTERM; --genkey, --help,
 --version; every shipped example passes -t where it lies.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """systemd integration and signals of the real daemon: READY=1, RELOADING=1
 around a reload, STOPPING=1, the watchdog, which is fed only while both the
 main loop and the heartbeat thread make progress, and the signals operators

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz_conf.c: libFuzzer target for the config loader and
  * printer. Whatever loads must print, and the printed text must load again
  * and print identically; a failed load must say why. Single-threaded.

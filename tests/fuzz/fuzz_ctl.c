@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz_ctl.c: libFuzzer target for what untrusted local and
  * network clients send: the control request parser (dd_ctl_parse), the
  * metrics listener's HTTP head parser (dd_http_head_complete,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz_dns.c: libFuzzer target for the DNS reply check and the
  * query builder used by dns health checks. Single-threaded. */
 #include "config.h"

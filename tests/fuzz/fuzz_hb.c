@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz_hb.c: libFuzzer target for the heartbeat parser. Each
  * input is tried twice: as a raw datagram (header checks, HMAC refusal) and
  * with a valid HMAC appended, so the fuzzer also reaches the body parser,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz_http.c: libFuzzer target for the HTTP reply parser that
  * health checks run on whatever a real server sends. Single-threaded. */
 #include "config.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Clients of the control socket and of the metrics port must not be able to
 take the daemon's file descriptors, its CPU, its log or its control socket
 away from root (issue #13), nor steer where the socket's mode goes.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Files root keeps at run time must not be steered by another user: the
 pid file and the heartbeat state file in a directory others can write.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Notify commands (and exec checks, tests/unit/test_spawn) must not hand
 root to whoever can edit a script, nor the daemon's environment to the
 script: they run as scripts.user (default nobody/nogroup) with PATH and

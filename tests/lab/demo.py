@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/lab/demo.py: the README demo's lab (run by demo.sh, on a kernel
 with IPVS: the host's, or the QEMU guest's). One Python process: builds a
 NAT site (tests/lab/pairlab.py), starts a private rsyslogd and two

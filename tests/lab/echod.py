@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/lab/echod.py: the real server of the pair lab. One process per real
 server namespace, one thread, non-blocking sockets (selectors): it accepts
 any number of TCP connections and answers every line "<text>\\n" with

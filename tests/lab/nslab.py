@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/lab/nslab.py: the one lab library of every namespace test suite, on
 the host kernel (tests/net/, tests/ctl/, tests/daemon/, bench/failover/) and
 in the QEMU guest (tests/vm/guest/, tests/lab/pairlab.py, demo.sh, bench/):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/lab/pairlab.py: the director-pair lab, shared by the in-guest tests
 (tests/vm/guest/test_pair_*.py), the README demo (demo.sh) and the
 benchmark (bench/pair/). Runs in the caller's Python process (pytest in the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/lab/traffic.py: the client side of the pair lab. ONE long-running
 process in the client namespace drives hundreds of TCP connections with
 non-blocking sockets (selectors), because under TCG every process start

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Shared scaffolding for the heartbeat/failover namespace tests.
 
 Builds, per test, a private lab from network namespaces whose names carry a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Failover between two real directord processes in network namespaces on
 the host kernel, seen from a client on the same segment.
 

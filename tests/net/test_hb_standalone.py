@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A standalone director (no peer, no key) in the heartbeat lab
 (tests/net/hbnet.py): the real directord holds its cluster's VIPs, as a
 lone keepalived node becomes MASTER.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tests/net/test_health.py: health checks against real servers in network
 namespaces on the host kernel: nginx with and without TLS, a Python HTTP
 server, and scripts. The checker runs as bench/health/health_runner in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/ck_run.h: how every Check program ends: run the suite, print
  * Check's summary, exit non-zero if anything failed. */
 #ifndef DD_TESTS_CK_RUN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_conf.c: the config loader, validator and printer.
  *
  * Every validation rule has one bad snippet here, asserting the exact

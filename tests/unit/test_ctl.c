@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_ctl.c: the pure pieces of the control socket and the
  * metrics listener: the JSON writer, the control request parser, the
  * Prometheus writer and the HTTP request router. The socket server itself

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_hb_engine.c: two complete failover engines (each with its
  * heartbeat thread) in one process, talking UDP over loopback inside a
  * private network namespace that the test creates. Drives the public API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_hb_fsm.c: the per-cluster role state machine, driven
  * through its inputs (peer view, fault, clock) without any sockets. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_hb_proto.c: heartbeat wire format, HMAC, anti-replay,
  * key and generation files. Single-threaded Check suite. */
 #include "config.h"

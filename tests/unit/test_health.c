@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_health.c: the checker (health/health.c, health/probe.c)
  * driving real probes: exec checks running real commands, and tcp/http
  * checks against a real server on this test's own libev loop, inside a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_health_reply.c: the HTTP and DNS reply parsers of the
  * health checks (health/reply.c). Single-threaded, no I/O. */
 #include "config.h"

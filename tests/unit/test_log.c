@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_log.c: the log queue of threads that must never block
  * (lib/log.h). A real producer thread, real pipes as stderr: lines wait in
  * the queue until the owner drains them, keep their order and their event

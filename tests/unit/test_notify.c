@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_notify.c: the notify command runner on a private libev
  * loop: environment, exit status, and the timeout that kills the whole
  * process group. Real /bin/sh children, no stand-ins. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_reconcile.c: the desired-table rules (desired.c) and the
  * reconciler's diff (reconcile.c) as pure functions: configs come from the
  * real loader, "kernel" tables are plain values. No kernel is touched; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_spawn.c: how lib/spawn.c starts notify commands and exec
  * checks: as the script user with its gid as the only group, with PATH and
  * the given variables as the whole environment, and never a script that

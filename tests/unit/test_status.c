@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test_status.c: one status model, built by hand (a cluster, a
  * service with two real servers and a sorry server, a peer with two
  * links), rendered by the text, JSON and Prometheus writers: each must show

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pytest glue for the in-guest test suite (tests/vm/guest/*.py).
 
 Runs in the pytest process inside the QEMU guest (ipvs-suite.test boots one

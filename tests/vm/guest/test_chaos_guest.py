@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The chaos run on real IPVS (issue #12, section 3, guest form): the seeded
 fault schedule of tests/chaos/chaos.py, shorter, against a directord pair
 in a NAT site of tests/lab/pairlab.py (IPVS, the sync daemon, mh + sloppy),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """directorctl against a directord that programs real IPVS (in the QEMU
 guest): status shows kernel weights, connections and health; drain and
 enable change the kernel weight, and maintenance survives a reload; plan

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """removal = "drain" with the real daemon and real IPVS (in the QEMU guest),
 read back with ipvsadm -Ln: a real server that fails its check goes to
 weight 0, is deleted once drain_ms is over, and is added again with its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """directord programs IPVS exactly as configured, adopts what is already
 there without a single change, and never touches services it does not own.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The connection-sync daemon follows the cluster role (master while active,
 backup while standby), with the configured interface and syncid; the
 protocol timeouts and, in sloppy mode, sloppy_tcp/sloppy_sctp are set.

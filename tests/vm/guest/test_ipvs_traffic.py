@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Real traffic through services directord programmed: NAT and DR from a
 client namespace to real servers in namespaces; a reload applies only the
 diff (a long-lived TCP connection survives and the service's counters keep

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Shows that Debian's keepalived runs inside the guest, in a namespace,
 with its config in a writable folder: it takes the VIP, programs IPVS, and
 traffic from a client reaches both real servers through it. Benchmarks use

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The whole pair on real IPVS, DR, sync daemon only (scheduler wlc, no
 sloppy mode), failback off.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The whole pair on real IPVS, NAT: two directord directors, three real
 servers whose gateway is one of the cluster's VIPs, the IPVS sync daemon
 (master on the active, backup on the standby), the `mh` scheduler with

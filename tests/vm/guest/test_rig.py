@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Proves the real-kernel rig itself: IPVS modules load in the guest, the
 ipvsadm parser reads back what ipvsadm programmed, and real TCP traffic
 from a client namespace goes through a NAT service to both real servers.

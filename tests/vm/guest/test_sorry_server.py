@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The sorry-server path with the real daemon and real IPVS (in the QEMU
 guest): a standalone directord (no peer: it holds the VIP that lab.nat_site
 already put on the director) runs one NAT service with two real servers,
