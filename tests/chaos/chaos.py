@@ -192,6 +192,11 @@ class LogTail:
         self.lines.extend(new)
         return new
 
+    def fresh(self, t0, rx=None):
+        """poll(), then since(t0, rx): for waits on the calling thread."""
+        self.poll()
+        return self.since(t0, rx)
+
     def since(self, t0, rx=None):
         """Lines seen at or after t0 (matching regex rx)."""
         with self.lock:
@@ -557,7 +562,8 @@ vrrp_instance web {{
         # no "rejected": wait for the reload to start, then its log to say
         # it read the file.
         tail = self.tails[node]
-        wait_for(lambda: tail.poll() is None or tail.since(t0, r"Reloading|Got SIGHUP"), 10, f"{node} keepalived to reload")
+        wait_for(lambda: tail.fresh(t0, r"Reloading|Got SIGHUP"), 10,
+                 f"{node} keepalived to reload")
         if bad:
             self.conf(node)
 
@@ -667,7 +673,7 @@ class GuestPair(DirectordPair):
 
     def wait_line(self, node, rx, t0, timeout):
         tail = self.tails[node]
-        return wait_for(lambda: tail.poll() is None or tail.since(t0, rx), timeout, f"{node} to log {rx!r}")
+        return wait_for(lambda: tail.fresh(t0, rx), timeout, f"{node} to log {rx!r}")
 
 
 # ------------------------------------------------------------- monitor --
