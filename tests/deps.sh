@@ -9,7 +9,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  iproute2 iputils-ping arping psmisc procps curl openssl
  python3 python3-pytest python3-pyroute2 python3-scapy
  tcpdump nginx rsyslog stress-ng ethtool nftables
- keepalived ipvsadm
+ keepalived ipvsadm bird2 exabgp
+ snmpd snmptrapd snmp libsnmp-dev smitools
  qemu-system-x86 busybox-static cpio kmod
  groff-base man-db
  debhelper dpkg-dev lintian mmdebstrap"
@@ -27,6 +28,6 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 # Debian starts these on install; directord's tests run their own instances.
-for s in nginx keepalived rsyslog; do
+for s in nginx keepalived rsyslog bird snmpd snmptrapd; do
 	systemctl stop "$s" 2>/dev/null || service "$s" stop 2>/dev/null || true
 done
