@@ -34,6 +34,9 @@ enum dd_check_type { DD_CHECK_NONE, DD_CHECK_TCP, DD_CHECK_HTTP, DD_CHECK_HTTPS,
 enum dd_removal { DD_REMOVAL_DRAIN, DD_REMOVAL_REMOVE }; /* what DOWN does */
 enum dd_garp_mode { DD_GARP_REQUEST, DD_GARP_REPLY };
 enum dd_initial { DD_INITIAL_DOWN, DD_INITIAL_UP };
+/* How a cluster's VIPs are held: by one director of a heartbeat pair, or by
+ * every healthy director at once, announced to routers (issue 14). */
+enum dd_mode { DD_MODE_PAIR, DD_MODE_ECMP };
 
 /* A health check. A service's check is the default for its real servers; a
  * real server may override any field (the loader merges, so every real
@@ -122,6 +125,7 @@ struct dd_vip {
 
 struct dd_cluster {
 	char name[DD_NAME_MAX];
+	enum dd_mode mode;      /* default pair */
 	uint32_t priority;      /* 1..254, higher wins; default 100 */
 	bool failback;          /* default false */
 	uint32_t failback_delay_ms;
@@ -184,6 +188,18 @@ struct dd_sync {
 	int line;
 };
 
+/* ECMP mode (issue 14): the announcement device and the drain. Only set
+ * (line != 0) when the file has an ecmp group; required when a cluster
+ * has mode "ecmp". */
+struct dd_ecmp {
+	char device[16];        /* tun device without TUNSETPERSIST; default "dd-ecmp" */
+	uint32_t drain_timeout_s; /* drain-director: serve established connections
+				   * at most this long; default 60 */
+	uint32_t stop_wait_ms;  /* SIGTERM: after withdrawing, wait at most this
+				 * long for connections to end; default 2000 */
+	int line;
+};
+
 struct dd_alerting {
 	int syslog_facility;    /* default LOG_DAEMON */
 	int log_level;          /* default LOG_INFO */
@@ -217,6 +233,7 @@ struct dd_config {
 	char *pid_file;         /* default RUNSTATEDIR/directord.pid */
 	struct dd_heartbeat hb;
 	struct dd_sync sync;
+	struct dd_ecmp ecmp;
 	struct dd_alerting alert;
 	struct dd_scripts scripts;
 	struct dd_control control;
@@ -240,6 +257,10 @@ const char *dd_garp_mode_name(enum dd_garp_mode m);
 bool dd_garp_mode_parse(const char *s, enum dd_garp_mode *out);
 const char *dd_initial_name(enum dd_initial i);
 bool dd_initial_parse(const char *s, enum dd_initial *out);
+const char *dd_mode_name(enum dd_mode m);
+bool dd_mode_parse(const char *s, enum dd_mode *out);
+/* Whether any cluster of c has mode ecmp. */
+bool dd_config_has_ecmp(const struct dd_config *c);
 /* A fwmark service's family: "inet" or "inet6". */
 const char *dd_family_name(int af);
 bool dd_family_parse(const char *s, int *af);
