@@ -932,4 +932,16 @@ def wait_tcp(ns, addr, port, timeout=20.0):
          timeout=timeout, interval=0.2, what=f"TCP {addr}:{port} from {ns.name}")
 
 
+def start_echod(ns, name, port):
+    """tests/lab/echod.py in `ns` (answers every line with `name`), ready
+    when this returns; returns its Proc."""
+    p = ns.spawn("/usr/bin/python3", "-u", os.path.join(os.path.dirname(os.path.abspath(__file__)), "echod.py"),
+                 name, str(port), name=f"echod-{name}")
+    poll(lambda: "listening" in p.log() or not p.alive(), timeout=30, what=f"echod {name}")
+    if not p.alive():
+        raise LabError(f"echod {name} in {ns.name} died:\n{p.log()}")
+    return p
+
+
 __all__.append("wait_tcp")
+__all__.append("start_echod")

@@ -78,10 +78,7 @@ class Site:
             self.start_one_echod(i)
 
     def start_one_echod(self, i):
-        p = self.rs[i].spawn("/usr/bin/python3", "-u", os.path.join(HERE, "echod.py"), f"rs{i + 1}",
-                             str(PORT), name=f"echod-rs{i + 1}")
-        poll(lambda: "listening" in p.log() or not p.alive(), timeout=30, what=f"echod rs{i + 1}")
-        assert p.alive(), p.log()
+        p = labmod.start_echod(self.rs[i], f"rs{i + 1}", PORT)
         self.echod[i] = p
         return p
 
