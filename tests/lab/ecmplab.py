@@ -19,6 +19,7 @@ A director is either directord in ECMP mode with its own BIRD (`protocol
 direct` on directord's tun device, exported over BGP), or ExaBGP with its
 healthcheck (the benchmark's anchor).
 """
+import contextlib
 import json
 import os
 import sys
@@ -226,6 +227,17 @@ clusters = ( {{
         self.daemons[name] = p
         return p
 
+    def start_all(self, timeout=120, **kw):
+        """Real servers, the router's BIRD, each director's BIRD and
+        directord (kw: directord_conf's); returns once the router's route
+        has every director."""
+        self.start_all_echod()
+        self.start_router()
+        for n in self.lb:
+            self.start_director_bird(n)
+            self.start_directord(n, **kw)
+        self.wait_nexthops(list(self.lb), timeout=timeout)
+
     def ctl(self, name, *args):
         return labmod.directorctl(os.path.join(self.lab.dir, f"{name}.sock"), *args, ns=self.lb[name],
                                   timeout=60)
@@ -309,6 +321,24 @@ def data_plane_dead(site, name, dead=True):
                                          f"priority -300; ip daddr {VIP} drop; }} }}\n"))
     else:
         ns.run("nft", "delete", "table", "ip", "ecmpdead", check=False)
+
+
+@contextlib.contextmanager
+def running(site, ping_ms=1000):
+    """Yields a tests/lab/traffic.py client (pairlab.Traffic) in the
+    client namespace; on any failure the daemons' logs and the router's
+    table are dumped first; the client is closed afterwards."""
+    import pairlab
+    tr = None
+    try:
+        tr = pairlab.Traffic(site, ping_ms=ping_ms)
+        yield tr
+    except BaseException:
+        site.dump()
+        raise
+    finally:
+        if tr:
+            tr.close()
 
 
 def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60):
