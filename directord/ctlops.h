@@ -21,6 +21,7 @@ struct ev_loop;
 struct dd_fwdplane;
 struct dd_failover;
 struct dd_health;
+struct dd_ecmpctl;
 
 struct dd_ctlops_src {
 	struct dd_config **cfg;           /* the running config */
@@ -29,6 +30,7 @@ struct dd_ctlops_src {
 	struct dd_fwdplane **fwd;
 	struct dd_failover **fo;
 	struct dd_health **health;
+	struct dd_ecmpctl **ecmp;            /* ECMP mode (directord/ecmp.h) */
 	const unsigned *reloads, *reload_failures;
 	/* Reloads like SIGHUP. 0; -1 with *why (malloc'd): the errors, nothing
 	 * changed; 1 with *why: applied, but that part did not take. */

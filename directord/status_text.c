@@ -133,6 +133,15 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			      " p99 %.1f ms, max %.1f ms\n",
 			      st->health.n_probes, st->health.n_subscribers, st->health.in_flight,
 			      st->health.slip_p50_ms, st->health.slip_p99_ms, st->health.slip_max_ms);
+	if (st->ecmp.present) {
+		dd_buf_printf(out, "ecmp: device %s, director %s", st->ecmp.device[0] ? st->ecmp.device : "?",
+			      st->ecmp.stopping ? "stopping" : st->ecmp.drain);
+		if (strcmp(st->ecmp.drain, "serving") != 0 || st->ecmp.stopping)
+			dd_buf_printf(out, " for %s, %" PRIu64 " connection%s at the last look",
+				      duration(st->ecmp.drain_ms, d, sizeof d), st->ecmp.conns,
+				      st->ecmp.conns == 1 ? "" : "s");
+		dd_buf_puts(out, "\n");
+	}
 	text_peer(st, out);
 	for (size_t i = 0; i < st->n_clusters; i++) {
 		const struct dd_st_cluster *c = &st->clusters[i];
@@ -151,6 +160,14 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
 				      cl->priority);
 		}
+		if (c->have_role && cl->mode == DD_MODE_ECMP && c->ecmp_why == DD_ECMP_ANNOUNCED)
+			dd_buf_printf(out, "  ecmp: announced (%zu VIP%s on %s)\n", c->ecmp_announced,
+				      c->ecmp_announced == 1 ? "" : "s", st->ecmp.device);
+		else if (c->have_role && cl->mode == DD_MODE_ECMP)
+			dd_buf_printf(out, "  ecmp: %s (%zu of %zu VIPs announced): %s%s%s\n",
+				      c->ecmp_announced ? "partly announced" : "withdrawn", c->ecmp_announced,
+				      cl->n_vips, dd_ecmp_why_name(c->ecmp_why),
+				      c->ecmp_service[0] ? ", service " : "", c->ecmp_service);
 		if (c->have_role && c->vips_missing)
 			dd_buf_printf(out, "  %zu VIP%s MISSING: could not be added, retried every second\n",
 				      c->vips_missing, c->vips_missing == 1 ? "" : "s");
@@ -237,6 +254,13 @@ void dd_ack_text(const struct dd_ack *a, struct dd_buf *out)
 	case DD_ACK_HANDOVER:
 		dd_buf_printf(out, "%s of cluster %s requested; the role change follows (see status)\n",
 			      a->takeover ? "takeover" : "release", a->cluster);
+		break;
+	case DD_ACK_DRAIN_DIRECTOR:
+		if (a->drain)
+			dd_buf_printf(out, "director drained: every ECMP VIP withdrawn; established connections "
+				      "are served for at most %" PRIu32 " s (see status)\n", a->drain_timeout_s);
+		else
+			dd_buf_puts(out, "director undrained: the healthy ECMP VIPs are announced again\n");
 		break;
 	}
 }

@@ -15,6 +15,8 @@
  *   dd_failover_takeover() then posts a command and waits until the
  *   dd_failover_release()  heartbeat thread has taken it (post_cmd); no
  *   dd_failover_status()   command waits for anything but that thread
+ *   dd_failover_ecmp_health()  (quorum verdicts, as values)
+ *   dd_failover_ecmp_drain()
  *   dd_failover_stop()
  *   dd_failover_pulse()    reads the thread's progress counter (atomic)
  *   on_main_async()        writes the heartbeat thread's queued log lines
@@ -28,6 +30,8 @@
  *   links.c                keepalives out and in, silences
  *   fo_evaluate()          monitors' verdicts + peer view -> state machines
  *   takeover.c             VIPs on/off, announcements, refresh
+ *   announce.c             ECMP clusters: VIPs on/off the tun device
+ *                          that the routing daemon exports
  *
  * What crosses, and how:
  *   main -> heartbeat      struct fo_cmd under fo->mu: a command, with the
@@ -160,7 +164,8 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 {
 	memset(p, 0, sizeof *p);
 	p->name = fo->conf->peer;
-	p->none = !fo->conf->peer[0];
+	/* An ECMP cluster is held by every healthy director: no peer. */
+	p->none = !fo->conf->peer[0] || c->cfg->mode == DD_MODE_ECMP;
 	p->alive = fo_peer_alive(fo);
 	uint64_t now = mono_ms();
 	const char *unbelieved = fo_peer_unbelieved(fo);
@@ -226,6 +231,7 @@ void fo_evaluate(struct dd_failover *fo)
 		if (d < deadline)
 			deadline = d;
 	}
+	fo_ecmp_update(fo);
 	/* Tell the peer now, not at the next tick: a handover or a split-brain
 	 * resolution should not wait an interval. */
 	if (changed)
@@ -348,6 +354,7 @@ static void do_reload(struct dd_failover *fo, struct fo_cmd *cmd)
 	}
 	fo->conf = cmd->conf;
 	fo_links_install(fo, cmd->socks);
+	fo_ecmp_install(fo, &cmd->ecmp);
 	dd_monitor_free(fo->mon);
 	fo->ready = false;
 	setup_clusters(fo, mon, old, n_old);
@@ -412,7 +419,10 @@ static void fill_status(struct dd_failover *fo, struct dd_failover_status *st)
 		cs->peer_priority = p.priority;
 		cs->vips_up = c->vips_on && !fo_vips_missing(c);
 		cs->vips_missing = fo_vips_missing(c);
+		fo_ecmp_status(fo, c, cs);
 	}
+	snprintf(st->ecmp_device, sizeof st->ecmp_device, "%s", fo->ecmp.dev);
+	st->ecmp_drained = fo->ecmp.drained;
 	st->drops = fo->drops;
 	st->rx = fo->rx;
 	st->tx = fo->tx;
@@ -517,6 +527,10 @@ static void on_cmd(struct ev_loop *loop, ev_async *w, int revents)
 	case CMD_STOP:
 		stop = true;
 		handover = cmd->handover;
+		break;
+	case CMD_ECMP_HEALTH:
+	case CMD_ECMP_DRAIN:
+		fo_ecmp_cmd(fo, cmd);
 		break;
 	}
 	pthread_mutex_lock(&fo->mu);
@@ -649,14 +663,19 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	struct link_socks socks = { .n = 0 };
 	struct dd_vipctl *vipctl = NULL;
 	struct dd_garp *garp = NULL;
+	struct fo_ecmp_dev ecmp = { .fd = -1 };
 	if (take_generation(conf, cfg, false, &gen, err) < 0 || fo_links_open(conf, &socks, err) < 0 ||
-	    !(vipctl = dd_vipctl_new(err)) || !(garp = dd_garp_open(err))) {
+	    !(vipctl = dd_vipctl_new(err)) || !(garp = dd_garp_open(err)) ||
+	    fo_ecmp_prepare(NULL, cfg, &ecmp, err) < 0) {
+		dd_garp_close(garp);
 		dd_vipctl_free(vipctl);
 		fo_links_close_socks(&socks);
 		conf_free(conf);
 		return NULL;
 	}
 	struct dd_failover *fo = xcalloc(1, sizeof *fo);
+	fo->ecmp.fd = -1;
+	fo_ecmp_install(fo, &ecmp);
 	fo->main_loop = main_loop;
 	fo->garp = garp;
 	if (hooks)
@@ -732,7 +751,43 @@ int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char
 		conf_free(conf);
 		return -1;
 	}
-	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks, .generation = gen };
+	/* fo->ecmp is written on the heartbeat thread only inside commands. */
+	struct fo_ecmp_dev ecmp;
+	if (fo_ecmp_prepare(&fo->ecmp, cfg, &ecmp, err) < 0) {
+		fo_links_close_socks(&socks);
+		conf_free(conf);
+		return -1;
+	}
+	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks, .generation = gen,
+			      .ecmp = ecmp };
+	int r = post_cmd(fo, &cmd);
+	/* The device the reload replaced, or the one it could not use. */
+	if (cmd.ecmp.fd >= 0)
+		close(cmd.ecmp.fd);
+	if (r < 0) {
+		dd_seterr(err, "%s", cmd.err);
+		return -1;
+	}
+	return 0;
+}
+
+int dd_failover_ecmp_health(struct dd_failover *fo, const struct dd_ecmp_vip_health *v, size_t n,
+			    char **err)
+{
+	struct fo_cmd cmd = { .kind = CMD_ECMP_HEALTH, .n_health = n };
+	cmd.health = xcalloc(n ? n : 1, sizeof *cmd.health);
+	if (n)
+		memcpy(cmd.health, v, n * sizeof *v);
+	int r = post_cmd(fo, &cmd);
+	free(cmd.health); /* NULL once the thread took it */
+	if (r < 0)
+		dd_seterr(err, "%s", cmd.err);
+	return r;
+}
+
+int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, char **err)
+{
+	struct fo_cmd cmd = { .kind = CMD_ECMP_DRAIN, .drain = drained };
 	if (post_cmd(fo, &cmd) < 0) {
 		dd_seterr(err, "%s", cmd.err);
 		return -1;
@@ -791,6 +846,7 @@ void dd_failover_stop(struct dd_failover *fo, bool handover)
 	ev_async_stop(fo->main_loop, &fo->main_async);
 	dlog_queue_free(fo->logq);
 	deliver_events(fo);
+	fo_ecmp_close(fo);
 	dd_vipctl_free(fo->vipctl);
 	dd_garp_close(fo->garp);
 	conf_free(fo->conf);
