@@ -26,14 +26,15 @@ one clock) after which the victim's next hop is no longer in the route:
 
 Faults alternate between the two kinds, victims rotate, and every fault
 waits first until all six next hops are in the route (and the victim's BFD
-session is up). directord runs with bench/ecmp/fake_ipvs.so preloaded
-(the host kernel has no IPVS; see that file).
+session is up). The host kernel has no IPVS: directord runs with
+DIRECTORD_TEST_IPVS=model (its in-memory IPVS table, directord/ipvs_model.c;
+health checks, quorum and announcements are the real ones).
 
     bench.py [--reps 10] [--bfd-ms 20] [--check-ms 200] [--fall 3]
              [--faults kill,link,rs,drain] [--out results.json]
 
-Run as root. Uses $DIRECTORD (build without sanitizers for figures) and
-$DD_FAKE_IPVS (the shim); bench/ecmp/run.sh sets both.
+Run as root. Uses $DIRECTORD and $DIRECTORCTL (a build without sanitizers
+for figures; bench/ecmp/run.sh sets them).
 """
 import argparse
 import ctypes
@@ -207,7 +208,7 @@ class Bench:
 
     # ---- daemons -----------------------------------------------------------
     def start_directord(self, n):
-        env = {"LD_PRELOAD": os.environ["DD_FAKE_IPVS"]} if os.environ.get("DD_FAKE_IPVS") else {}
+        env = {"DIRECTORD_TEST_IPVS": "model"}
         s = self.site
         conf = s.directord_conf(n, check_ms=self.args.check_ms, fall=self.args.fall,
                                 timeout_ms=self.args.check_ms // 2)

@@ -18,19 +18,13 @@ if [ "${1:-}" = "--guest" ]; then guest=1; shift; fi
 DIRECTORD=$build/directord/directord
 DIRECTORCTL=$build/directord/directorctl
 [ -x "$DIRECTORD" ] || { echo "run.sh: no $DIRECTORD (run from a build folder after make)" >&2; exit 1; }
-# The host kernel has no IPVS: directord gets an empty fake one (bench only).
-shim=$out/fake_ipvs.so
-if [ ! -e "$shim" ] || [ "$here/bench/ecmp/fake_ipvs.c" -nt "$shim" ]; then
-	cc -O2 -Wall -shared -fPIC -o "$shim" "$here/bench/ecmp/fake_ipvs.c" -ldl
-fi
-DD_FAKE_IPVS=$shim PYTHONDONTWRITEBYTECODE=1
-export DIRECTORD DIRECTORCTL DD_FAKE_IPVS PYTHONDONTWRITEBYTECODE
+PYTHONDONTWRITEBYTECODE=1
+export DIRECTORD DIRECTORCTL PYTHONDONTWRITEBYTECODE
 /usr/bin/python3 "$here/bench/ecmp/bench.py" --out "$out/withdrawal-$stamp.json" "$@" 2>&1 |
 	tee "$out/withdrawal-$stamp.txt"
 if [ $guest = 1 ]; then
 	DD_SRCDIR=$here DD_BUILDDIR=$build
 	export DD_SRCDIR DD_BUILDDIR
-	unset DD_FAKE_IPVS
 	"$here/tests/vm/run-in-guest" --timeout "${DD_VM_TIMEOUT:-1800}" --keep "$here" --keep "$build" -- \
 		/usr/bin/python3 "$here/bench/ecmp/guest.py" 2>&1 | tee "$out/guest-$stamp.txt"
 fi

@@ -7,7 +7,7 @@ tests/lab/nslab.py.
 
   cli 203.0.113.10 --veth-- router eth0 203.0.113.1
   router eth1 198.51.100.1 --mid bridge-- directors lb1..lbN 198.51.100.2..
-                                      \-- real servers rs1..3 198.51.100.11..13
+                              mid bridge-- real servers rs1..3 198.51.100.11..13
   VIP 192.0.2.100/32, TCP 7000: every director announces it over eBGP
   (router AS 65000, directors AS 65001) and the router's BIRD installs one
   ECMP route with a next hop per announcing director, hashed on L4
@@ -94,14 +94,12 @@ class Site:
         return ns
 
     # ---- real servers ----------------------------------------------------
-    def start_echod(self, i):
-        p = labmod.start_echod(self.rs[i], f"rs{i + 1}", PORT)
-        self.echod[i] = p
-        return p
-
     def start_all_echod(self):
-        for i in range(len(self.rs)):
-            self.start_echod(i)
+        """tests/lab/echod.py on every real server, started together."""
+        for i, ns in enumerate(self.rs):
+            self.echod[i] = labmod.start_echod(ns, f"rs{i + 1}", PORT, wait=False)
+        for p in self.echod.values():
+            labmod.wait_echod(p)
 
     # ---- BIRD --------------------------------------------------------------
     def _bfd_block(self, ifname):
@@ -165,26 +163,30 @@ protocol bgp up {{
             f.write(text)
         return path
 
-    def start_bird(self, name, conf):
+    def start_bird(self, name, conf, wait=True):
         ns = self.router if name == "rt" else self.lb[name]
         d = self.lab.dir
         p = ns.spawn("bird", "-f", "-c", conf, "-s", f"{d}/bird-{name}.ctl", "-P", f"{d}/bird-{name}.pid",
                      name=f"bird-{name}")
-        poll(lambda: os.path.exists(f"{d}/bird-{name}.ctl") or not p.alive(), timeout=30,
-             what=f"BIRD in {name} to start")
-        assert p.alive(), p.log()
         self.birds[name] = p
+        if wait:
+            self.wait_bird(name)
         return p
 
-    def start_router(self, neighbours=None):
+    def wait_bird(self, name, timeout=60):
+        p, ctl = self.birds[name], os.path.join(self.lab.dir, f"bird-{name}.ctl")
+        poll(lambda: os.path.exists(ctl) or not p.alive(), timeout=timeout, what=f"BIRD in {name} to start")
+        assert p.alive(), p.log()
+
+    def start_router(self, neighbours=None, wait=True):
         """The router's BIRD, with a passive session to every director (or
         to `neighbours`: [(name, addr, bfd)])."""
         if neighbours is None:
             neighbours = [(n, a, True) for n, a in self.addr.items()]
-        return self.start_bird("rt", self.router_bird_conf(neighbours))
+        return self.start_bird("rt", self.router_bird_conf(neighbours), wait)
 
-    def start_director_bird(self, name):
-        return self.start_bird(name, self.director_bird_conf(name))
+    def start_director_bird(self, name, wait=True):
+        return self.start_bird(name, self.director_bird_conf(name), wait)
 
     def birdc(self, name, *args):
         ns = self.router if name == "rt" else self.lb[name]
@@ -231,11 +233,14 @@ clusters = ( {{
         """Real servers, the router's BIRD, each director's BIRD and
         directord (kw: directord_conf's); returns once the router's route
         has every director."""
-        self.start_all_echod()
-        self.start_router()
+        # Everything starts at once: under TCG each start takes seconds.
+        self.start_router(wait=False)
         for n in self.lb:
-            self.start_director_bird(n)
+            self.start_director_bird(n, wait=False)
             self.start_directord(n, **kw)
+        self.start_all_echod()
+        for n in self.birds:
+            self.wait_bird(n)
         self.wait_nexthops(list(self.lb), timeout=timeout)
 
     def ctl(self, name, *args):
@@ -309,6 +314,17 @@ def carriers(site, fresh_s=4):
     return out
 
 
+def settled_carriers(site, tr, n, check_s=60, timeout=30):
+    """carriers() once every one of the n live connections is counted at
+    exactly one director: a flow the router just moved still looks fresh
+    at its old director for a few seconds."""
+    def counted():
+        tr.check(check_s)
+        return carriers(site, fresh_s=3)
+    return poll(counted, timeout=timeout, interval=0.5, until=lambda c: sum(map(len, c.values())) == n,
+                what=f"each of {n} connections to be carried by exactly one director")
+
+
 def data_plane_dead(site, name, dead=True):
     """After a director's route is withdrawn, its data plane is taken away
     as well (nftables drops everything for the VIP on arrival): the IPVS
@@ -317,8 +333,8 @@ def data_plane_dead(site, name, dead=True):
     tell that the surviving directors carry them."""
     ns = site.lb[name]
     if dead:
-        ns.run("nft", "-f", "-", input=(f"table ip ecmpdead {{ chain pre {{ type filter hook prerouting "
-                                         f"priority -300; ip daddr {VIP} drop; }} }}\n"))
+        ns.run("nft", "-f", "-", input=(f"table ip ecmpdead {{\n chain pre {{\n  type filter hook prerouting "
+                                         f"priority -300;\n  ip daddr {VIP} drop\n }}\n}}\n"))
     else:
         ns.run("nft", "delete", "table", "ip", "ecmpdead", check=False)
 
@@ -348,11 +364,16 @@ def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60
     nothing but what the scenario needs to go on (the caller judges)."""
     import pairlab
     names = list(site.lb)
-    fig = {"directors": names, "victim": victim}
+    fig = {"directors": names, "victim": victim, "t": {}}
+    t_start = time.monotonic()
+
+    def mark(what):
+        fig["t"][what] = round(time.monotonic() - t_start, 1)
     r = tr.open(n_old, "old")
     fig["old_open"] = r
     conns = tr.check(check_s)
     before = carriers(site)
+    mark("opened")
     fig["before"] = {n: len(p) for n, p in before.items()}
     fig["old_before"] = pairlab.survival(conns, ["old"])
     via_victim = before[victim]
@@ -363,26 +384,31 @@ def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60
     fig["withdrawn_after_s"] = round(time.monotonic() - t, 3)
     fig["tun_gone"] = not site.announced(victim) and \
         site.lb[victim].ip("link", "show", TUN, check=False).returncode != 0
+    mark("withdrawn")
     data_plane_dead(site, victim)
     conns = tr.check(check_s)
     fig["after_kill"] = pairlab.survival(conns, ["old"])
     ok_ports = {c[4] for c in conns if c[2] == "ok"}
     fig["via_victim"] = (len(via_victim & ok_ports), len(via_victim))
     fig["lost_after_kill"] = pairlab.failures(conns)
-    fig["during"] = {n: len(p) for n, p in carriers(site).items()}
+    fig["during"] = {n: len(p) for n, p in settled_carriers(site, tr, n_old, check_s).items()}
     a = tr.open(n_new, "new_killed")
     fig["new_killed"] = (a["ok"], n_new)
+    mark("checked_after_kill")
     # The return.
     data_plane_dead(site, victim, dead=False)
     site.start_directord(victim)
     site.wait_nexthops(names, timeout)
+    mark("returned")
     conns = tr.check(check_s)
     fig["after_return"] = pairlab.survival(conns, ["old", "new_killed"])
     fig["lost_after_return"] = pairlab.failures(conns)
-    fig["after"] = {n: len(p) for n, p in carriers(site).items()}
+    fig["after"] = {n: len(p) for n, p in
+                    settled_carriers(site, tr, n_old + n_new, check_s).items()}
     a = tr.open(n_new, "new_returned")
     fig["new_returned"] = (a["ok"], n_new)
     conns = tr.check(check_s)
     fig["final"] = pairlab.survival(conns)
     fig["lost_final"] = pairlab.failures(conns)
+    mark("done")
     return fig

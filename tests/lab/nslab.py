@@ -932,16 +932,23 @@ def wait_tcp(ns, addr, port, timeout=20.0):
          timeout=timeout, interval=0.2, what=f"TCP {addr}:{port} from {ns.name}")
 
 
-def start_echod(ns, name, port):
+def start_echod(ns, name, port, wait=True):
     """tests/lab/echod.py in `ns` (answers every line with `name`), ready
-    when this returns; returns its Proc."""
+    when this returns (wait=False: call wait_echod(proc) later); returns
+    its Proc."""
     p = ns.spawn("/usr/bin/python3", "-u", os.path.join(os.path.dirname(os.path.abspath(__file__)), "echod.py"),
                  name, str(port), name=f"echod-{name}")
+    return wait_echod(p) if wait else p
+
+
+def wait_echod(p):
+    """Polls until the echod of start_echod(wait=False) listens; returns its Proc."""
+    name = p.name[len("echod-"):]
     poll(lambda: "listening" in p.log() or not p.alive(), timeout=30, what=f"echod {name}")
     if not p.alive():
-        raise LabError(f"echod {name} in {ns.name} died:\n{p.log()}")
+        raise LabError(f"echod {name} died:\n{p.log()}")
     return p
 
 
 __all__.append("wait_tcp")
-__all__.append("start_echod")
+__all__ += ["start_echod", "wait_echod"]
