@@ -438,7 +438,7 @@ static void finish_stop(struct dd_failover *fo)
 			/* Standalone, nobody to hand over to: the VIPs go, as
 			 * keepalived's do. */
 			char why[160];
-			if (fo->n_links)
+			if (fo->n_links && c->cfg->mode == DD_MODE_PAIR)
 				snprintf(why, sizeof why, "directord is stopping and peer %s did not take over",
 					 fo->conf->peer);
 			else
@@ -785,9 +785,9 @@ int dd_failover_ecmp_health(struct dd_failover *fo, const struct dd_ecmp_vip_hea
 	return r;
 }
 
-int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, char **err)
+int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, bool stopping, char **err)
 {
-	struct fo_cmd cmd = { .kind = CMD_ECMP_DRAIN, .drain = drained };
+	struct fo_cmd cmd = { .kind = CMD_ECMP_DRAIN, .drain = drained || stopping, .stopping = stopping };
 	if (post_cmd(fo, &cmd) < 0) {
 		dd_seterr(err, "%s", cmd.err);
 		return -1;

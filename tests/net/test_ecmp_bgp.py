@@ -336,3 +336,27 @@ def test_link_black_hole_bfd(ecmp):
     assert ecmp.announced(0)
     d.run("nft", "delete", "table", "inet", "ddcut")
     report("black hole lifted -> announced", expect_hops(ecmp, all_hops(ecmp), 30, "d1 reachable again"))
+
+
+def test_reload_adds_and_removes_a_vip(ecmp):
+    """A reload that adds a VIP (no service on it: nothing lacks quorum)
+    announces it on the running device; reloading back withdraws it."""
+    expect_hops(ecmp, all_hops(ecmp), 60, "healthy at start")
+    vip2 = "203.0.113.11"
+    path = ecmp.conf(0)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace(f'vips = ( {{ address = "{VIP}/32"; interface = "lo"; }} );',
+                             f'vips = ( {{ address = "{VIP}/32"; interface = "lo"; }}, '
+                             f'{{ address = "{vip2}/32"; interface = "lo"; }} );'))
+    r = ecmp.ctl(0, "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: route_nexthops(ecmp.rt, vip2 + "/32") == [ecmp.gw[0]], 20, "the new VIP routed to d1")
+    expect_hops(ecmp, all_hops(ecmp), 10, "the first VIP untouched")
+    ecmp.conf(0)
+    r = ecmp.ctl(0, "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: route_nexthops(ecmp.rt, vip2 + "/32") == [], 20, "the VIP withdrawn by reload")
+    assert "VIP 203.0.113.11 withdrawn from dd-ecmp: no longer an ECMP VIP (reload)" in ecmp.log(0)
+    expect_hops(ecmp, all_hops(ecmp), 10, "the first VIP still there")
