@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """ECMP mode (issue 14) on the host kernel: three real directord, each with
-its own BIRD 2, announce one VIP by BGP (with BFD) to a router running
-BIRD 2, which installs it as one multipath route in its kernel table.
+its own BIRD 2, announce an IPv4 and an IPv6 VIP by BGP (with BFD) to a router
+running BIRD 2, which installs each as one multipath route in its kernel
+table.
 
     rs1 192.0.2.21, rs2 192.0.2.22 (tiny HTTP servers on :8080)
          |  back bridge 192.0.2.0/24
@@ -24,6 +25,7 @@ The times from each fault to the route change are printed (pytest -s),
 for the record; the deadlines are generous on purpose (bench/ measures).
 
 Needs root, bird (Debian bird2) and nft."""
+import ipaddress
 import os
 import shutil
 import signal
@@ -43,7 +45,9 @@ pytestmark = [
 ]
 
 VIP = "203.0.113.10"
+VIP6 = "2001:db8:2::10"
 RS = ["192.0.2.21", "192.0.2.22"]
+RS6 = ["2001:db8:3::21", "2001:db8:3::22"]
 ROUTER_AS, DIRECTOR_AS = 65000, 65001
 N = 3
 HOLD_S = 9   # BGP hold time: anything detected well before it was BFD
@@ -54,6 +58,12 @@ def link_addrs(i):
     return f"198.51.100.{4 * i + 1}", f"198.51.100.{4 * i + 2}"
 
 
+def link_addrs6(i):
+    """(router side, director side) of the /64 to director i."""
+    return (str(ipaddress.ip_address(f"2001:db8:1:{i}::1")),
+            str(ipaddress.ip_address(f"2001:db8:1:{i}::2")))
+
+
 ROUTER_CONF = """
 router id 198.51.100.1;
 log stderr all;
@@ -61,6 +71,10 @@ protocol device { scan time 1; }
 protocol kernel {
   ipv4 { import none; export all; };
   merge paths on;        # one multipath route over every equal BGP path
+}
+protocol kernel {
+  ipv6 { import none; export all; };
+  merge paths on;
 }
 protocol bfd {
   interface "*" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
@@ -73,6 +87,14 @@ template bgp director {
   error wait time 1, 2;
   ipv4 { import all; export none; };
 }
+template bgp director6 {
+  local as %(ras)d;
+  bfd on;
+  hold time %(hold)d;
+  connect retry time 1;
+  error wait time 1, 2;
+  ipv6 { import all; export none; };
+}
 %(peers)s
 """
 
@@ -82,6 +104,7 @@ log stderr all;
 protocol device { scan time 1; }
 protocol direct vips {
   ipv4;
+  ipv6;
   interface "dd-ecmp";   # what directord announces, nothing else
 }
 protocol bfd {
@@ -96,6 +119,15 @@ protocol bgp uplink {
   error wait time 1, 2;
   ipv4 { import none; export where source = RTS_DEVICE; };
 }
+protocol bgp uplink6 {
+  local %(me6)s as %(das)d;
+  neighbor %(rt6)s as %(ras)d;
+  bfd on;
+  hold time %(hold)d;
+  connect retry time 1;
+  error wait time 1, 2;
+  ipv6 { import none; export where source = RTS_DEVICE; };
+}
 """
 
 DIRECTORD_CONF = """
@@ -109,12 +141,18 @@ clusters = ( {{
   name = "anycast";
   mode = "ecmp";
   track_interfaces = [ "eth0" ];
-  vips = ( {{ address = "%(vip)s/32"; interface = "lo"; }} );
+  vips = ( {{ address = "%(vip)s/32"; interface = "lo"; }},
+           {{ address = "%(vip6)s/128"; interface = "lo"; }} );
   services = ( {{
     name = "web"; protocol = "tcp"; address = "%(vip)s"; port = 80;
     scheduler = "mh"; quorum = 1;
     check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 150; rise = 1; fall = 2; }};
     real_servers = ( {{ address = "%(rs1)s"; port = 8080; }}, {{ address = "%(rs2)s"; port = 8080; }} );
+  }}, {{
+    name = "web6"; protocol = "tcp"; address = "%(vip6)s"; port = 80;
+    scheduler = "mh"; quorum = 1;
+    check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 150; rise = 1; fall = 2; }};
+    real_servers = ( {{ address = "%(rs61)s"; port = 8080; }}, {{ address = "%(rs62)s"; port = 8080; }} );
   }} );
 }} );
 """.replace("{{", "{").replace("}}", "}")
@@ -129,36 +167,45 @@ class EcmpLab:
         self.rt = lab.netns("rt")
         back = lab.bridge("back")
         self.rs = [lab.netns(f"rs{k + 1}") for k in range(len(RS))]
-        for ns, a in zip(self.rs, RS):
-            lab.connect(ns, back, a + "/24")
-        self.web = [lab.http_server(ns, a, 8080, body="ok\n") for ns, a in zip(self.rs, RS)]
-        self.d, self.gw = [], []
+        for ns, a, a6 in zip(self.rs, RS, RS6):
+            lab.connect(ns, back, [a + "/24", a6 + "/64"])
+        self.start_web()
+        self.d, self.gw, self.gw6 = [], [], []
         for i in range(N):
             d = lab.netns(f"d{i + 1}")
             rt_a, d_a = link_addrs(i)
-            lab.veth(self.rt, d, f"eth{i + 1}", "eth0", rt_a + "/30", d_a + "/30")
-            lab.connect(d, back, f"192.0.2.{i + 1}/24", ifname="eth1")
+            rt6, d6 = link_addrs6(i)
+            lab.veth(self.rt, d, f"eth{i + 1}", "eth0", [rt_a + "/30", rt6 + "/64"], [d_a + "/30", d6 + "/64"])
+            lab.connect(d, back, [f"192.0.2.{i + 1}/24", f"2001:db8:3::{i + 1}/64"], ifname="eth1")
             self.d.append(d)
             self.gw.append(d_a)
-        peers = "\n".join(f"protocol bgp d{i + 1} from director {{ neighbor {link_addrs(i)[1]} as {DIRECTOR_AS}; }}"
+            self.gw6.append(d6)
+        peers = "\n".join(f"protocol bgp d{i + 1} from director {{ neighbor {link_addrs(i)[1]} as {DIRECTOR_AS}; }}\n"
+                          f"protocol bgp d{i + 1}v6 from director6 {{ neighbor {link_addrs6(i)[1]} as {DIRECTOR_AS}; }}"
                           for i in range(N))
         self.rbird = Bird(lab, self.rt, "rt", ROUTER_CONF % {"ras": ROUTER_AS, "hold": HOLD_S, "peers": peers})
         self.rbird.wait_up()
         self.dbird = []
         for i, d in enumerate(self.d):
             rt_a, d_a = link_addrs(i)
-            b = Bird(lab, d, f"d{i + 1}", DIRECTOR_BIRD % {"me": d_a, "rt": rt_a, "das": DIRECTOR_AS,
-                                                          "ras": ROUTER_AS, "hold": HOLD_S})
+            rt6, d6 = link_addrs6(i)
+            b = Bird(lab, d, f"d{i + 1}", DIRECTOR_BIRD % {"me": d_a, "rt": rt_a, "me6": d6, "rt6": rt6,
+                                                          "das": DIRECTOR_AS, "ras": ROUTER_AS, "hold": HOLD_S})
             b.wait_up()
             self.dbird.append(b)
         self.procs = [None] * N
         for i in range(N):
             self.start(i)
 
+    def start_web(self):
+        self.web = [self.lab.http_server(ns, a, 8080, body="ok\n") for ns, a in zip(self.rs, RS)]
+        self.web6 = [self.lab.http_server(ns, a, 8080, body="ok\n") for ns, a in zip(self.rs, RS6)]
+
     def conf(self, i):
         path = os.path.join(self.dir, f"d{i + 1}.conf")
         with open(path, "w") as f:
-            f.write(DIRECTORD_CONF % {"i": i + 1, "dir": self.dir, "vip": VIP, "rs1": RS[0], "rs2": RS[1]})
+            f.write(DIRECTORD_CONF % {"i": i + 1, "dir": self.dir, "vip": VIP, "rs1": RS[0], "rs2": RS[1],
+                                      "vip6": VIP6, "rs61": RS6[0], "rs62": RS6[1]})
         return path
 
     def start(self, i):
@@ -177,6 +224,12 @@ class EcmpLab:
 
     def bird_hops(self):
         return self.rbird.route_gateways(VIP + "/32")
+
+    def kernel_hops6(self):
+        return route_nexthops(self.rt, VIP6 + "/128")
+
+    def bird_hops6(self):
+        return self.rbird.route_gateways(VIP6 + "/128")
 
     def announced(self, i):
         return VIP in self.d[i].addrs("dd-ecmp") if self.has_dev(i) else False
@@ -205,6 +258,14 @@ def expect_hops(lab, want, timeout, what):
     return time.monotonic() - t0
 
 
+def expect_hops6(lab, want, timeout, what):
+    want = sorted(want)
+    t0 = time.monotonic()
+    wait_for(lambda: lab.kernel_hops6() == want and lab.bird_hops6() == want, timeout,
+             f"{what}: router IPv6 next hops {want} (kernel {lab.kernel_hops6()}, bird {lab.bird_hops6()})")
+    return time.monotonic() - t0
+
+
 def all_hops(lab):
     return list(lab.gw)
 
@@ -219,10 +280,12 @@ def report(what, secs):
 
 def test_all_three_next_hops(ecmp):
     expect_hops(ecmp, all_hops(ecmp), 60, "every director healthy")
+    expect_hops6(ecmp, ecmp.gw6, 60, "every director healthy (IPv6)")
     for i in range(N):
         assert ecmp.rbird.protocol_state(f"d{i + 1}") == "Established"
+        assert ecmp.rbird.protocol_state(f"d{i + 1}v6") == "Established"
     bfd = ecmp.rbird.birdc("show", "bfd", "sessions")
-    assert bfd.count(" Up ") == N, bfd
+    assert bfd.count(" Up ") == 2 * N, bfd
     # What each director says about itself.
     j = __import__("json").loads(ecmp.ctl(0, "--json", "status").stdout)
     c = j["clusters"][0]
@@ -236,26 +299,31 @@ def test_all_three_next_hops(ecmp):
 
 def test_quorum_lost_on_one_director(ecmp):
     expect_hops(ecmp, all_hops(ecmp), 60, "healthy at start")
-    # d2's checks fail (its view of the real servers is gone): quorum lost.
+    # d2's IPv4 checks fail (its view of those real servers is gone): the
+    # IPv4 service loses quorum.
     d = ecmp.d[1]
     d.run("nft", "-f", "-", input="table inet ddtest { chain out { type filter hook output priority 0; "
-          "tcp dport 8080 reject with tcp reset; }; }")
+          "ip daddr { 192.0.2.21, 192.0.2.22 } tcp dport 8080 reject with tcp reset; }; }")
     report("quorum lost -> withdrawn", expect_hops(ecmp, without(ecmp, 1), 20, "d2 without quorum"))
+    # Quorum is per VIP: the IPv6 service still has its servers.
+    expect_hops6(ecmp, ecmp.gw6, 5, "d2's IPv6 VIP still announced")
     wait_for(lambda: "VIP 203.0.113.10 withdrawn from dd-ecmp: service web has no quorum" in ecmp.log(1),
              10, "the withdrawal logged with its reason")
     out = ecmp.ctl(1, "status").stdout
-    assert "ecmp: withdrawn (0 of 1 VIPs announced): no-quorum, service web" in out, out
+    assert "ecmp: partly announced (1 of 2 VIPs announced): no-quorum, service web\n" in out, out
     d.run("nft", "delete", "table", "inet", "ddtest")
     report("quorum regained -> announced", expect_hops(ecmp, all_hops(ecmp), 20, "d2 healthy again"))
 
 
 def test_every_real_server_stopped(ecmp):
     expect_hops(ecmp, all_hops(ecmp), 60, "healthy at start")
-    for w in ecmp.web:
+    for w in ecmp.web + ecmp.web6:
         w.stop()
     report("all real servers down -> route gone", expect_hops(ecmp, [], 20, "no director has quorum"))
-    ecmp.web = [ecmp.lab.http_server(ns, a, 8080, body="ok\n") for ns, a in zip(ecmp.rs, RS)]
+    expect_hops6(ecmp, [], 20, "no director has IPv6 quorum")
+    ecmp.start_web()
     report("real servers back -> all announced", expect_hops(ecmp, all_hops(ecmp), 20, "quorum everywhere"))
+    expect_hops6(ecmp, ecmp.gw6, 20, "IPv6 quorum everywhere")
 
 
 def test_drain_and_undrain(ecmp):
@@ -301,9 +369,11 @@ def test_sigkill_device_goes_with_the_process(ecmp):
     # Nobody withdrew anything: the tun device went with the process.
     expect_hops(ecmp, without(ecmp, 1), 20, "d2 killed")
     report("SIGKILL -> withdrawn", time.monotonic() - t0)
+    expect_hops6(ecmp, [g for k, g in enumerate(ecmp.gw6) if k != 1], 20, "d2 killed (IPv6)")
     assert not ecmp.has_dev(1)
     ecmp.start(1)
     report("restart after kill -> announced", expect_hops(ecmp, all_hops(ecmp), 30, "d2 restarted"))
+    expect_hops6(ecmp, ecmp.gw6, 30, "d2 restarted (IPv6)")
 
 
 def test_link_down_on_the_director_side(ecmp):
@@ -346,10 +416,10 @@ def test_reload_adds_and_removes_a_vip(ecmp):
     path = ecmp.conf(0)
     with open(path) as f:
         text = f.read()
+    one = f'{{ address = "{VIP6}/128"; interface = "lo"; }} );'
+    assert one in text
     with open(path, "w") as f:
-        f.write(text.replace(f'vips = ( {{ address = "{VIP}/32"; interface = "lo"; }} );',
-                             f'vips = ( {{ address = "{VIP}/32"; interface = "lo"; }}, '
-                             f'{{ address = "{vip2}/32"; interface = "lo"; }} );'))
+        f.write(text.replace(one, one[:-3] + f', {{ address = "{vip2}/32"; interface = "lo"; }} );'))
     r = ecmp.ctl(0, "reload")
     assert r.returncode == 0, r.stdout + r.stderr
     wait_for(lambda: route_nexthops(ecmp.rt, vip2 + "/32") == [ecmp.gw[0]], 20, "the new VIP routed to d1")
