@@ -64,6 +64,14 @@ def link_addrs6(i):
             str(ipaddress.ip_address(f"2001:db8:1:{i}::2")))
 
 
+# One BGP session's common part: BFD, and timers short enough for a test
+# (the hold time stays long, so that only BFD detects a black hole fast).
+BGP_COMMON = """  bfd on;
+  hold time %d;
+  connect retry time 1;
+  error wait time 1, 2;
+""" % HOLD_S
+
 ROUTER_CONF = """
 router id 198.51.100.1;
 log stderr all;
@@ -79,24 +87,11 @@ protocol kernel {
 protocol bfd {
   interface "*" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
 }
-template bgp director {
-  local as %(ras)d;
-  bfd on;
-  hold time %(hold)d;
-  connect retry time 1;
-  error wait time 1, 2;
-  ipv4 { import all; export none; };
-}
-template bgp director6 {
-  local as %(ras)d;
-  bfd on;
-  hold time %(hold)d;
-  connect retry time 1;
-  error wait time 1, 2;
-  ipv6 { import all; export none; };
-}
-%(peers)s
-"""
+""" + "".join(f"""template bgp {name} {{
+  local as {ROUTER_AS};
+{BGP_COMMON}  {af} {{ import all; export none; }};
+}}
+""" for name, af in (("director", "ipv4"), ("director6", "ipv6"))) + "%(peers)s\n"
 
 DIRECTOR_BIRD = """
 router id %(me)s;
@@ -110,25 +105,12 @@ protocol direct vips {
 protocol bfd {
   interface "eth0" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
 }
-protocol bgp uplink {
-  local %(me)s as %(das)d;
-  neighbor %(rt)s as %(ras)d;
-  bfd on;
-  hold time %(hold)d;
-  connect retry time 1;
-  error wait time 1, 2;
-  ipv4 { import none; export where source = RTS_DEVICE; };
-}
-protocol bgp uplink6 {
-  local %(me6)s as %(das)d;
-  neighbor %(rt6)s as %(ras)d;
-  bfd on;
-  hold time %(hold)d;
-  connect retry time 1;
-  error wait time 1, 2;
-  ipv6 { import none; export where source = RTS_DEVICE; };
-}
-"""
+""" + "".join(f"""protocol bgp {name} {{
+  local %({me})s as {DIRECTOR_AS};
+  neighbor %({rt})s as {ROUTER_AS};
+{BGP_COMMON}  {af} {{ import none; export where source = RTS_DEVICE; }};
+}}
+""" for name, me, rt, af in (("uplink", "me", "rt", "ipv4"), ("uplink6", "me6", "rt6", "ipv6")))
 
 DIRECTORD_CONF = """
 node = "d%(i)d";
@@ -183,14 +165,13 @@ class EcmpLab:
         peers = "\n".join(f"protocol bgp d{i + 1} from director {{ neighbor {link_addrs(i)[1]} as {DIRECTOR_AS}; }}\n"
                           f"protocol bgp d{i + 1}v6 from director6 {{ neighbor {link_addrs6(i)[1]} as {DIRECTOR_AS}; }}"
                           for i in range(N))
-        self.rbird = Bird(lab, self.rt, "rt", ROUTER_CONF % {"ras": ROUTER_AS, "hold": HOLD_S, "peers": peers})
+        self.rbird = Bird(lab, self.rt, "rt", ROUTER_CONF % {"peers": peers})
         self.rbird.wait_up()
         self.dbird = []
         for i, d in enumerate(self.d):
             rt_a, d_a = link_addrs(i)
             rt6, d6 = link_addrs6(i)
-            b = Bird(lab, d, f"d{i + 1}", DIRECTOR_BIRD % {"me": d_a, "rt": rt_a, "me6": d6, "rt6": rt6,
-                                                          "das": DIRECTOR_AS, "ras": ROUTER_AS, "hold": HOLD_S})
+            b = Bird(lab, d, f"d{i + 1}", DIRECTOR_BIRD % {"me": d_a, "rt": rt_a, "me6": d6, "rt6": rt6})
             b.wait_up()
             self.dbird.append(b)
         self.procs = [None] * N
