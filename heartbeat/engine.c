@@ -164,8 +164,15 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 {
 	memset(p, 0, sizeof *p);
 	p->name = fo->conf->peer;
-	/* An ECMP cluster is held by every healthy director: no peer. */
-	p->none = !fo->conf->peer[0] || c->cfg->mode == DD_MODE_ECMP;
+	/* An ECMP cluster is held by every healthy director: the peer, even
+	 * one that lists the cluster, is not part of it. */
+	if (c->cfg->mode == DD_MODE_ECMP) {
+		p->none = true;
+		snprintf(silence, slen, "no peer in ECMP mode");
+		p->silence = silence;
+		return;
+	}
+	p->none = !fo->conf->peer[0];
 	p->alive = fo_peer_alive(fo);
 	uint64_t now = mono_ms();
 	const char *unbelieved = fo_peer_unbelieved(fo);
