@@ -168,6 +168,7 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 	 * one that lists the cluster, is not part of it. */
 	if (c->cfg->mode == DD_MODE_ECMP) {
 		p->none = true;
+		p->none_why = "ECMP mode: every healthy director is active";
 		snprintf(silence, slen, "no peer in ECMP mode");
 		p->silence = silence;
 		return;
@@ -445,7 +446,9 @@ static void finish_stop(struct dd_failover *fo)
 			/* Standalone, nobody to hand over to: the VIPs go, as
 			 * keepalived's do. */
 			char why[160];
-			if (fo->n_links && c->cfg->mode == DD_MODE_PAIR)
+			if (c->cfg->mode == DD_MODE_ECMP)
+				snprintf(why, sizeof why, "directord is stopping (ECMP: its routes were withdrawn)");
+			else if (fo->n_links)
 				snprintf(why, sizeof why, "directord is stopping and peer %s did not take over",
 					 fo->conf->peer);
 			else

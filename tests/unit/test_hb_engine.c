@@ -620,8 +620,8 @@ START_TEST(ecmp_cluster_ignores_the_peer)
 	add_ecmp(&nb, "203.0.113.12", "ddb-ecmp");
 	ck_assert_int_eq(dd_failover_reload(a, &na.cfg, &err), 0);
 	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
-	wait_event(&ra, "any: init -> active: no peer configured");
-	wait_event(&rb, "any: init -> active: no peer configured");
+	wait_event(&ra, "any: init -> active: ECMP mode: every healthy director is active");
+	wait_event(&rb, "any: init -> active: ECMP mode: every healthy director is active");
 	ck_assert(if_nametoindex("dda-ecmp") && if_nametoindex("ddb-ecmp"));
 	ck_assert(addr_present("203.0.113.11") && addr_present("203.0.113.12"));
 	/* Nothing announced before the forwarding plane says quorum. */
