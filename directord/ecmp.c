@@ -203,7 +203,7 @@ int dd_ecmp_drain(struct dd_ecmpctl *e, bool drain, char **err)
 		dd_seterr(err, "directord is stopping");
 		return -1;
 	}
-	if (dd_failover_ecmp_drain(fo, drain, err) < 0)
+	if (dd_failover_ecmp_drain(fo, drain, false, err) < 0)
 		return -1;
 	if (drain && e->drain == DD_ECMP_SERVING) {
 		e->drain = DD_ECMP_DRAINING;
@@ -222,7 +222,7 @@ bool dd_ecmp_stop(struct dd_ecmpctl *e, void (*done)(void *ctx), void *ctx)
 	if (!fo || !dd_config_has_ecmp(*e->cfg) || e->stopping)
 		return false;
 	char *err = NULL;
-	if (dd_failover_ecmp_drain(fo, true, &err) < 0) {
+	if (dd_failover_ecmp_drain(fo, true, true, &err) < 0) {
 		log_err(SUB, "cannot withdraw before stopping: %s", err ? err : "?");
 		free(err);
 		return false;

@@ -52,6 +52,7 @@ static const char *const why_names[DD_ECMP_WHY_COUNT] = {
 	[DD_ECMP_NO_QUORUM] = "no-quorum",
 	[DD_ECMP_HEALTH_UNKNOWN] = "health-unknown",
 	[DD_ECMP_NO_DEVICE] = "no-device",
+	[DD_ECMP_STOPPING] = "stopping",
 };
 
 const char *dd_ecmp_why_name(enum dd_ecmp_why w)
@@ -172,6 +173,8 @@ static enum dd_ecmp_why vip_why(const struct dd_failover *fo, const struct fo_cl
 		return DD_ECMP_INACTIVE;
 	if (!c->held[i])
 		return DD_ECMP_VIP_MISSING;
+	if (e->stopping)
+		return DD_ECMP_STOPPING;
 	if (e->drained)
 		return DD_ECMP_DRAINED;
 	if (!e->health_known)
@@ -199,6 +202,7 @@ static void why_text(enum dd_ecmp_why w, const char *service, char *buf, size_t 
 		break;
 	case DD_ECMP_HEALTH_UNKNOWN: snprintf(buf, len, "quorum not known yet"); break;
 	case DD_ECMP_NO_DEVICE: snprintf(buf, len, "no ecmp device"); break;
+	case DD_ECMP_STOPPING: snprintf(buf, len, "directord is stopping"); break;
 	}
 }
 
@@ -333,11 +337,14 @@ void fo_ecmp_cmd(struct dd_failover *fo, struct fo_cmd *cmd)
 		cmd->result = -1;
 		return;
 	}
-	if (cmd->drain && !e->drained)
+	if (cmd->stopping)
+		log_notice(ESUB, "directord is stopping: withdrawing every ECMP VIP from %s", e->dev);
+	else if (cmd->drain && !e->drained)
 		log_notice(ESUB, "director drained: withdrawing every ECMP VIP from %s", e->dev);
 	else if (!cmd->drain && e->drained)
 		log_notice(ESUB, "director undrained: announcing the healthy ECMP VIPs again");
 	e->drained = cmd->drain;
+	e->stopping |= cmd->stopping;
 	fo_ecmp_update(fo);
 }
 

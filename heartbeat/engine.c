@@ -164,8 +164,16 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 {
 	memset(p, 0, sizeof *p);
 	p->name = fo->conf->peer;
-	/* An ECMP cluster is held by every healthy director: no peer. */
-	p->none = !fo->conf->peer[0] || c->cfg->mode == DD_MODE_ECMP;
+	/* An ECMP cluster is held by every healthy director: the peer, even
+	 * one that lists the cluster, is not part of it. */
+	if (c->cfg->mode == DD_MODE_ECMP) {
+		p->none = true;
+		p->none_why = "ECMP mode: every healthy director is active";
+		snprintf(silence, slen, "no peer in ECMP mode");
+		p->silence = silence;
+		return;
+	}
+	p->none = !fo->conf->peer[0];
 	p->alive = fo_peer_alive(fo);
 	uint64_t now = mono_ms();
 	const char *unbelieved = fo_peer_unbelieved(fo);
@@ -438,7 +446,9 @@ static void finish_stop(struct dd_failover *fo)
 			/* Standalone, nobody to hand over to: the VIPs go, as
 			 * keepalived's do. */
 			char why[160];
-			if (fo->n_links)
+			if (c->cfg->mode == DD_MODE_ECMP)
+				snprintf(why, sizeof why, "directord is stopping (ECMP: its routes were withdrawn)");
+			else if (fo->n_links)
 				snprintf(why, sizeof why, "directord is stopping and peer %s did not take over",
 					 fo->conf->peer);
 			else
@@ -785,9 +795,9 @@ int dd_failover_ecmp_health(struct dd_failover *fo, const struct dd_ecmp_vip_hea
 	return r;
 }
 
-int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, char **err)
+int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, bool stopping, char **err)
 {
-	struct fo_cmd cmd = { .kind = CMD_ECMP_DRAIN, .drain = drained };
+	struct fo_cmd cmd = { .kind = CMD_ECMP_DRAIN, .drain = drained || stopping, .stopping = stopping };
 	if (post_cmd(fo, &cmd) < 0) {
 		dd_seterr(err, "%s", cmd.err);
 		return -1;

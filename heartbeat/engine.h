@@ -90,6 +90,7 @@ struct fo_ecmp {
 	int fd;                 /* the tun device; -1: none (no ECMP cluster) */
 	char dev[16];
 	bool drained;
+	bool stopping;          /* SIGTERM: drained until the end */
 	bool health_known;      /* a verdict came from the main loop */
 	struct dd_ecmp_vip_health *health;
 	size_t n_health;
@@ -114,7 +115,7 @@ struct fo_cmd {
 	bool handover;
 	struct dd_ecmp_vip_health *health; /* CMD_ECMP_HEALTH: taken by the thread */
 	size_t n_health;
-	bool drain;             /* CMD_ECMP_DRAIN */
+	bool drain, stopping;   /* CMD_ECMP_DRAIN */
 	struct fo_ecmp_dev ecmp; /* CMD_RELOAD: new device; back: the old fd to close */
 	int result;
 	char err[256];

@@ -86,10 +86,11 @@ enum dd_ecmp_why {
 	DD_ECMP_NO_QUORUM,      /* a service on the VIP lacks quorum */
 	DD_ECMP_HEALTH_UNKNOWN, /* no quorum verdict from the forwarding plane yet */
 	DD_ECMP_NO_DEVICE,      /* the tun device is missing */
+	DD_ECMP_STOPPING,       /* SIGTERM: withdrawn before directord stops */
 };
-#define DD_ECMP_WHY_COUNT (DD_ECMP_NO_DEVICE + 1)
+#define DD_ECMP_WHY_COUNT (DD_ECMP_STOPPING + 1)
 /* "announced", "fault", "inactive", "vip-missing", "drained", "no-quorum",
- * "health-unknown", "no-device" */
+ * "health-unknown", "no-device", "stopping" */
 const char *dd_ecmp_why_name(enum dd_ecmp_why w);
 
 /* The quorum verdict for one VIP of an ECMP cluster: every service on it
@@ -104,8 +105,9 @@ struct dd_ecmp_vip_health {
 int dd_failover_ecmp_health(struct dd_failover *fo, const struct dd_ecmp_vip_health *v, size_t n,
 			    char **err);
 /* Drained: nothing is announced, whatever the health (directorctl
- * drain-director; SIGTERM). 0, or -1 with *err when no cluster is ECMP. */
-int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, char **err);
+ * drain-director; stopping: SIGTERM, for good). 0, or -1 with *err when no
+ * cluster is ECMP. */
+int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, bool stopping, char **err);
 
 #define DD_FO_MAX_LINKS DD_MAX_LINKS
 
