@@ -190,6 +190,7 @@ exit 1
 class Bench:
     def __init__(self, lab, args):
         self.lab, self.args = lab, args
+        self.rs_log = []
         self.site = ecmplab.Site(lab, directors=LB + EX, bfd=(args.bfd_ms, 3), hold_s=args.hold_s)
         s = self.site
         s.start_all_echod()
@@ -281,11 +282,27 @@ class Bench:
         t0 = time.monotonic()
         for p in procs:
             os.killpg(p.pid, signal.SIGKILL)
+        wall = time.time()
         r = self.measure(LB + EX, t0)
         for p in procs:
             p.popen.wait(10)
+        # What each directord's checker said in the 2 s before the fault
+        # and since (an early withdrawal means failures before the fault).
+        self.rs_log.append({"wall": wall, "lines": {n: self.health_lines(n, wall - 2.0) for n in LB}})
         self.site.start_all_echod()
         return r
+
+    def health_lines(self, n, since):
+        day = time.strftime("%Y-%m-%d ", time.localtime(since))
+        out = []
+        for line in self.site.daemons[n].log().splitlines()[-200:]:
+            try:
+                t = time.mktime(time.strptime(day + line[:8], "%Y-%m-%d %H:%M:%S")) + float(line[8:12])
+            except ValueError:
+                continue
+            if t >= since and ("real server" in line or "quorum" in line or "ecmp" in line):
+                out.append(line)
+        return out
 
     def fault_drain(self, n):
         if n in LB:
@@ -364,7 +381,7 @@ def main():
         if b:
             b.watch.close()
         lab.close()
-    res = {"params": vars(args), "summary": summarise(samples), "log": log,
+    res = {"params": vars(args), "summary": summarise(samples), "log": log, "rs_health_log": b.rs_log,
            "load": open("/proc/loadavg").read().split()[:3], "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for f, row in res["summary"].items():
         d, e = row["directord"], row["exabgp"]

@@ -20,7 +20,7 @@ direct` on directord's tun device, exported over BGP), or ExaBGP with its
 healthcheck (the benchmark's anchor).
 """
 import contextlib
-import json
+import math
 import os
 import sys
 import time
@@ -60,10 +60,11 @@ class Site:
         self.ports = {}
         self.ports["rt"] = lab.connect(self.router, self.mid, f"{ROUTER}/24", ifname="eth1")
         self.cli.route_add("default", ROUTER_FRONT)
-        self.router.forwarding()
         # Flows spread over the next hops by ports too (L4 hash), and the
-        # real servers' replies come back on another interface.
-        self.router.run("sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1",
+        # real servers' replies come back on another interface. (One
+        # process per namespace where it can: each costs up to a second
+        # under TCG.)
+        self.router.run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1",
                         "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
                         "net.ipv4.conf.eth1.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0")
         self.lb = {}
@@ -74,8 +75,8 @@ class Site:
         for i in range(n_rs):
             ns = lab.netns(f"rs{i + 1}")
             self.ports[f"rs{i + 1}"] = lab.connect(ns, self.mid, f"{RS[i]}/24")
-            ns.route_add("default", ROUTER)
-            ns.sh(f"ip addr add {VIP}/32 dev lo && sysctl -qw net.ipv4.conf.all.arp_ignore=1 "
+            ns.sh(f"ip route add default via {ROUTER} && ip addr add {VIP}/32 dev lo && "
+                  "sysctl -qw net.ipv4.conf.all.arp_ignore=1 "
                   "net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 "
                   "net.ipv4.conf.eth0.arp_announce=2")
             self.rs.append(ns)
@@ -86,10 +87,8 @@ class Site:
     def add_director(self, name, addr):
         ns = self.lab.netns(name)
         self.ports[name] = self.lab.connect(ns, self.mid, f"{addr}/24")
-        ns.route_add("default", ROUTER)
-        ns.forwarding()
-        ns.run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-               "net.ipv4.conf.eth0.rp_filter=0")
+        ns.sh(f"ip route add default via {ROUTER} && sysctl -qw net.ipv4.ip_forward=1 "
+              "net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0")
         self.lb[name], self.addr[name] = ns, addr
         return ns
 
@@ -119,7 +118,7 @@ class Site:
         nb = "".join(
             f"protocol bgp {name} from dirs {{ neighbor {addr} as {DIRECTOR_AS}; "
             f"bfd {'on' if bfd and self.bfd else 'off'}; }}\n" for name, addr, bfd in neighbours)
-        text = f"""log "{d}/bird-rt.log" all;
+        return f"""log "{d}/bird-rt.log" all;
 router id {ROUTER};
 protocol device {{ scan time 60; }}
 protocol kernel {{
@@ -134,15 +133,11 @@ template bgp dirs {{
   ipv4 {{ import all; export none; }};
 }}
 {nb}"""
-        path = os.path.join(d, "bird-rt.conf")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
 
     def director_bird_conf(self, name):
         d, addr = self.lab.dir, self.addr[name]
         bfd = "bfd on;" if self.bfd else ""
-        text = f"""log "{d}/bird-{name}.log" all;
+        return f"""log "{d}/bird-{name}.log" all;
 router id {addr};
 protocol device {{ scan time 60; }}
 protocol direct vip {{
@@ -158,25 +153,15 @@ protocol bgp up {{
   ipv4 {{ import none; export where proto = "vip"; next hop self; }};
 }}
 """
-        path = os.path.join(d, f"bird-{name}.conf")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
 
-    def start_bird(self, name, conf, wait=True):
+    def start_bird(self, name, conf_text, wait=True):
+        """BIRD (nslab.Bird) in the router ("rt") or a director."""
         ns = self.router if name == "rt" else self.lb[name]
-        d = self.lab.dir
-        p = ns.spawn("bird", "-f", "-c", conf, "-s", f"{d}/bird-{name}.ctl", "-P", f"{d}/bird-{name}.pid",
-                     name=f"bird-{name}")
-        self.birds[name] = p
+        b = labmod.Bird(self.lab, ns, name, conf_text)
+        self.birds[name] = b
         if wait:
-            self.wait_bird(name)
-        return p
-
-    def wait_bird(self, name, timeout=60):
-        p, ctl = self.birds[name], os.path.join(self.lab.dir, f"bird-{name}.ctl")
-        poll(lambda: os.path.exists(ctl) or not p.alive(), timeout=timeout, what=f"BIRD in {name} to start")
-        assert p.alive(), p.log()
+            b.wait_up(timeout=60)
+        return b
 
     def start_router(self, neighbours=None, wait=True):
         """The router's BIRD, with a passive session to every director (or
@@ -189,12 +174,11 @@ protocol bgp up {{
         return self.start_bird(name, self.director_bird_conf(name), wait)
 
     def birdc(self, name, *args):
-        ns = self.router if name == "rt" else self.lb[name]
-        return ns.run("birdc", "-s", f"{self.lab.dir}/bird-{name}.ctl", *args, check=False).stdout
+        return self.birds[name].birdc(*args, check=False)
 
     # ---- directord -----------------------------------------------------------
     def directord_conf(self, name, check_ms=1000, fall=2, rise=1, drain_timeout_s=10, timeout_ms=None,
-                       sched_flags=("mh-port",), initial="up"):
+                       sched_flags=("mh-port", "mh-fallback"), initial="up"):
         d = self.lab.dir
         rss = ", ".join(f'{{ address = "{a}"; }}' for a in RS[:len(self.rs)])
         flags = ", ".join(f'"{x}"' for x in sched_flags)
@@ -233,15 +217,30 @@ clusters = ( {{
         """Real servers, the router's BIRD, each director's BIRD and
         directord (kw: directord_conf's); returns once the router's route
         has every director."""
-        # Everything starts at once: under TCG each start takes seconds.
+        # The real servers first (a check that fails while they start would
+        # take one out of IPVS for a while), then every daemon at once:
+        # under TCG each start takes seconds.
+        self.start_all_echod()
         self.start_router(wait=False)
         for n in self.lb:
             self.start_director_bird(n, wait=False)
             self.start_directord(n, **kw)
-        self.start_all_echod()
-        for n in self.birds:
-            self.wait_bird(n)
+        for b in self.birds.values():
+            b.wait_up(timeout=60)
         self.wait_nexthops(list(self.lb), timeout=timeout)
+        self.wait_all_weights(timeout)
+
+    def weights(self, name):
+        """{real server: IPVS weight} of the VIP's service in director `name`."""
+        svc = labmod.ipvs_service(self.lb[name], f"TCP {VIP}:{PORT}")
+        return {d.addr: d.weight for d in svc.dests} if svc else {}
+
+    def wait_all_weights(self, timeout=60):
+        """Polls until every director has every real server at weight > 0."""
+        for n in self.lb:
+            poll(lambda: self.weights(n), timeout=timeout, interval=0.2,
+                 until=lambda w: len(w) == len(self.rs) and all(x > 0 for x in w.values()),
+                 what=f"{n}'s IPVS to have every real server up")
 
     def ctl(self, name, *args):
         return labmod.directorctl(os.path.join(self.lab.dir, f"{name}.sock"), *args, ns=self.lb[name],
@@ -255,16 +254,7 @@ clusters = ( {{
     # ---- the router's view -------------------------------------------------
     def nexthops(self):
         """Gateways of the router's kernel route to the VIP (a set)."""
-        out = self.router.ip("-j", "route", "show", f"{VIP}/32").stdout
-        routes = json.loads(out or "[]")
-        gws = set()
-        for r in routes:
-            if r.get("gateway"):
-                gws.add(r["gateway"])
-            for nh in r.get("nexthops", []):
-                if nh.get("gateway"):
-                    gws.add(nh["gateway"])
-        return gws
+        return set(labmod.route_nexthops(self.router, f"{VIP}/32"))
 
     def wait_nexthops(self, names, timeout=60):
         want = {self.addr[n] for n in names}
@@ -277,7 +267,7 @@ clusters = ( {{
         return [c for c in labmod.ipvs_conns(self.lb[name]) if c.virtual == f"{VIP}:{PORT}"]
 
     def dump(self, out=sys.stdout):
-        for name, p in list(self.daemons.items()) + list(self.birds.items()):
+        for name, p in list(self.daemons.items()) + [(n, b.proc) for n, b in self.birds.items()]:
             out.write(f"---- {p.name} ({name}) log:\n{p.log()[-6000:]}\n")
         for name in ["rt"] + list(self.lb):
             path = os.path.join(self.lab.dir, f"bird-{name}.log")
@@ -296,33 +286,40 @@ clusters = ( {{
 TCP_ESTABLISHED_S = 900     # IPVS's default established timeout
 
 
-def carriers(site, fresh_s=4):
+def carriers(site, since=None, fresh_s=4):
     """{director: set of client ports} of the connections each director
-    carries now: IPVS entries refreshed in the last `fresh_s` seconds (a
-    ping was seen). Entries left behind by a flow the router moved elsewhere
-    age, and drop out. Call right after Traffic.check()."""
+    carries now: IPVS entries refreshed (a packet seen) in the last
+    `fresh_s` seconds, or since monotonic time `since` (plus the second
+    ipvsadm rounds to). Entries left behind by a flow the router moved
+    elsewhere age, and drop out. Call right after Traffic.check()."""
     out = {}
     for name in site.lb:
         ports = set()
-        for c in site.conns(name):
+        conns = site.conns(name)
+        window = math.ceil(time.monotonic() - since) + 1 if since is not None else fresh_s
+        for c in conns:
             if c.state != "ESTABLISHED" or not c.source.startswith(CLIENT + ":"):
                 continue
-            m, s = c.expire.split(":")
-            if int(m) * 60 + int(s) >= TCP_ESTABLISHED_S - fresh_s:
+            m, sec = c.expire.split(":")
+            if int(m) * 60 + int(sec) >= TCP_ESTABLISHED_S - window:
                 ports.add(int(c.source.rsplit(":", 1)[1]))
         out[name] = ports
     return out
 
 
-def settled_carriers(site, tr, n, check_s=60, timeout=30):
-    """carriers() once every one of the n live connections is counted at
-    exactly one director: a flow the router just moved still looks fresh
-    at its old director for a few seconds."""
+def settled_carriers(site, tr, check_s=60, timeout=60):
+    """carriers() once every live connection is counted at exactly one
+    director: a flow the router just moved still looks fresh at its old
+    director for a few seconds."""
     def counted():
-        tr.check(check_s)
-        return carriers(site, fresh_s=3)
-    return poll(counted, timeout=timeout, interval=0.5, until=lambda c: sum(map(len, c.values())) == n,
-                what=f"each of {n} connections to be carried by exactly one director")
+        t = time.monotonic()
+        live = {c[4] for c in tr.check(check_s) if c[2] == "ok"}
+        return live, carriers(site, since=t)
+    def settled(lc):
+        live, c = lc
+        return sum(map(len, c.values())) == len(live) and set().union(*c.values()) == live
+    return poll(counted, timeout=timeout, interval=0.5, until=settled,
+                what="each live connection to be carried by exactly one director")[1]
 
 
 def data_plane_dead(site, name, dead=True):
@@ -371,8 +368,9 @@ def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60
         fig["t"][what] = round(time.monotonic() - t_start, 1)
     r = tr.open(n_old, "old")
     fig["old_open"] = r
+    t = time.monotonic()
     conns = tr.check(check_s)
-    before = carriers(site)
+    before = carriers(site, since=t)
     mark("opened")
     fig["before"] = {n: len(p) for n, p in before.items()}
     fig["old_before"] = pairlab.survival(conns, ["old"])
@@ -391,7 +389,7 @@ def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60
     ok_ports = {c[4] for c in conns if c[2] == "ok"}
     fig["via_victim"] = (len(via_victim & ok_ports), len(via_victim))
     fig["lost_after_kill"] = pairlab.failures(conns)
-    fig["during"] = {n: len(p) for n, p in settled_carriers(site, tr, n_old, check_s).items()}
+    fig["during"] = {n: len(p) for n, p in settled_carriers(site, tr, check_s).items()}
     a = tr.open(n_new, "new_killed")
     fig["new_killed"] = (a["ok"], n_new)
     mark("checked_after_kill")
@@ -404,7 +402,7 @@ def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60
     fig["after_return"] = pairlab.survival(conns, ["old", "new_killed"])
     fig["lost_after_return"] = pairlab.failures(conns)
     fig["after"] = {n: len(p) for n, p in
-                    settled_carriers(site, tr, n_old + n_new, check_s).items()}
+                    settled_carriers(site, tr, check_s).items()}
     a = tr.open(n_new, "new_returned")
     fig["new_returned"] = (a["ok"], n_new)
     conns = tr.check(check_s)
