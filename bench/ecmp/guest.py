@@ -10,10 +10,14 @@ of connections that survived the loss and the return, the connections each
 director carries before, during and after, and one JSON line "RESULT {...}".
 
     guest.py [--runs 2] [--conns 150] [--new 30]
+    guest.py --failed-server     new connections while one real server is
+                                 down (weight 0), mh-port with and without
+                                 mh-fallback
 """
 import argparse
 import json
 import os
+import signal
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,13 +41,41 @@ def one(n_old, n_new, victim):
         lab.close()
 
 
+def failed_server(n_new=60):
+    """With rs2 down (SIGKILL; every directord puts it at weight 0), how
+    many of n_new new connections get through, for mh-port alone and with
+    mh-fallback."""
+    out = {}
+    for flags in (("mh-port",), ("mh-port", "mh-fallback")):
+        lab = labmod.Lab()
+        site = ecmplab.Site(lab)
+        try:
+            with ecmplab.running(site) as tr:
+                site.start_all(check_ms=500, fall=2, sched_flags=flags)
+                os.killpg(site.echod[1].pid, signal.SIGKILL)
+                for n in site.lb:
+                    labmod.poll(lambda: site.weights(n).get(ecmplab.RS[1]), timeout=60, until=lambda w: w == 0,
+                                what=f"{n} to put rs2 at weight 0")
+                r = tr.open(n_new, "new")
+        finally:
+            lab.close()
+        out[",".join(flags)] = r
+        print(f"sched_flags {list(flags)}, rs2 down: {r['ok']}/{n_new} new connections opened, "
+              f"by server {r['by_rs']}, failures {r['why']}", flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--conns", type=int, default=150)
     ap.add_argument("--new", type=int, default=30)
+    ap.add_argument("--failed-server", action="store_true")
     args = ap.parse_args()
     labmod.modprobe("ip_vs", "ip_vs_mh", "tun", "nf_tables", "veth", "bridge")
+    if args.failed_server:
+        print("RESULT " + json.dumps({"failed_server": failed_server()}), flush=True)
+        return
     runs = []
     for r in range(args.runs):
         fig = one(args.conns, args.new, f"lb{1 + r % 3}")
