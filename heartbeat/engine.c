@@ -9,9 +9,11 @@
  * Main thread (the daemon's default loop):
  *   dd_failover_new()      copies the config, takes the generation, opens
  *                          the link sockets, the VIP and announcement
- *                          sockets and the monitors, removes stale VIPs,
+ *                          sockets, the ECMP tun device (if any cluster
+ *                          is ECMP) and the monitors, removes stale VIPs,
  *                          then starts the heartbeat thread
- *   dd_failover_reload()   copies the config and opens its link sockets,
+ *   dd_failover_reload()   copies the config and opens its link sockets
+ *                          (and a new tun device, if the name changed),
  *   dd_failover_takeover() then posts a command and waits until the
  *   dd_failover_release()  heartbeat thread has taken it (post_cmd); no
  *   dd_failover_status()   command waits for anything but that thread
@@ -35,7 +37,11 @@
  *
  * What crosses, and how:
  *   main -> heartbeat      struct fo_cmd under fo->mu: a command, with the
- *                          new fo_conf and its sockets already made
+ *                          new fo_conf and its sockets already made; ECMP
+ *                          quorum as struct dd_ecmp_vip_health values (a
+ *                          copy the thread takes); a tun device a reload
+ *                          replaced comes back in the command, and the
+ *                          main thread closes it
  *   heartbeat -> main      struct fo_event (struct dd_role_change: enums
  *                          for roles and reason, plus the reason's words)
  *                          queued under fo->mu, woken by main_async; log
