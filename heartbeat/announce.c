@@ -189,11 +189,15 @@ static enum dd_ecmp_why vip_why(const struct dd_failover *fo, const struct fo_cl
 	return DD_ECMP_ANNOUNCED;
 }
 
-static void why_text(enum dd_ecmp_why w, const char *service, char *buf, size_t len)
+static void why_text(const struct fo_cluster *c, enum dd_ecmp_why w, const char *service, char *buf,
+		     size_t len)
 {
 	switch (w) {
 	case DD_ECMP_ANNOUNCED: snprintf(buf, len, "healthy"); break;
-	case DD_ECMP_FAULT: snprintf(buf, len, "cluster in fault"); break;
+	case DD_ECMP_FAULT:
+		snprintf(buf, len, "cluster in fault%s%s", c->fsm.fault_reason[0] ? ": " : "",
+			 c->fsm.fault_reason);
+		break;
 	case DD_ECMP_INACTIVE: snprintf(buf, len, "cluster not active"); break;
 	case DD_ECMP_VIP_MISSING: snprintf(buf, len, "VIP not on its interface"); break;
 	case DD_ECMP_DRAINED: snprintf(buf, len, "director drained"); break;
@@ -274,9 +278,9 @@ void fo_ecmp_withdraw(struct fo_cluster *c)
 		if (k < 0)
 			continue;
 		const char *svc;
-		char why[128];
+		char why[DD_FSM_REASON_MAX + 32];
 		enum dd_ecmp_why w = vip_why(fo, c, i, &svc);
-		why_text(w == DD_ECMP_ANNOUNCED ? DD_ECMP_INACTIVE : w, svc, why, sizeof why);
+		why_text(c, w == DD_ECMP_ANNOUNCED ? DD_ECMP_INACTIVE : w, svc, why, sizeof why);
 		withdraw(fo, (size_t)k, c->cfg->name, why);
 	}
 }
@@ -302,9 +306,9 @@ void fo_ecmp_update(struct dd_failover *fo)
 		enum dd_ecmp_why w = owner ? vip_why(fo, owner, vi, &svc) : DD_ECMP_INACTIVE;
 		if (w == DD_ECMP_ANNOUNCED)
 			continue;
-		char why[128];
+		char why[DD_FSM_REASON_MAX + 32];
 		if (owner)
-			why_text(w, svc, why, sizeof why);
+			why_text(owner, w, svc, why, sizeof why);
 		else
 			snprintf(why, sizeof why, "no longer an ECMP VIP (reload)");
 		withdraw(fo, k, owner ? owner->cfg->name : "-", why);
