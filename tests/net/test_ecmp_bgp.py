@@ -134,6 +134,8 @@ def test_sigterm_withdraws_first(ecmp):
     i_w = log.index("ecmp: stopping: routes withdrawn first")
     i_stop = log.index("core: stopped")
     assert i_w < i_stop
+    # Withdrawn by directord itself, not only by the device going away.
+    assert "VIP 203.0.113.10 withdrawn from dd-ecmp: directord is stopping" in log
     assert not ecmp.has_dev(0)
     ecmp.start(0)
     report("restart -> announced", expect_hops(ecmp, all_hops(ecmp), 30, "d1 restarted"))
