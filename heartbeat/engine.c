@@ -110,6 +110,7 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 		*d = *s;
 		d->services = NULL;
 		d->n_services = 0;
+		memset(&d->notify, 0, sizeof d->notify); /* the main loop's business */
 		d->vips = xcalloc(s->n_vips ? s->n_vips : 1, sizeof *d->vips);
 		for (size_t j = 0; j < s->n_vips; j++) {
 			d->vips[j] = s->vips[j];
