@@ -843,14 +843,15 @@ static void load_cluster_track(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 			continue;
 		}
 		bool dup = false;
-		for (size_t j = 0; j < cl->n_track_scripts; j++)
-			dup = dup || cl->track_scripts[j] == k;
+		for (size_t j = 0; j < cl->n_track; j++)
+			dup = dup || strcmp(cl->track[j].name, v) == 0;
 		if (dup) {
 			err(ld, ts, "track script '%s' listed twice in cluster", v);
 			continue;
 		}
-		cl->track_scripts[cl->n_track_scripts] = (uint16_t)k;
-		cl->track_weights[cl->n_track_scripts++] = c->track_scripts[k].weight;
+		struct dd_cluster_track *t = &cl->track[cl->n_track++];
+		snprintf(t->name, sizeof t->name, "%s", v);
+		t->weight = c->track_scripts[k].weight;
 	}
 }
 

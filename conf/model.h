@@ -150,12 +150,14 @@ struct dd_cluster {
 		enum dd_garp_mode mode;
 		uint32_t refresh_ms;   /* 0: no periodic refresh while active */
 	} garp;
-	/* Track scripts (keepalived's track_script): indices into
-	 * dd_config.track_scripts, with each script's weight copied, so the
-	 * failover engine's copy of a cluster carries all it needs. */
-	uint16_t track_scripts[DD_CLUSTER_TRACK_MAX];
-	int32_t track_weights[DD_CLUSTER_TRACK_MAX];
-	size_t n_track_scripts;
+	/* Track scripts (keepalived's track_script): names from
+	 * dd_config.track_scripts with each script's weight copied, as values,
+	 * so the failover engine's copy of a cluster carries all it needs. */
+	struct dd_cluster_track {
+		char name[DD_NAME_MAX];
+		int32_t weight;
+	} track[DD_CLUSTER_TRACK_MAX];
+	size_t n_track;
 	/* Commands run on its role changes (keepalived's notify,
 	 * notify_master, notify_backup, notify_fault, notify_stop). NULL:
 	 * none; with every one NULL, logging.notify runs instead. The

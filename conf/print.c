@@ -252,12 +252,11 @@ static void print_track_scripts(struct pr *p, const struct dd_config *c)
 	close_list(p, c->n_track_scripts);
 }
 
-static void print_cluster_track_notify(struct pr *p, const struct dd_config *c,
-				       const struct dd_cluster *cl)
+static void print_cluster_track_notify(struct pr *p, const struct dd_cluster *cl)
 {
 	arr_open(p, "track_scripts");
-	for (size_t i = 0; i < cl->n_track_scripts; i++)
-		arr_str(p, i, c->track_scripts[cl->track_scripts[i]].name);
+	for (size_t i = 0; i < cl->n_track; i++)
+		arr_str(p, i, cl->track[i].name);
 	arr_close(p);
 	kv_str(p, "notify", cl->notify.all);
 	kv_str(p, "notify_type", dd_notify_type_name(cl->notify.type));
@@ -267,8 +266,7 @@ static void print_cluster_track_notify(struct pr *p, const struct dd_config *c,
 	kv_str(p, "notify_stop", cl->notify.stop);
 }
 
-static void print_cluster(struct pr *p, const struct dd_config *c, const struct dd_cluster *cl,
-			  bool last)
+static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 {
 	char b[INET6_ADDRSTRLEN];
 	open_group(p, NULL);
@@ -288,7 +286,7 @@ static void print_cluster(struct pr *p, const struct dd_config *c, const struct 
 	kv_u(p, "ping_interval_ms", cl->ping_interval_ms);
 	kv_u(p, "ping_timeout_ms", cl->ping_timeout_ms);
 	kv_u(p, "ping_fall", cl->ping_fall);
-	print_cluster_track_notify(p, c, cl);
+	print_cluster_track_notify(p, cl);
 	open_group(p, "garp");
 	kv_u(p, "count", cl->garp.count);
 	kv_u(p, "interval_ms", cl->garp.interval_ms);
@@ -389,7 +387,7 @@ char *dd_config_print(const struct dd_config *c)
 	print_track_scripts(p, c);
 	open_list(p, "clusters", c->n_clusters);
 	for (size_t i = 0; i < c->n_clusters; i++)
-		print_cluster(p, c, &c->clusters[i], i + 1 == c->n_clusters);
+		print_cluster(p, &c->clusters[i], i + 1 == c->n_clusters);
 	close_list(p, c->n_clusters);
 	if (fclose(p->f) != 0) {
 		free(buf);

@@ -12,6 +12,7 @@
 #include "heartbeat/failover.h"
 #include "health/health.h"
 #include "directord/notify.h"
+#include "directord/track.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -48,6 +49,7 @@ struct dd_daemon {
 	struct dd_notify *notify;
 	struct dd_fwdplane *fwd; /* NULL while no service and no sync is configured */
 	struct dd_health *health;
+	struct dd_track *track;  /* track scripts; their states go to fo */
 };
 
 static void log_errors(const struct dd_conf_errors *errs)
@@ -350,6 +352,18 @@ static bool needs_fwd(const struct dd_config *cfg)
 	return false;
 }
 
+/* Track script hook, in the main loop: the runner logged the change; the
+ * engine decides what it does to the clusters. */
+static void on_track(void *ctx, const struct dd_track_state *st)
+{
+	struct dd_daemon *d = ctx;
+	char *err = NULL;
+	if (d->fo && dd_failover_track(d->fo, st, &err) < 0) {
+		log_err("track", "track script %s: %s", st->name, err);
+		free(err);
+	}
+}
+
 /* Health hook, in the main loop: the checker already logged the verdict. */
 static void on_health(void *ctx, const char *service, const struct dd_addr *rs, uint16_t port,
 		      bool up, const char *reason)
@@ -453,6 +467,7 @@ static int reload_apply(struct dd_daemon *d, char **why)
 	}
 	if (d->health)
 		dd_health_reload(d->health, next);
+	dd_track_reload(d->track, next);
 	apply_logging(d, next);
 	dd_config_free(d->cfg);
 	d->cfg = next;
@@ -650,6 +665,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		return 1;
 	}
 
+	d.track = dd_track_new(loop, d.cfg, on_track, &d);
 	log_notice("core", "%s started as node %s with %zu cluster%s from %s",
 		   PACKAGE_STRING, d.cfg->node_name, d.cfg->n_clusters,
 		   d.cfg->n_clusters == 1 ? "" : "s", opts->conf_path);
@@ -664,6 +680,8 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	 * hook still runs during dd_failover_stop. */
 	dd_ctlops_stop(d.ctl);
 	d.ctl = NULL;
+	dd_track_free(d.track);
+	d.track = NULL;
 	/* Hand the VIPs to the peer before going away (without a peer they
 	 * are removed, as keepalived does on stop); then let the notify
 	 * commands of that last role change finish (each is bounded by its

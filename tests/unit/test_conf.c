@@ -1515,10 +1515,11 @@ START_TEST(track_scripts)
 	ck_assert_uint_eq(b->rise, 3);
 	ck_assert_int_eq(b->weight, -20);
 	ck_assert_uint_eq(b->uid, 0);
-	ck_assert_uint_eq(c->clusters[0].n_track_scripts, 2);
-	ck_assert_uint_eq(c->clusters[0].track_scripts[0], 1);
-	ck_assert_int_eq(c->clusters[0].track_weights[0], -20);
-	ck_assert_uint_eq(c->clusters[0].track_scripts[1], 0);
+	ck_assert_uint_eq(c->clusters[0].n_track, 2);
+	ck_assert_str_eq(c->clusters[0].track[0].name, "b");
+	ck_assert_int_eq(c->clusters[0].track[0].weight, -20);
+	ck_assert_str_eq(c->clusters[0].track[1].name, "a");
+	ck_assert_int_eq(c->clusters[0].track[1].weight, 0);
 	dd_config_free(c);
 
 	expect_errors("track_scripts = ( { name = \"a\"; command = \"true\"; },\n"
