@@ -329,17 +329,7 @@ static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 	 * sync daemon between master and backup. INIT says nothing yet. */
 	if (d->fwd && ev->new_role != DD_ROLE_INIT)
 		dd_fwd_set_cluster_role(d->fwd, ev->cluster, ev->new_role == DD_ROLE_ACTIVE);
-	struct dd_notify_event ne = { .cluster = ev->cluster, .role = dd_role_name(ev->new_role),
-				      .old_role = dd_role_name(ev->old_role), .reason = ev->reason,
-				      .why = dd_fsm_why_name(ev->why), .node = d->cfg->node_name };
-	char *err = NULL;
-	struct dd_run_as as = { d->cfg->scripts.uid, d->cfg->scripts.gid };
-	if (d->cfg->alert.notify &&
-	    dd_notify_run(d->notify, d->cfg->alert.notify, &as, d->cfg->alert.notify_timeout_ms, &ne,
-			  &err) < 0) {
-		log_err("notify", "cluster %s: %s", ev->cluster, err);
-		free(err);
-	}
+	dd_notify_role_change(d->notify, d->cfg, ev);
 }
 
 static bool needs_fwd(const struct dd_config *cfg)
@@ -364,14 +354,53 @@ static void on_track(void *ctx, const struct dd_track_state *st)
 	}
 }
 
+struct rs_count {
+	const char *service;
+	unsigned up, total;
+};
+
+static void count_up(void *arg, const struct dd_service *s, const struct ipvs_service *kernel,
+		     bool sorry, const struct dd_fwd_rs_view *rs)
+{
+	struct rs_count *c = arg;
+	if (strcmp(s->name, c->service) != 0)
+		return;
+	c->total = (unsigned)s->n_rs;
+	for (size_t i = 0; i < s->n_rs; i++)
+		c->up += rs[i].up;
+}
+
+/* keepalived's notify_up / notify_down of the real server. */
+static void notify_rs(struct dd_daemon *d, const char *service, const struct dd_addr *addr,
+		      uint16_t port, bool up, const char *reason)
+{
+	const struct dd_service *svc = NULL;
+	const struct dd_real_server *rs = NULL;
+	for (size_t i = 0; !svc && i < d->cfg->n_clusters; i++)
+		for (size_t k = 0; !svc && k < d->cfg->clusters[i].n_services; k++)
+			if (strcmp(d->cfg->clusters[i].services[k].name, service) == 0)
+				svc = &d->cfg->clusters[i].services[k];
+	for (size_t r = 0; svc && !rs && r < svc->n_rs; r++)
+		if (svc->rs[r].port == port && dd_addr_eq(&svc->rs[r].addr, addr))
+			rs = &svc->rs[r];
+	if (!rs || !(up ? rs->notify_up : rs->notify_down))
+		return;
+	struct rs_count c = { .service = service };
+	if (d->fwd)
+		dd_fwd_foreach_service(d->fwd, count_up, &c);
+	struct dd_notify_rs_event ev = { .svc = svc, .rs = rs, .up = up, .reason = reason,
+					 .n_up = c.up, .n_total = c.total ? c.total : (unsigned)svc->n_rs };
+	dd_notify_rs_change(d->notify, d->cfg, &ev);
+}
+
 /* Health hook, in the main loop: the checker already logged the verdict. */
 static void on_health(void *ctx, const char *service, const struct dd_addr *rs, uint16_t port,
 		      bool up, const char *reason)
 {
-	(void)reason;
 	struct dd_daemon *d = ctx;
 	if (d->fwd)
 		dd_fwd_set_rs_health(d->fwd, service, rs, port, up);
+	notify_rs(d, service, rs, port, up, reason);
 }
 
 /* The IPVS plane is started or handed the new config. -1 with *err on a

@@ -142,6 +142,9 @@ static void post_event(struct dd_failover *fo, const char *cluster, enum dd_role
 	e->ev.new_role = new_role;
 	e->ev.why = why;
 	snprintf(e->ev.reason, sizeof e->ev.reason, "%s", reason);
+	for (size_t i = 0; i < fo->n_clusters; i++)
+		if (strcmp(fo->clusters[i].cfg->name, cluster) == 0)
+			e->ev.priority = fo->clusters[i].fsm.priority;
 	pthread_mutex_lock(&fo->mu);
 	*fo->events_tail = e;
 	fo->events_tail = &e->next;

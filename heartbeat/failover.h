@@ -29,6 +29,7 @@ struct dd_role_change {
 	enum dd_role old_role, new_role;
 	enum dd_fsm_why why;
 	char reason[DD_FSM_REASON_MAX];  /* the same reason in words, for the log */
+	uint8_t priority;                /* effective, when it changed (notify's $4) */
 };
 
 struct dd_failover_hooks {

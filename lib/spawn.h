@@ -39,6 +39,12 @@ int dd_script_check(const char *command, uint32_t uid, char **err);
  * -1 with *err. */
 int dd_spawn_script(const char *command, const struct dd_run_as *as, char *const env[],
 		    bool quiet, pid_t *pid, char **err);
+/* The same with arguments appended to the command line, as keepalived
+ * appends its notify arguments: `/bin/sh -c 'command "$@"' sh args...`,
+ * so "script" and "script extra" both get them after their own words.
+ * args is NULL-terminated; NULL: none. */
+int dd_spawn_script_args(const char *command, const char *const args[], const struct dd_run_as *as,
+			 char *const env[], bool quiet, pid_t *pid, char **err);
 
 /* Watches a child until it exits and calls done(c, wait status) once, in
  * `loop`. On libev's default loop the child is watched with ev_child:
