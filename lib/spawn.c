@@ -149,6 +149,11 @@ int dd_script_check(const char *command, uint32_t uid, char **err)
 	return 0;
 }
 
+bool dd_command_is_simple(const char *command)
+{
+	return !strpbrk(command, ";&|<>()`$#\n*?[{}~");
+}
+
 int dd_spawn_script(const char *command, const struct dd_run_as *as, char *const env[],
 		    bool quiet, pid_t *pid, char **err)
 {
@@ -192,15 +197,17 @@ int dd_spawn_script_args(const char *command, const char *const args[], const st
 	char ruid[32], rgid[32];
 	snprintf(ruid, sizeof ruid, "--reuid=%u", uid);
 	snprintf(rgid, sizeof rgid, "--regid=%u", as ? as->gid : 0);
-	/* With arguments, the shell appends them ("$@" after the command
-	 * line; $0 is "sh"), so they are never parsed as shell text. */
+	/* With arguments, the shell gets them as $1... ($0 is "sh"), so they
+	 * are never parsed as shell text; a simple command (a program and its
+	 * words, what keepalived runs) gets them appended too ("$@"). */
 	size_t n_args = 0;
 	while (args && args[n_args])
 		n_args++;
 	char *line = NULL;
-	if (args && asprintf(&line, "%s \"$@\"", command) < 0)
+	bool append = args && dd_command_is_simple(command);
+	if (append && asprintf(&line, "%s \"$@\"", command) < 0)
 		line = NULL;
-	if (args && !line) {
+	if (append && !line) {
 		posix_spawn_file_actions_destroy(&fa);
 		posix_spawnattr_destroy(&attr);
 		free(envp);

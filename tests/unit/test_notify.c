@@ -144,8 +144,9 @@ static void write_recorder(char *path, size_t len)
 	snprintf(path, len, "%s/rec", dir);
 	FILE *f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "#!/bin/sh\nout=%s/out\nprintf '%%s' \"$#\" >> $out\nfor a in \"$@\"; do printf '|%%s' \"$a\" >> $out; done\n"
-		   "printf ' %%s\\n' \"$DIRECTORD_CLUSTER$DIRECTORD_SERVICE/$DIRECTORD_ROLE$DIRECTORD_STATE/$DIRECTORD_REAL_SERVER/$DIRECTORD_UP/$DIRECTORD_TOTAL/$DIRECTORD_REASON\" >> $out\n",
+	/* One write per run: runs may be concurrent. */
+	fprintf(f, "#!/bin/sh\nl=\"$#\"\nfor a in \"$@\"; do l=\"$l|$a\"; done\n"
+		   "echo \"$l $DIRECTORD_CLUSTER$DIRECTORD_SERVICE/$DIRECTORD_ROLE$DIRECTORD_STATE/$DIRECTORD_REAL_SERVER/$DIRECTORD_UP/$DIRECTORD_TOTAL/$DIRECTORD_REASON\" >> %s/out\n",
 		dir);
 	fclose(f);
 	ck_assert_int_eq(chmod(path, 0755), 0);
@@ -177,7 +178,8 @@ START_TEST(keepalived_arguments)
 		 "logging = { notify = \"%s\"; };\n"
 		 "clusters = ( { name = \"web\"; notify = \"%s extra words\"; notify_active = \"%s\"; },\n"
 		 "  { name = \"db\"; notify = \"%s\"; notify_type = \"group\"; },\n"
-		 "  { name = \"plain\"; } );\n", rec, rec, rec, rec);
+		 "  { name = \"plain\"; },\n"
+		 "  { name = \"sh\"; notify = \"echo \\\"$# $4 $3\\\" >> %s/out\"; } );\n", rec, rec, rec, rec, dir);
 	struct dd_config *cfg = load(text);
 	struct dd_role_change rc = { .cluster = "web", .old_role = DD_ROLE_STANDBY,
 				     .new_role = DD_ROLE_ACTIVE, .why = DD_WHY_PEER_SILENT,
@@ -197,6 +199,10 @@ START_TEST(keepalived_arguments)
 	rc.priority = 90;
 	dd_notify_role_change(n, cfg, &rc);
 	drain(loop, n, 10);
+	/* Shell syntax: the arguments are $1..$4, not appended. */
+	snprintf(rc.cluster, sizeof rc.cluster, "sh");
+	dd_notify_role_change(n, cfg, &rc);
+	drain(loop, n, 10);
 	ck_assert_int_ge(read_small_file(out, buf, sizeof buf), 0);
 	/* The specific command runs first; the order of two concurrent runs
 	 * is not fixed, so the web/active pair is compared as a set. */
@@ -208,7 +214,8 @@ START_TEST(keepalived_arguments)
 	ck_assert_str_eq(buf + l1 + l2,
 			 "6|extra|words|INSTANCE|web|FAULT|150 web/fault////peer silent\n"
 			 "4|GROUP|db|BACKUP|0 db/standby////peer silent\n"
-			 "4|INSTANCE|plain|STOP|90 plain/stopped////peer silent\n");
+			 "4|INSTANCE|plain|STOP|90 plain/stopped////peer silent\n"
+			 "4 90 STOP\n");
 	dd_config_free(cfg);
 	dd_notify_free(n);
 	ev_loop_destroy(loop);
