@@ -522,6 +522,7 @@ static void ctl_start(struct dd_daemon *d)
 		.fo = &d->fo,
 		.fwd = &d->fwd,
 		.health = &d->health,
+		.track = &d->track,
 		.conf_path = d->opts->conf_path,
 		.reloads = &d->reloads,
 		.reload_failures = &d->reload_failures,
