@@ -18,9 +18,10 @@ health checks, quorum, the failover engine, the tun device, BIRD, BGP,
 BFD and the router's kernel route. Proven from the router (ip route and
 birdc): all three next hops are there; a director leaves the route when
 its service loses quorum (its checks fail; or every real server stops),
-when it is drained, SIGTERMed or SIGKILLed, or when its link to the router
-is cut (link down, or every packet dropped by nftables, which only BFD
-notices before the 9 s hold time); and it comes back when healthy again.
+when a track script fails, when it is drained, SIGTERMed or SIGKILLed, or
+when its link to the router is cut (link down, or every packet dropped by
+nftables, which only BFD notices before the 9 s hold time); and it comes
+back when healthy again. Reloads add and remove announced VIPs.
 The times from each fault to the route change are printed (pytest -s),
 for the record; the deadlines are generous on purpose (bench/ measures).
 
@@ -210,3 +211,30 @@ def test_reload_adds_and_removes_a_vip(ecmp):
     wait_for(lambda: route_nexthops(ecmp.rt, vip2 + "/32") == [], 20, "the VIP withdrawn by reload")
     assert "VIP 203.0.113.11 withdrawn from dd-ecmp: no longer an ECMP VIP (reload)" in ecmp.log(0)
     expect_hops(ecmp, all_hops(ecmp), 10, "the first VIP still there")
+
+
+def test_track_script_fault_withdraws(ecmp):
+    """Fault from any monitor withdraws: here a track script (weight 0) of
+    d2, added by reload, fails while a flag file exists."""
+    expect_hops(ecmp, all_hops(ecmp), 60, "healthy at start")
+    flag = os.path.join(ecmp.dir, "d2.down")
+    path = ecmp.conf(1)
+    with open(path) as f:
+        text = f.read()
+    track = (f'track_scripts = ( {{ name = "chk"; command = "test ! -e {flag}"; '
+             'interval_ms = 100; timeout_ms = 80; } );\nclusters = (')
+    text = text.replace("clusters = (", track, 1).replace(
+        'mode = "ecmp";', 'mode = "ecmp";\n  track_scripts = [ "chk" ];', 1)
+    with open(path, "w") as f:
+        f.write(text)
+    r = ecmp.ctl(1, "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    expect_hops(ecmp, all_hops(ecmp), 20, "the script says OK")
+    open(flag, "w").close()
+    report("track script failed -> withdrawn", expect_hops(ecmp, without(ecmp, 1), 20, "d2's script fails"))
+    wait_for(lambda: "withdrawn from dd-ecmp: cluster in fault: track script chk failed" in ecmp.log(1), 10,
+             "the withdrawal names the script")
+    os.unlink(flag)
+    report("track script OK -> announced", expect_hops(ecmp, all_hops(ecmp), 20, "d2's script OK again"))
+    ecmp.conf(1)
+    assert ecmp.ctl(1, "reload").returncode == 0
