@@ -121,6 +121,8 @@ int fo_ecmp_prepare(const struct fo_ecmp *cur, const struct dd_config *cfg, stru
 void fo_ecmp_install(struct dd_failover *fo, struct fo_ecmp_dev *d)
 {
 	struct fo_ecmp *e = &fo->ecmp;
+	if (!e->err_rl.per_sec)
+		dlog_ratelimit_init(&e->err_rl, 5, 1.0);
 	if (d->keep) {
 		d->fd = -1;
 		return;
@@ -230,9 +232,12 @@ static void announce(struct dd_failover *fo, const struct fo_cluster *c, const s
 	struct fo_ecmp *e = &fo->ecmp;
 	struct dd_vip v = dev_vip(e, a);
 	char *err = NULL, b[DD_ADDR_STRLEN];
+	unsigned suppressed;
 	if (dd_vip_add(fo->vipctl, &v, &err) < 0) {
-		log_err(ESUB, "cluster %s: cannot announce VIP %s on %s: %s", c->cfg->name,
-			dd_addr_str(a, b, sizeof b), e->dev, err);
+		if (dlog_ratelimit_ok(&e->err_rl, &suppressed))
+			log_err(ESUB, "cluster %s: cannot announce VIP %s on %s: %s; retried%s", c->cfg->name,
+				dd_addr_str(a, b, sizeof b), e->dev, err,
+				suppressed ? " (more such errors not logged)" : "");
 		free(err);
 		return;
 	}

@@ -96,6 +96,9 @@ struct fo_ecmp {
 	size_t n_health;
 	struct dd_addr *on;     /* addresses on the device now */
 	size_t n_on, cap_on;
+	/* An address the kernel refuses is tried again at every evaluation;
+	 * its error is said at most a few times a second. */
+	struct dlog_ratelimit err_rl;
 };
 
 /* Made on the main thread for a command: the device a reload needs. */
