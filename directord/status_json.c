@@ -181,7 +181,7 @@ static void json_cluster(const struct dd_status *st, const struct dd_st_cluster 
 	if (c->have_role) {
 		dd_json_kstr(j, "role", dd_role_name(c->role));
 		dd_json_kuint(j, "in_role_ms", c->in_role_ms);
-		dd_json_kstr(j, "peer_role", !st->peer.name[0] ? NULL :
+		dd_json_kstr(j, "peer_role", !st->peer.name[0] || cl->mode == DD_MODE_ECMP ? NULL :
 			     c->peer_known ? dd_role_name(c->peer_role) : "unknown");
 		dd_json_kuint(j, "peer_priority", c->peer_priority);
 		dd_json_kbool(j, "vips_up", c->vips_up);

@@ -166,7 +166,9 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			if (c->priority != cl->priority)
 				dd_buf_printf(out, " (configured %" PRIu32 ")", cl->priority);
 			dd_buf_puts(out, "; ");
-			if (st->peer.name[0] && c->peer_known)
+			if (cl->mode == DD_MODE_ECMP)
+				dd_buf_puts(out, "ECMP mode, no peer\n"); /* every healthy director is active */
+			else if (st->peer.name[0] && c->peer_known)
 				dd_buf_printf(out, "peer %s, priority %u\n", dd_role_name(c->peer_role),
 					      (unsigned)c->peer_priority);
 			else if (st->peer.name[0])
