@@ -14,7 +14,7 @@ heartbeat pair's). Runs in the caller's Python process, as root.
 
 directord runs with DIRECTORD_TEST_IPVS=model (the host has no IPVS); BIRD
 with its own config, control socket and pid file in the lab's folder.
-BGP sessions have BFD (50 ms x 3) and a 9 s hold time, so that a black
+BGP sessions have BFD (100 ms x 3) and a 9 s hold time, so that a black
 hole detected well before 9 s was detected by BFD.
 """
 import ipaddress
@@ -67,7 +67,7 @@ protocol kernel {
   merge paths on;
 }
 protocol bfd {
-  interface "*" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
+  interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
 }
 """ + "".join(f"""template bgp {name} {{
   local as {ROUTER_AS};
@@ -85,7 +85,7 @@ protocol direct vips {
   interface "dd-ecmp";   # what directord announces, nothing else
 }
 protocol bfd {
-  interface "eth0" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
+  interface "eth0" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
 }
 """ + "".join(f"""protocol bgp {name} {{
   local %({me})s as {DIRECTOR_AS};
