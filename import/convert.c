@@ -121,6 +121,7 @@ struct cv {
 	size_t n_cl;
 };
 
+__attribute__((format(printf, 4, 0)))
 static void vnote(struct cv *c, kn *n, bool missing, const char *fmt, va_list ap)
 {
 	char *s = NULL;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "import/import.h"
 #include "import/kaparse.h"
@@ -66,6 +67,14 @@ int main(int argc, char **argv)
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;
+	}
+	/* keepalived's default config id: the host name up to its first dot. */
+	struct utsname u;
+	if (!ko.config_id && uname(&u) == 0) {
+		char *dot = strchr(u.nodename, '.');
+		if (dot)
+			*dot = '\0';
+		ko.config_id = u.nodename;
 	}
 	char *err = NULL;
 	struct ka_doc *doc = ka_parse_file(argv[optind], &ko, &err);
