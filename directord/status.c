@@ -81,6 +81,7 @@ void dd_status_free(struct dd_status *st)
 	free(st->clusters);
 	free(st->svc_store);
 	free(st->rs_store);
+	free(st->track);
 	memset(st, 0, sizeof *st);
 }
 
@@ -141,6 +142,8 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			m->peer_priority = fc->peer_priority;
 			m->vips_up = fc->vips_up;
 			m->vips_missing = fc->vips_missing;
+			m->priority = fc->priority;
+			m->why = fc->why;
 			break;
 		}
 	}
@@ -310,6 +313,10 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 		fill_fwd(st, src->fwd);
 	if (src->health)
 		fill_health(st, src->health);
+	if (src->track && dd_track_count(src->track)) {
+		st->track = xcalloc(dd_track_count(src->track), sizeof *st->track);
+		st->n_track = dd_track_status(src->track, st->track, dd_track_count(src->track));
+	}
 	if (src->ctl) {
 		struct dd_ctl_stats cs;
 		dd_ctl_get_stats(src->ctl, &cs);
