@@ -62,6 +62,7 @@ struct inst {
 	kn *notify[NT_N];
 	long garp_repeat, garp_refresh_ms, garp_interval_ms;
 	int group;              /* index in cv.groups or -1 */
+	int vrid;               /* virtual_router_id, the sync daemon's default id */
 };
 
 struct group {
@@ -419,6 +420,8 @@ static void rd_instance(struct cv *c, kn *n)
 		} else if (is(e, "advert_int") && timer_arg(arg(e, 1), &v)) {
 			in->advert_ms = v;
 		} else if (is(e, "virtual_router_id")) {
+			if (int_arg(arg(e, 1), 1, 255, &v))
+				in->vrid = (int)v;
 			note(c, e, "virtual_router_id: directord identifies clusters by name");
 		} else if (is(e, "authentication")) {
 			note(c, e, "authentication: replaced by the heartbeat key (heartbeat.key_file)");
@@ -1142,6 +1145,14 @@ static void put_service(struct cv *c, struct vsset *s, kn *from, const char *add
 	put_from(f, "      ", from);
 	fprintf(f, "      {\n");
 	int fam = addr ? family_of(addr) : (s->family && !strcmp(s->family, "inet6") ? AF_INET6 : AF_INET);
+	if (!addr && !s->family) {
+		/* keepalived takes a mark's family from its real servers. */
+		for (kn *e = s->vs->child; e; e = e->next)
+			if (is(e, "real_server") && e->argc >= 2 && family_of(e->argv[1])) {
+				fam = family_of(e->argv[1]);
+				break;
+			}
+	}
 	if (addr) {
 		if (!s->proto) {
 			nc(c, s->vs, "virtual_server without protocol: keepalived uses UDP");
@@ -1365,6 +1376,8 @@ static void put_vip(struct cv *c, FILE *f, kn *v, const char *iface)
 			dev = v->argv[++i];
 		else if (!strcmp(v->argv[i], "label") && i + 1 < v->argc)
 			label = v->argv[++i];
+		else if (!strcmp(v->argv[i], "scope") && i + 1 < v->argc && !strcmp(v->argv[i + 1], "global"))
+			i++; /* the default */
 		else {
 			nc(c, v, "virtual_ipaddress %s: option %s", v->argv[0], v->argv[i]);
 			if (i + 1 < v->argc && strcmp(v->argv[i], "no_track") && strcmp(v->argv[i], "home"))
@@ -1606,13 +1619,18 @@ static void put_sync(struct cv *c, FILE *f)
 		put_from(f, "  ", n);
 		fputs("  enabled = true;\n", f);
 		put_kv(f, "  ", "interface", n->argv[1]);
+		bool id = false;
 		for (int i = 3; i < n->argc; i++) {
 			long v;
 			if (!strcmp(n->argv[i - 1], "id") && int_arg(n->argv[i], 0, 255, &v)) {
 				fprintf(f, "  syncid = %ld;\n", v);
-				continue;
+				id = true;
 			}
 		}
+		int in = n->argc > 2 ? find_inst(c, n->argv[2]) : -1;
+		if (!id && in >= 0 && c->insts[in].vrid)
+			fprintf(f, "  syncid = %d;   # keepalived: the virtual_router_id of %s\n",
+				c->insts[in].vrid, c->insts[in].name);
 		for (int i = 2; i < n->argc; i++) {
 			if (!strcmp(n->argv[i], "id")) {
 				i++;
