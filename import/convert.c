@@ -652,6 +652,8 @@ static struct cluster *orphan_cluster(struct cv *c, kn *vs)
 	struct cluster *cl = new_cluster(c, "services", vs);
 	if (cl && c->n_insts)
 		note(c, vs, "cluster \"services\" holds the virtual servers whose address is no VIP of a vrrp_instance");
+	else if (cl)
+		note(c, vs, "cluster \"services\" has no VIPs (none in this file): add `vips` for directord to hold them");
 	return cl;
 }
 
@@ -864,7 +866,7 @@ static void put_check(struct cv *c, FILE *f, const char *ind, kn *rs, const stru
 	struct chk k = *inh;
 	long port = -1;
 	const char *source = NULL, *iface = NULL, *path = NULL, *command = NULL, *dnsname = NULL;
-	const char *sni = NULL;
+	const char *sni = NULL, *body = NULL;
 	bool enable_sni = false, have_url = false;
 	kn *status = NULL, *payload = NULL, *reply = NULL;
 	long misc_timeout = -1;
@@ -891,6 +893,8 @@ static void put_check(struct cv *c, FILE *f, const char *ind, kn *rs, const stru
 					status = u;
 				else if (is(u, "virtualhost") && u->argc >= 2)
 					k.vhost = u->argv[1];
+				else if (is(u, "body_match") && u->argc >= 2) /* from ldirectord's receive= */
+					body = u->argv[1];
 				else if (is(u, "digest"))
 					nc(c, u, "digest: directord matches the status (and body_match), not an MD5 of the body");
 				else
@@ -974,6 +978,8 @@ static void put_check(struct cv *c, FILE *f, const char *ind, kn *rs, const stru
 		if (k.vhost)
 			put_kv(f, in2, "host", k.vhost);
 		status_list(c, status, f, in2);
+		if (body)
+			put_kv(f, in2, "body_match", body);
 		if (!strcmp(type, "https") && (sni || enable_sni))
 			put_kv(f, in2, "sni", sni ? sni : (k.vhost ? k.vhost : ""));
 	}

@@ -43,4 +43,9 @@ struct ka_doc *ka_parse_buf(const char *buf, size_t len, const char *name,
 			    const struct ka_opts *o, char **err);
 void ka_doc_free(struct ka_doc *d);
 
+/* ldirectord.cf (import/ldparse.c), read into the same tree as the
+ * keepalived keywords that mean the same, with its own file:line. */
+struct ka_doc *ld_parse_file(const char *path, char **err);
+struct ka_doc *ld_parse_buf(const char *buf, size_t len, const char *name, char **err);
+
 #endif

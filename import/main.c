@@ -5,6 +5,7 @@
  * Exit: 0 complete, 1 something not converted, 2 cannot read or parse. */
 #include "config.h"
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,9 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: directord-import [--from keepalived] [-i CONFIG_ID] [--key-file PATH]\n"
+	fputs("usage: directord-import [--from keepalived|ldirectord] [-i CONFIG_ID] [--key-file PATH]\n"
 	      "                        [--peer-name NAME] [--node NAME] FILE\n"
-	      "Reads a keepalived.conf (and its includes) and prints the equivalent\n"
+	      "Reads a keepalived.conf (and its includes) or an ldirectord.cf and prints the equivalent\n"
 	      "directord.conf on stdout; what has no equivalent goes to stderr as\n"
 	      "FILE:LINE: not converted: WHAT. Exit 0 complete, 1 incomplete, 2 error.\n", f);
 }
@@ -34,13 +35,16 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ka_opts ko = { 0 };
+	bool ldirectord = false;
 	struct dd_import_opts io = { 0 };
 	int ch;
 	while ((ch = getopt_long(argc, argv, "i:h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'F':
-			if (strcmp(optarg, "keepalived")) {
-				fprintf(stderr, "directord-import: --from %s: only keepalived is supported\n", optarg);
+			if (!strcmp(optarg, "ldirectord")) {
+				ldirectord = true;
+			} else if (strcmp(optarg, "keepalived")) {
+				fprintf(stderr, "directord-import: --from %s: keepalived or ldirectord\n", optarg);
 				return 2;
 			}
 			break;
@@ -77,7 +81,8 @@ int main(int argc, char **argv)
 		ko.config_id = u.nodename;
 	}
 	char *err = NULL;
-	struct ka_doc *doc = ka_parse_file(argv[optind], &ko, &err);
+	struct ka_doc *doc = ldirectord ? ld_parse_file(argv[optind], &err)
+				       : ka_parse_file(argv[optind], &ko, &err);
 	if (!doc) {
 		fprintf(stderr, "%s\n", err ? err : "directord-import: cannot read the file");
 		free(err);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz_import.c: libFuzzer target for directord-import's
- * keepalived.conf reader and converter: any input either fails to parse
+ * keepalived.conf and ldirectord.cf readers and the converter: any input,
+ * read both ways, either fails to parse
  * with a message or converts, with every output going to memory.
  * Includes are not followed (the input is one buffer). Single-threaded.
  *
@@ -18,16 +19,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void one(struct ka_doc *doc, char *err);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ka_opts ko = { .config_id = "lb1", .no_include = 1 };
 	char *err = NULL;
-	struct ka_doc *doc = ka_parse_buf((const char *)data, size, "fuzz.conf", &ko, &err);
+	one(ka_parse_buf((const char *)data, size, "fuzz.conf", &ko, &err), err);
+	err = NULL;
+	one(ld_parse_buf((const char *)data, size, "fuzz.cf", &err), err);
+	return 0;
+}
+
+/* Either a message or a tree that converts. */
+static void one(struct ka_doc *doc, char *err)
+{
 	if (!doc) {
 		if (!err)
 			abort(); /* a failure must say why */
 		free(err);
-		return 0;
+		return;
 	}
 	char *out = NULL, *diag = NULL;
 	size_t ol = 0, dl = 0;
@@ -43,5 +54,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out);
 	free(diag);
 	ka_doc_free(doc);
-	return 0;
 }
