@@ -28,7 +28,7 @@
 typedef const struct ka_node kn;
 
 struct note {
-	const char *file;
+	char *file;
 	int line;
 	char *what;
 	bool missing;           /* not converted (else: a note) */
@@ -122,20 +122,34 @@ struct cv {
 	size_t n_cl;
 };
 
+/* A file name as comments and messages show it: a control character
+ * (a newline in a name would end the comment) becomes '?'. */
+static char *safe_name(const char *f)
+{
+	char *r = xstrdup(f);
+	for (char *p = r; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return r;
+}
+
 __attribute__((format(printf, 4, 0)))
 static void vnote(struct cv *c, kn *n, bool missing, const char *fmt, va_list ap)
 {
 	char *s = NULL;
 	if (vasprintf(&s, fmt, ap) < 0)
 		abort();
+	char *fn = safe_name(n ? n->file : "?");
 	for (size_t i = 0; i < c->n_notes; i++)
 		if (c->notes[i].line == (n ? n->line : 0) && !strcmp(c->notes[i].what, s) &&
-		    !strcmp(c->notes[i].file, n ? n->file : "?")) {
+		    !strcmp(c->notes[i].file, fn)) {
 			free(s);
+			free(fn);
 			return;
 		}
+	free(fn);
 	c->notes = xrealloc(c->notes, (c->n_notes + 1) * sizeof *c->notes);
-	c->notes[c->n_notes++] = (struct note){ n ? n->file : "?", n ? n->line : 0, s, missing };
+	c->notes[c->n_notes++] = (struct note){ safe_name(n ? n->file : "?"), n ? n->line : 0, s, missing };
 	if (missing)
 		c->missing = true;
 }
@@ -233,11 +247,20 @@ static void put_kv(FILE *f, const char *ind, const char *key, const char *val)
 	fputs(";\n", f);
 }
 
+static void put_loc(FILE *f, kn *n)
+{
+	char *nm = safe_name(n->file);
+	fprintf(f, "%s:%d", nm, n->line);
+	free(nm);
+}
+
 /* Where a piece came from, as the comment that precedes it. */
 static void put_from(FILE *f, const char *ind, kn *n)
 {
 	char *t = line_text(n);
-	fprintf(f, "%s# %s:%d: %s\n", ind, n->file, n->line, t);
+	fprintf(f, "%s# ", ind);
+	put_loc(f, n);
+	fprintf(f, ": %s\n", t);
 	free(t);
 }
 
@@ -335,7 +358,9 @@ static bool is_notify(kn *n)
 static void rd_track_block(struct cv *c, kn *n, struct strs *s)
 {
 	for (kn *e = n->child; e; e = e->next) {
-		strs_add(s, e->argv[0]);
+		char *nm = is(n, "track_script") ? clean_name(e->argv[0]) : xstrdup(e->argv[0]);
+		strs_add(s, nm);
+		free(nm);
 		if (e->argc > 1)
 			nc(c, e, "%s %s: a per-%s weight (directord: %s)", n->argv[0], e->argv[0],
 			   is(n, "track_script") ? "instance script" : "interface",
@@ -577,6 +602,18 @@ static struct cluster *new_cluster(struct cv *c, const char *name, kn *src)
 	struct cluster *cl = &c->cl[c->n_cl++];
 	memset(cl, 0, sizeof *cl);
 	cl->name = xstrdup(name);
+	for (int k = 2; k < 100; k++) {
+		bool dup = false;
+		for (size_t i = 0; i + 1 < c->n_cl; i++)
+			dup |= !strcmp(c->cl[i].name, cl->name);
+		if (!dup)
+			break;
+		char buf[NAME_MAX_LEN + 1];
+		snprintf(buf, sizeof buf, "%.59s_%d", name, k);
+		free(cl->name);
+		cl->name = xstrdup(buf);
+		note(c, src, "cluster name %s given twice: this one is %s", name, buf);
+	}
 	cl->src = src;
 	cl->svcf = open_memstream(&cl->svc, &cl->svc_len);
 	if (!cl->svcf)
@@ -1402,7 +1439,9 @@ static void put_vip(struct cv *c, FILE *f, kn *v, const char *iface)
 		fputs("; label = ", f);
 		put_str(f, label);
 	}
-	fprintf(f, "; },   # %s:%d\n", v->file, v->line);
+	fputs("; },   # ", f);
+	put_loc(f, v);
+	fputc('\n', f);
 }
 
 static void put_cluster(struct cv *c, FILE *f, struct cluster *cl)
@@ -1447,8 +1486,8 @@ static void put_cluster(struct cv *c, FILE *f, struct cluster *cl)
 			if (!in->notify[k])
 				continue;
 			if (notify[k] && (group_notify || notify[k] != in->notify[k]))
-				nc(c, in->notify[k], "%s of instance %s: the cluster has one (kept: %s:%d)",
-				   nt_kw[k], in->name, notify[k]->file, notify[k]->line);
+				nc(c, in->notify[k], "%s of instance %s: the cluster has one (kept: line %d)",
+				   nt_kw[k], in->name, notify[k]->line);
 			else
 				notify[k] = in->notify[k];
 		}
@@ -1608,7 +1647,9 @@ static void put_heartbeat(struct cv *c, FILE *f, FILE *diag, bool *has_peer)
 				fputs("; interface = ", f);
 				put_str(f, links[k].iface);
 			}
-			fprintf(f, "; },   # %s:%d\n", links[k].n->file, links[k].n->line);
+			fputs("; },   # ", f);
+			put_loc(f, links[k].n);
+			fputc('\n', f);
 		}
 		fputs("    );\n  } );\n", f);
 	}
@@ -1777,8 +1818,9 @@ int dd_import_keepalived(const struct ka_doc *doc, const struct dd_import_opts *
 	}
 	fclose(f);
 
-	fprintf(out, "# directord.conf converted by directord-import from %s\n",
-		doc->n_files ? doc->files[0] : "?");
+	char *src = safe_name(doc->n_files ? doc->files[0] : "?");
+	fprintf(out, "# directord.conf converted by directord-import from %s\n", src);
+	free(src);
 	fputs("# Check it with `directord -t -f FILE`; see directord.conf(5).\n", out);
 	size_t n_missing = 0;
 	for (size_t i = 0; i < c.n_notes; i++)
@@ -1802,8 +1844,10 @@ int dd_import_keepalived(const struct ka_doc *doc, const struct dd_import_opts *
 	put_body(out, body, blen);
 	free(body);
 
-	for (size_t i = 0; i < c.n_notes; i++)
+	for (size_t i = 0; i < c.n_notes; i++) {
 		free(c.notes[i].what);
+		free(c.notes[i].file);
+	}
 	free(c.notes);
 	for (size_t i = 0; i < c.n_insts; i++) {
 		free(c.insts[i].name);
