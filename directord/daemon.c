@@ -498,6 +498,7 @@ static int reload_apply(struct dd_daemon *d, char **why)
 		dd_health_reload(d->health, next);
 	dd_track_reload(d->track, next);
 	apply_logging(d, next);
+	dd_ctlops_quiesce(d->ctl);
 	dd_config_free(d->cfg);
 	d->cfg = next;
 	d->reloads++;
@@ -618,6 +619,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	struct dd_daemon d = { .loop = loop, .opts = opts, .pid_fd = -1, .pid_dirfd = -1 };
 	struct dd_conf_errors errs = { 0 };
 
+	dd_heap_tune();
 	dlog_open("directord", opts->log_stderr ? DLOG_STDERR : DLOG_SYSLOG, LOG_DAEMON);
 	d.cfg = dd_config_load(opts->conf_path, &errs);
 	if (!d.cfg) {
