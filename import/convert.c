@@ -997,9 +997,7 @@ static void put_check(struct cv *c, FILE *f, const char *ind, kn *rs, const stru
 			put_kv(f, in2, "command", command);
 		else
 			nc(c, ck, "MISC_CHECK without misc_path");
-		fprintf(f, "%s}; # exec\n", ind);
-		if (!command)
-			fprintf(f, "%s# (no command)\n", ind);
+		fprintf(f, "%s};\n", ind);
 		return;
 	}
 	if (port > 0)

@@ -108,5 +108,6 @@ def test_same_ipvs_table(lab, ipvs_modules, name):
         raise
     assert dd.alive(), dd.log()
     assert got == want
+    print(f"{name}: same table, {len(got)} services:", *got, sep="\n  ")
     assert all(svc[5] for svc in got), got    # every service has its real servers
     dd.stop()
