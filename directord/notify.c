@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* directord/notify.c: notify command runner. Everything here runs in the
+/* directord/notify.c: notify command runner: a role change's commands
+ * (the cluster's, or logging.notify) with keepalived's arguments and the
+ * DIRECTORD_* environment, and a real server's notify_up/notify_down.
+ * Everything here runs in the
  * loop passed to dd_notify_new() (the main loop). posix_spawn is used
  * rather than fork so that the multi-threaded daemon never runs code in a
  * child between fork and exec; how the command ended comes from
@@ -25,7 +28,7 @@ struct child {
 	ev_timer timeout;
 	bool killed;
 	uint64_t start_ms;
-	char cluster[DD_NAME_MAX + 8]; /* "cluster web", or "service web/80" */
+	char cluster[DD_NAME_MAX + 8]; /* "cluster web", or "service http" */
 	char role[16];          /* or "notify_up" / "notify_down" */
 };
 
@@ -108,8 +111,9 @@ static char *envvar(const char *name, const char *val)
 	return s;
 }
 
-/* Spawns and watches one command; `env` is freed here, `label` and `what`
- * name it in the log lines about how it ended. */
+/* Spawns and watches one command; `env` is freed here; `what_kind` and
+ * `label` ("cluster web") and `what` ("active") name it in the log lines
+ * about how it ended. */
 static int start(struct dd_notify *n, const char *command, const char *const args[],
 		 const struct dd_run_as *as, uint32_t timeout_ms, char **env, size_t n_env,
 		 const char *what_kind, const char *label, const char *what, char **err)

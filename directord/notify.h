@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* directord/notify.h: run the operator's notify command on a role change.
+/* directord/notify.h: run the operator's notify commands on a role change
+ * (with keepalived's arguments) and on a real server's state change.
  * Runs in the loop it is given (the daemon's main loop): the command is
  * spawned, watched through a pidfd and killed (its whole process group) if
  * it outlives its timeout, so it can never block anything. */

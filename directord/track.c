@@ -211,8 +211,12 @@ void dd_track_reload(struct dd_track *t, const struct dd_config *cfg)
 	for (size_t i = 0; i < n_old; i++)
 		script_stop(&old[i]);
 	free(old);
+	/* A script that starts afresh says nothing until its first result:
+	 * the engine keeps the last state it had under that name meanwhile,
+	 * so changing a command does not flap the clusters. */
 	for (size_t i = 0; i < t->n; i++)
-		t->cb(t->ctx, &t->s[i].st);
+		if (t->s[i].st.known)
+			t->cb(t->ctx, &t->s[i].st);
 }
 
 void dd_track_free(struct dd_track *t)

@@ -25,8 +25,9 @@ typedef void (*dd_track_cb)(void *ctx, const struct dd_track_state *st);
 struct dd_track *dd_track_new(struct ev_loop *loop, const struct dd_config *cfg, dd_track_cb cb,
 			      void *ctx);
 /* The new config's scripts: one of the same name, command, user and
- * timings keeps its state; then cb gets every script's state, so that
- * the engine, reloaded just before, has them all. */
+ * timings keeps its state; then cb gets the state of every script that
+ * has one, so that the engine, reloaded just before, has them all (a
+ * changed script's first result follows when it comes). */
 void dd_track_reload(struct dd_track *t, const struct dd_config *cfg);
 /* Kills runs in progress (their process groups) and frees t. */
 void dd_track_free(struct dd_track *t);

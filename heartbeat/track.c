@@ -110,11 +110,12 @@ void fo_cluster_inputs(struct dd_failover *fo, struct fo_cluster *c, bool *chang
 		*changed = true;
 	}
 	/* Known once every input has an answer, or as soon as one says fault:
-	 * INIT waits for that, as it waits for the monitors. */
+	 * INIT waits for that, as it waits for the monitors. Once known, a
+	 * script without a result yet (new in a reload) holds nothing up. */
 	if (mknown && mfault)
 		dd_fsm_set_fault(&c->fsm, true, reason);
 	else if (tfault)
 		dd_fsm_set_fault_why(&c->fsm, true, DD_WHY_TRACK_SCRIPT, treason);
-	else if (mknown && tknown)
+	else if (mknown && (tknown || c->fsm.fault_known))
 		dd_fsm_set_fault(&c->fsm, false, "");
 }

@@ -204,15 +204,10 @@ int dd_spawn_script_args(const char *command, const char *const args[], const st
 	while (args && args[n_args])
 		n_args++;
 	char *line = NULL;
-	bool append = args && dd_command_is_simple(command);
-	if (append && asprintf(&line, "%s \"$@\"", command) < 0)
-		line = NULL;
-	if (append && !line) {
-		posix_spawn_file_actions_destroy(&fa);
-		posix_spawnattr_destroy(&attr);
-		free(envp);
-		dd_seterr(err, "out of memory");
-		return -1;
+	if (args && dd_command_is_simple(command)) {
+		size_t len = strlen(command) + sizeof " \"$@\"";
+		line = xmalloc(len);
+		snprintf(line, len, "%s \"$@\"", command);
 	}
 	/* setpriv's words, then the shell's, then the arguments. --clear-groups:
 	 * the script user's groups are its gid alone, as keepalived does it,

@@ -48,9 +48,10 @@ def set_flag(lab, node, ok):
         os.unlink(path)
 
 
-def track(lab, node, weight=0, command=None, interval=100, timeout=50, user=""):
+def track(lab, node, weight=0, command=None, interval=500, timeout=400, user=""):
     """The top-level track_scripts of `node`: one script "chk", OK while
-    the node's flag file exists."""
+    the node's flag file exists. The timeout is generous: a loaded host
+    (and ASan) can take tens of ms to start a shell."""
     command = command or f"test -e {flag(lab, node)}"
     return (f'track_scripts = ( {{ name = "chk"; command = "{command}"; interval_ms = {interval}; '
             f'timeout_ms = {timeout}; rise = 1; fall = 1; weight = {weight}; user = "{user}"; }} );')
@@ -89,7 +90,8 @@ def test_failing_script_faults_and_hands_over(lab):
              10, "lb1 in fault for its track script")
     wait_for(lambda: lab.has_vip("lb2"), 10, "lb2 to take the VIPs")
     assert not lab.has_vip("lb1")
-    assert ("standby", "active", "peer lb1 is in fault") in roles(lab.log("lb2"))
+    wait_for(lambda: ("standby", "active", "peer lb1 is in fault") in roles(lab.log("lb2")), 10,
+             "lb2's takeover line")
     # The reason code says it was a track script.
     rec = wait_for(lambda: [r for r in lab.notify_records("lb1") if r.get("DIRECTORD_ROLE") == "fault"],
                    10, "lb1's notify for the fault")[0]
@@ -108,8 +110,9 @@ def test_negative_weight_lowers_priority(lab):
     assert cluster(lab, "lb1")["effective_priority"] == 150
     set_flag(lab, "lb1", False)
     wait_for(lambda: lab.has_vip("lb2") and not lab.has_vip("lb1"), 10, "lb2 to take over by failback")
-    assert "effective priority 150 -> 90" in lab.log("lb1")
-    changes = roles(lab.log("lb1"))
+    wait_for(lambda: "effective priority 150 -> 90" in lab.log("lb1"), 10, "lb1's priority line")
+    changes = wait_for(lambda: (lambda c: c if any(n == "standby" for _, n, _ in c) else None)(
+        roles(lab.log("lb1"))), 10, "lb1's handover line")
     assert not any(new == "fault" for _, new, _ in changes), changes
     assert any(old == "active" and new == "standby" and "failback to peer lb2 (priority 100, ours 90)" in why
                for old, new, why in changes), changes
@@ -121,7 +124,7 @@ def test_negative_weight_lowers_priority(lab):
 
     set_flag(lab, "lb1", True)
     wait_for(lambda: lab.has_vip("lb1") and not lab.has_vip("lb2"), 10, "the VIPs back on lb1")
-    assert "effective priority 90 -> 150" in lab.log("lb1")
+    wait_for(lambda: "effective priority 90 -> 150" in lab.log("lb1"), 10, "lb1's priority line")
 
 
 def test_hanging_script_is_killed_and_never_overlaps(lab):
@@ -139,15 +142,15 @@ echo "$$ $!" >> {runs}
 wait
 """)
     lab.start("lb1", 150, standalone=True, extra='track_scripts = [ "chk" ];',
-              top=track(lab, "lb1", command=hang, interval=300, timeout=150))
-    wait_for(lambda: ("init", "fault", "track script chk failed: timeout after 150 ms") in roles(lab.log("lb1")),
+              top=track(lab, "lb1", command=hang, interval=600, timeout=300))
+    wait_for(lambda: ("init", "fault", "track script chk failed: timeout after 300 ms") in roles(lab.log("lb1")),
              10, "fault from the hanging script")
     assert not lab.has_vip("lb1")
 
     def lines():
         with open(runs) as f:
             return f.read().splitlines()
-    wait_for(lambda: len(lines()) >= 4, 10, "four runs")
+    wait_for(lambda: len(lines()) >= 4, 20, "four runs")
     assert not [ln for ln in lines() if ln.startswith("OVERLAP")], lines()
     # Every finished run's group is gone: the shell and its sleep child.
     done = [ln.split() for ln in lines()[:-1]]
@@ -180,7 +183,7 @@ def test_script_runs_as_its_user(lab):
     write_script(chk, f"echo \"$(id -u) $(id -g) $(id -G)\" > {out}/id; exit 0\n")
     assert not os.stat(chk).st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     lab.start("lb1", 150, standalone=True, extra='track_scripts = [ "chk" ];',
-              top=track(lab, "lb1", command=chk, interval=200, timeout=100, user="nobody"))
+              top=track(lab, "lb1", command=chk, user="nobody"))
     wait_for(lambda: lab.has_vip("lb1"), 10, "active once the script said OK")
     got = wait_for(lambda: open(os.path.join(out, "id")).read().split(), 10, "the script's ids")
     assert got == [str(nobody.pw_uid), str(nobody.pw_gid), str(nobody.pw_gid)], got
@@ -237,3 +240,40 @@ def test_notify_gets_keepalived_arguments(lab):
     # A cluster with notify commands of its own does not run logging.notify.
     assert lab.notify_records("lb2") == []
     hold(lambda: len(records()) == 12, 0.3, "no further notify")
+
+
+def test_positive_weight_raises_priority(lab):
+    """weight > 0: an OK script adds it, so lb2 (100 + 60) beats lb1 (150)."""
+    set_flag(lab, "lb1", True)
+    set_flag(lab, "lb2", False)
+    extra = "failback = true; track_scripts = [ \"chk\" ];"
+    lab.start("lb1", 150, extra=extra, top=track(lab, "lb1", 0))
+    wait_for(lambda: lab.has_vip("lb1"), 10, "lb1 to become active")
+    lab.start("lb2", 100, extra=extra, top=track(lab, "lb2", 60))
+    wait_for(lambda: ("init", "standby", "peer lb1 is active") in roles(lab.log("lb2")), 10,
+             "lb2 to become standby")
+    assert cluster(lab, "lb2")["effective_priority"] == 100
+    set_flag(lab, "lb2", True)
+    wait_for(lambda: lab.has_vip("lb2") and not lab.has_vip("lb1"), 10, "lb2 to take over at 160")
+    wait_for(lambda: "effective priority 100 -> 160" in lab.log("lb2"), 10, "lb2's priority line")
+    assert cluster(lab, "lb1")["peer_priority"] == 160
+
+
+def test_reload_keeps_state_and_applies_changes(lab):
+    """An unchanged reload changes no role; dropping the failing script
+    from the cluster clears its fault."""
+    set_flag(lab, "lb1", False)
+    lab.start("lb1", 150, standalone=True, extra='track_scripts = [ "chk" ];', top=track(lab, "lb1"))
+    wait_for(lambda: ("init", "fault", "track script chk failed: exit status 1") in roles(lab.log("lb1")),
+             10, "fault from the script")
+    before = len(roles(lab.log("lb1")))
+    lab.procs["lb1"].signal(hbnet.signal.SIGHUP)
+    wait_for(lambda: "reload applied" in lab.log("lb1"), 10, "the reload")
+    hold(lambda: len(roles(lab.log("lb1"))) == before and not lab.has_vip("lb1"), 0.5,
+         "no role change from an unchanged reload")
+    # The same file without the cluster's track_scripts: the fault goes.
+    lab.conf("lb1", 150, standalone=True, top=track(lab, "lb1"))
+    lab.procs["lb1"].signal(hbnet.signal.SIGHUP)
+    wait_for(lambda: ("fault", "standby", "fault cleared") in roles(lab.log("lb1")), 10,
+             "the fault cleared once the script no longer counts")
+    wait_for(lambda: lab.has_vip("lb1"), 10, "active")
