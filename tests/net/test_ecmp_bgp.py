@@ -21,7 +21,8 @@ its service loses quorum (its checks fail; or every real server stops),
 when a track script fails, when it is drained, SIGTERMed or SIGKILLed, or
 when its link to the router is cut (link down, or every packet dropped by
 nftables, which only BFD notices before the 9 s hold time); and it comes
-back when healthy again. Reloads add and remove announced VIPs.
+back when healthy again. After a kill -9 the tun device is gone although a
+process directord started (a notify command's sleep) lives on. Reloads add and remove announced VIPs.
 The times from each fault to the route change are printed (pytest -s),
 for the record; the deadlines are generous on purpose (bench/ measures).
 
@@ -37,6 +38,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ecmpnet  # noqa: E402  (tests/net/ecmpnet.py, the topology)
 from ecmpnet import HOLD_S, N, VIP, VIP6, all_hops, expect_hops, expect_hops6, without  # noqa: E402
+import nslab  # noqa: E402
 from nslab import route_nexthops, wait_for  # noqa: E402
 
 pytestmark = [
@@ -147,11 +149,16 @@ def test_sigkill_device_goes_with_the_process(ecmp):
     p = ecmp.procs[1]
     t0 = time.monotonic()
     p.kill()
-    # Nobody withdrew anything: the tun device went with the process.
+    # Nobody withdrew anything: the tun device went with the process,
+    # though a child of it (the notify command's sleep) lives on.
     expect_hops(ecmp, without(ecmp, 1), 20, "d2 killed")
     report("SIGKILL -> withdrawn", time.monotonic() - t0)
     expect_hops6(ecmp, [g for k, g in enumerate(ecmp.gw6) if k != 1], 20, "d2 killed (IPv6)")
     assert not ecmp.has_dev(1)
+    pids = nslab.run(["ip", "netns", "pids", ecmp.d[1].name]).stdout.split()
+    cmds = [open(f"/proc/{p}/cmdline").read().replace("\0", " ") for p in pids
+            if os.path.exists(f"/proc/{p}/cmdline")]
+    assert any(c.startswith("sleep 300") for c in cmds), cmds
     ecmp.start(1)
     report("restart after kill -> announced", expect_hops(ecmp, all_hops(ecmp), 30, "d2 restarted"))
     expect_hops6(ecmp, ecmp.gw6, 30, "d2 restarted (IPv6)")
