@@ -22,7 +22,8 @@ when a track script fails, when it is drained, SIGTERMed or SIGKILLed, or
 when its link to the router is cut (link down, or every packet dropped by
 nftables, which only BFD notices before the 9 s hold time); and it comes
 back when healthy again. After a kill -9 the tun device is gone although a
-process directord started (a notify command's sleep) lives on. Reloads add and remove announced VIPs.
+process directord started (a notify command's sleep) lives on. Reloads add
+and remove announced VIPs.
 The times from each fault to the route change are printed (pytest -s),
 for the record; the deadlines are generous on purpose (bench/ measures).
 
