@@ -73,6 +73,7 @@ static void fill(struct dd_ctlops *o, struct dd_status *st, const struct dd_clus
 		.fo = fo_of(o),
 		.health = o->src.health ? *o->src.health : NULL,
 		.ecmp = o->src.ecmp ? *o->src.ecmp : NULL,
+		.track = o->src.track ? *o->src.track : NULL,
 		.ctl = o->ctl,
 		.roles = o->roles,
 		.n_roles = o->n_roles,

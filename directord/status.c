@@ -115,6 +115,7 @@ void dd_status_free(struct dd_status *st)
 	free(st->clusters);
 	free(st->svc_store);
 	free(st->rs_store);
+	free(st->track);
 	if (st->roles_store)
 		for (size_t i = 0; i < st->n_roles; i++)
 			free((char *)st->roles_store[i].cluster);
@@ -187,6 +188,8 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			m->ecmp_announced = fc->ecmp_announced;
 			m->ecmp_why = fc->ecmp_why;
 			memcpy(m->ecmp_service, fc->ecmp_service, sizeof m->ecmp_service);
+			m->priority = fc->priority;
+			m->why = fc->why;
 			break;
 		}
 	}
@@ -379,6 +382,10 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 	if (src->health)
 		fill_health(st, src->health);
 	fill_ecmp(st, src->ecmp);
+	if (src->track && dd_track_count(src->track)) {
+		st->track = xcalloc(dd_track_count(src->track), sizeof *st->track);
+		st->n_track = dd_track_status(src->track, st->track, dd_track_count(src->track));
+	}
 	if (src->ctl) {
 		struct dd_ctl_stats cs;
 		dd_ctl_get_stats(src->ctl, &cs);

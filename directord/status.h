@@ -26,6 +26,7 @@
 #include "conf/model.h"
 #include "directord/ipvs.h"
 #include "directord/json.h"
+#include "directord/track.h"
 #include "heartbeat/failover.h"
 #include "heartbeat/proto.h"
 #include "lib/addr.h"
@@ -106,6 +107,8 @@ struct dd_st_cluster {
 	size_t ecmp_announced;   /* VIPs on the ecmp device */
 	enum dd_ecmp_why ecmp_why; /* ANNOUNCED: all of them; else why the first is not */
 	char ecmp_service[DD_NAME_MAX]; /* NO_QUORUM: which service */
+	uint8_t priority;        /* effective: moved by track scripts' weights */
+	enum dd_fsm_why why;     /* of the last role change */
 	struct dd_st_service *services;
 	size_t n_services;
 };
@@ -158,6 +161,8 @@ struct dd_status {
 	struct dd_st_fwd_stats fwd;       /* have_fwd */
 	struct dd_st_health_stats health; /* have_health */
 	struct dd_st_ctl_stats ctl;       /* have_ctl */
+	struct dd_track_script_status *track; /* every track script, config order (owned) */
+	size_t n_track;
 
 	/* storage, owned */
 	struct dd_st_service *svc_store;
@@ -175,6 +180,7 @@ struct dd_failover;
 struct dd_health;
 struct dd_ecmpctl;
 struct dd_ctl;
+struct dd_track;
 struct dd_status_src {
 	const struct dd_config *cfg;
 	const char *conf_path;
@@ -184,6 +190,7 @@ struct dd_status_src {
 	struct dd_failover *fo;
 	struct dd_health *health;
 	const struct dd_ecmpctl *ecmp;
+	const struct dd_track *track;
 	const struct dd_ctl *ctl;
 	const struct dd_st_role_count *roles;
 	size_t n_roles;

@@ -121,6 +121,8 @@ int fo_ecmp_prepare(const struct fo_ecmp *cur, const struct dd_config *cfg, stru
 void fo_ecmp_install(struct dd_failover *fo, struct fo_ecmp_dev *d)
 {
 	struct fo_ecmp *e = &fo->ecmp;
+	if (!e->err_rl.per_sec)
+		dlog_ratelimit_init(&e->err_rl, 5, 1.0);
 	if (d->keep) {
 		d->fd = -1;
 		return;
@@ -189,11 +191,15 @@ static enum dd_ecmp_why vip_why(const struct dd_failover *fo, const struct fo_cl
 	return DD_ECMP_ANNOUNCED;
 }
 
-static void why_text(enum dd_ecmp_why w, const char *service, char *buf, size_t len)
+static void why_text(const struct fo_cluster *c, enum dd_ecmp_why w, const char *service, char *buf,
+		     size_t len)
 {
 	switch (w) {
 	case DD_ECMP_ANNOUNCED: snprintf(buf, len, "healthy"); break;
-	case DD_ECMP_FAULT: snprintf(buf, len, "cluster in fault"); break;
+	case DD_ECMP_FAULT:
+		snprintf(buf, len, "cluster in fault%s%s", c->fsm.fault_reason[0] ? ": " : "",
+			 c->fsm.fault_reason);
+		break;
 	case DD_ECMP_INACTIVE: snprintf(buf, len, "cluster not active"); break;
 	case DD_ECMP_VIP_MISSING: snprintf(buf, len, "VIP not on its interface"); break;
 	case DD_ECMP_DRAINED: snprintf(buf, len, "director drained"); break;
@@ -226,9 +232,12 @@ static void announce(struct dd_failover *fo, const struct fo_cluster *c, const s
 	struct fo_ecmp *e = &fo->ecmp;
 	struct dd_vip v = dev_vip(e, a);
 	char *err = NULL, b[DD_ADDR_STRLEN];
+	unsigned suppressed;
 	if (dd_vip_add(fo->vipctl, &v, &err) < 0) {
-		log_err(ESUB, "cluster %s: cannot announce VIP %s on %s: %s", c->cfg->name,
-			dd_addr_str(a, b, sizeof b), e->dev, err);
+		if (dlog_ratelimit_ok(&e->err_rl, &suppressed))
+			log_err(ESUB, "cluster %s: cannot announce VIP %s on %s: %s; retried%s", c->cfg->name,
+				dd_addr_str(a, b, sizeof b), e->dev, err,
+				suppressed ? " (more such errors not logged)" : "");
 		free(err);
 		return;
 	}
@@ -274,9 +283,9 @@ void fo_ecmp_withdraw(struct fo_cluster *c)
 		if (k < 0)
 			continue;
 		const char *svc;
-		char why[128];
+		char why[DD_FSM_REASON_MAX + 32];
 		enum dd_ecmp_why w = vip_why(fo, c, i, &svc);
-		why_text(w == DD_ECMP_ANNOUNCED ? DD_ECMP_INACTIVE : w, svc, why, sizeof why);
+		why_text(c, w == DD_ECMP_ANNOUNCED ? DD_ECMP_INACTIVE : w, svc, why, sizeof why);
 		withdraw(fo, (size_t)k, c->cfg->name, why);
 	}
 }
@@ -302,9 +311,9 @@ void fo_ecmp_update(struct dd_failover *fo)
 		enum dd_ecmp_why w = owner ? vip_why(fo, owner, vi, &svc) : DD_ECMP_INACTIVE;
 		if (w == DD_ECMP_ANNOUNCED)
 			continue;
-		char why[128];
+		char why[DD_FSM_REASON_MAX + 32];
 		if (owner)
-			why_text(w, svc, why, sizeof why);
+			why_text(owner, w, svc, why, sizeof why);
 		else
 			snprintf(why, sizeof why, "no longer an ECMP VIP (reload)");
 		withdraw(fo, k, owner ? owner->cfg->name : "-", why);

@@ -18,14 +18,16 @@ health checks, quorum, the failover engine, the tun device, BIRD, BGP,
 BFD and the router's kernel route. Proven from the router (ip route and
 birdc): all three next hops are there; a director leaves the route when
 its service loses quorum (its checks fail; or every real server stops),
-when it is drained, SIGTERMed or SIGKILLed, or when its link to the router
-is cut (link down, or every packet dropped by nftables, which only BFD
-notices before the 9 s hold time); and it comes back when healthy again.
+when a track script fails, when it is drained, SIGTERMed or SIGKILLed, or
+when its link to the router is cut (link down, or every packet dropped by
+nftables, which only BFD notices before the 9 s hold time); and it comes
+back when healthy again. After a kill -9 the tun device is gone although a
+process directord started (a notify command's sleep) lives on. Reloads add
+and remove announced VIPs.
 The times from each fault to the route change are printed (pytest -s),
 for the record; the deadlines are generous on purpose (bench/ measures).
 
 Needs root, bird (Debian bird2) and nft."""
-import ipaddress
 import os
 import shutil
 import signal
@@ -34,9 +36,11 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ecmpnet  # noqa: E402  (tests/net/ecmpnet.py, the topology)
+from ecmpnet import HOLD_S, N, VIP, VIP6, all_hops, expect_hops, expect_hops6, without  # noqa: E402
 import nslab  # noqa: E402
-from nslab import Bird, route_nexthops, wait_for  # noqa: E402
+from nslab import route_nexthops, wait_for  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces"),
@@ -44,215 +48,12 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which("nft"), reason="needs nftables"),
 ]
 
-VIP = "203.0.113.10"
-VIP6 = "2001:db8:2::10"
-RS = ["192.0.2.21", "192.0.2.22"]
-RS6 = ["2001:db8:3::21", "2001:db8:3::22"]
-ROUTER_AS, DIRECTOR_AS = 65000, 65001
-N = 3
-HOLD_S = 9   # BGP hold time: anything detected well before it was BFD
-
-
-def link_addrs(i):
-    """(router side, director side) of the /30 to director i."""
-    return f"198.51.100.{4 * i + 1}", f"198.51.100.{4 * i + 2}"
-
-
-def link_addrs6(i):
-    """(router side, director side) of the /64 to director i."""
-    return (str(ipaddress.ip_address(f"2001:db8:1:{i}::1")),
-            str(ipaddress.ip_address(f"2001:db8:1:{i}::2")))
-
-
-# One BGP session's common part: BFD, and timers short enough for a test
-# (the hold time stays long, so that only BFD detects a black hole fast).
-BGP_COMMON = """  bfd on;
-  hold time %d;
-  connect retry time 1;
-  error wait time 1, 2;
-""" % HOLD_S
-
-ROUTER_CONF = """
-router id 198.51.100.1;
-log stderr all;
-protocol device { scan time 1; }
-protocol kernel {
-  ipv4 { import none; export all; };
-  merge paths on;        # one multipath route over every equal BGP path
-}
-protocol kernel {
-  ipv6 { import none; export all; };
-  merge paths on;
-}
-protocol bfd {
-  interface "*" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
-}
-""" + "".join(f"""template bgp {name} {{
-  local as {ROUTER_AS};
-{BGP_COMMON}  {af} {{ import all; export none; }};
-}}
-""" for name, af in (("director", "ipv4"), ("director6", "ipv6"))) + "%(peers)s\n"
-
-DIRECTOR_BIRD = """
-router id %(me)s;
-log stderr all;
-protocol device { scan time 1; }
-protocol direct vips {
-  ipv4;
-  ipv6;
-  interface "dd-ecmp";   # what directord announces, nothing else
-}
-protocol bfd {
-  interface "eth0" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; };
-}
-""" + "".join(f"""protocol bgp {name} {{
-  local %({me})s as {DIRECTOR_AS};
-  neighbor %({rt})s as {ROUTER_AS};
-{BGP_COMMON}  {af} {{ import none; export where source = RTS_DEVICE; }};
-}}
-""" for name, me, rt, af in (("uplink", "me", "rt", "ipv4"), ("uplink6", "me6", "rt6", "ipv6")))
-
-DIRECTORD_CONF = """
-node = "d%(i)d";
-pid_file = "%(dir)s/d%(i)d.pid";
-control = {{ socket = "%(dir)s/d%(i)d.sock"; }};
-heartbeat = {{ state_file = "%(dir)s/d%(i)d.generation"; }};
-scripts = {{ user = "root"; }};
-ecmp = {{ device = "dd-ecmp"; drain_timeout_s = 5; stop_wait_ms = 500; }};
-clusters = ( {{
-  name = "anycast";
-  mode = "ecmp";
-  track_interfaces = [ "eth0" ];
-  vips = ( {{ address = "%(vip)s/32"; interface = "lo"; }},
-           {{ address = "%(vip6)s/128"; interface = "lo"; }} );
-  services = ( {{
-    name = "web"; protocol = "tcp"; address = "%(vip)s"; port = 80;
-    scheduler = "mh"; quorum = 1;
-    check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 150; rise = 1; fall = 2; }};
-    real_servers = ( {{ address = "%(rs1)s"; port = 8080; }}, {{ address = "%(rs2)s"; port = 8080; }} );
-  }}, {{
-    name = "web6"; protocol = "tcp"; address = "%(vip6)s"; port = 80;
-    scheduler = "mh"; quorum = 1;
-    check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 150; rise = 1; fall = 2; }};
-    real_servers = ( {{ address = "%(rs61)s"; port = 8080; }}, {{ address = "%(rs62)s"; port = 8080; }} );
-  }} );
-}} );
-""".replace("{{", "{").replace("}}", "}")
-
-
-class EcmpLab:
-    def __init__(self):
-        self.lab = nslab.Lab()
-        lab = self.lab
-        self.dir = lab.dir
-        os.chmod(lab.dir, 0o755)
-        self.rt = lab.netns("rt")
-        back = lab.bridge("back")
-        self.rs = [lab.netns(f"rs{k + 1}") for k in range(len(RS))]
-        for ns, a, a6 in zip(self.rs, RS, RS6):
-            lab.connect(ns, back, [a + "/24", a6 + "/64"])
-        self.start_web()
-        self.d, self.gw, self.gw6 = [], [], []
-        for i in range(N):
-            d = lab.netns(f"d{i + 1}")
-            rt_a, d_a = link_addrs(i)
-            rt6, d6 = link_addrs6(i)
-            lab.veth(self.rt, d, f"eth{i + 1}", "eth0", [rt_a + "/30", rt6 + "/64"], [d_a + "/30", d6 + "/64"])
-            lab.connect(d, back, [f"192.0.2.{i + 1}/24", f"2001:db8:3::{i + 1}/64"], ifname="eth1")
-            self.d.append(d)
-            self.gw.append(d_a)
-            self.gw6.append(d6)
-        peers = "\n".join(f"protocol bgp d{i + 1} from director {{ neighbor {link_addrs(i)[1]} as {DIRECTOR_AS}; }}\n"
-                          f"protocol bgp d{i + 1}v6 from director6 {{ neighbor {link_addrs6(i)[1]} as {DIRECTOR_AS}; }}"
-                          for i in range(N))
-        self.rbird = Bird(lab, self.rt, "rt", ROUTER_CONF % {"peers": peers})
-        self.rbird.wait_up()
-        self.dbird = []
-        for i, d in enumerate(self.d):
-            rt_a, d_a = link_addrs(i)
-            rt6, d6 = link_addrs6(i)
-            b = Bird(lab, d, f"d{i + 1}", DIRECTOR_BIRD % {"me": d_a, "rt": rt_a, "me6": d6, "rt6": rt6})
-            b.wait_up()
-            self.dbird.append(b)
-        self.procs = [None] * N
-        for i in range(N):
-            self.start(i)
-
-    def start_web(self):
-        self.web = [self.lab.http_server(ns, a, 8080, body="ok\n") for ns, a in zip(self.rs, RS)]
-        self.web6 = [self.lab.http_server(ns, a, 8080, body="ok\n") for ns, a in zip(self.rs, RS6)]
-
-    def conf(self, i):
-        path = os.path.join(self.dir, f"d{i + 1}.conf")
-        with open(path, "w") as f:
-            f.write(DIRECTORD_CONF % {"i": i + 1, "dir": self.dir, "vip": VIP, "rs1": RS[0], "rs2": RS[1],
-                                      "vip6": VIP6, "rs61": RS6[0], "rs62": RS6[1]})
-        return path
-
-    def start(self, i):
-        self.procs[i] = self.d[i].spawn(nslab.directord_bin(), "-n", "-l", "stderr", "-f", self.conf(i),
-                                        name=f"directord-d{i + 1}", env={"DIRECTORD_TEST_IPVS": "model"},
-                                        log=os.path.join(self.dir, f"directord-d{i + 1}.log"))
-
-    def log(self, i):
-        return self.procs[i].log()
-
-    def ctl(self, i, *args):
-        return nslab.directorctl(os.path.join(self.dir, f"d{i + 1}.sock"), *args)
-
-    def kernel_hops(self):
-        return route_nexthops(self.rt, VIP + "/32")
-
-    def bird_hops(self):
-        return self.rbird.route_gateways(VIP + "/32")
-
-    def kernel_hops6(self):
-        return route_nexthops(self.rt, VIP6 + "/128")
-
-    def bird_hops6(self):
-        return self.rbird.route_gateways(VIP6 + "/128")
-
-    def announced(self, i):
-        return VIP in self.d[i].addrs("dd-ecmp") if self.has_dev(i) else False
-
-    def has_dev(self, i):
-        return self.d[i].ip("link", "show", "dd-ecmp", check=False).returncode == 0
-
-    def close(self):
-        self.lab.close()
-
 
 @pytest.fixture(scope="module")
 def ecmp():
-    lab = EcmpLab()
+    lab = ecmpnet.EcmpLab()
     yield lab
     lab.close()
-
-
-def expect_hops(lab, want, timeout, what):
-    """Poll until the router's kernel route and BIRD both have exactly the
-    next hops `want`; returns how long it took (s)."""
-    want = sorted(want)
-    t0 = time.monotonic()
-    wait_for(lambda: lab.kernel_hops() == want and lab.bird_hops() == want, timeout,
-             f"{what}: router next hops {want} (kernel {lab.kernel_hops()}, bird {lab.bird_hops()})")
-    return time.monotonic() - t0
-
-
-def expect_hops6(lab, want, timeout, what):
-    want = sorted(want)
-    t0 = time.monotonic()
-    wait_for(lambda: lab.kernel_hops6() == want and lab.bird_hops6() == want, timeout,
-             f"{what}: router IPv6 next hops {want} (kernel {lab.kernel_hops6()}, bird {lab.bird_hops6()})")
-    return time.monotonic() - t0
-
-
-def all_hops(lab):
-    return list(lab.gw)
-
-
-def without(lab, i):
-    return [g for k, g in enumerate(lab.gw) if k != i]
 
 
 def report(what, secs):
@@ -337,6 +138,8 @@ def test_sigterm_withdraws_first(ecmp):
     i_w = log.index("ecmp: stopping: routes withdrawn first")
     i_stop = log.index("core: stopped")
     assert i_w < i_stop
+    # Withdrawn by directord itself, not only by the device going away.
+    assert "VIP 203.0.113.10 withdrawn from dd-ecmp: directord is stopping" in log
     assert not ecmp.has_dev(0)
     ecmp.start(0)
     report("restart -> announced", expect_hops(ecmp, all_hops(ecmp), 30, "d1 restarted"))
@@ -347,11 +150,16 @@ def test_sigkill_device_goes_with_the_process(ecmp):
     p = ecmp.procs[1]
     t0 = time.monotonic()
     p.kill()
-    # Nobody withdrew anything: the tun device went with the process.
+    # Nobody withdrew anything: the tun device went with the process,
+    # though a child of it (the notify command's sleep) lives on.
     expect_hops(ecmp, without(ecmp, 1), 20, "d2 killed")
     report("SIGKILL -> withdrawn", time.monotonic() - t0)
     expect_hops6(ecmp, [g for k, g in enumerate(ecmp.gw6) if k != 1], 20, "d2 killed (IPv6)")
     assert not ecmp.has_dev(1)
+    pids = nslab.run(["ip", "netns", "pids", ecmp.d[1].name]).stdout.split()
+    cmds = [open(f"/proc/{p}/cmdline").read().replace("\0", " ") for p in pids
+            if os.path.exists(f"/proc/{p}/cmdline")]
+    assert any(c.startswith("sleep 300") for c in cmds), cmds
     ecmp.start(1)
     report("restart after kill -> announced", expect_hops(ecmp, all_hops(ecmp), 30, "d2 restarted"))
     expect_hops6(ecmp, ecmp.gw6, 30, "d2 restarted (IPv6)")
@@ -411,3 +219,30 @@ def test_reload_adds_and_removes_a_vip(ecmp):
     wait_for(lambda: route_nexthops(ecmp.rt, vip2 + "/32") == [], 20, "the VIP withdrawn by reload")
     assert "VIP 203.0.113.11 withdrawn from dd-ecmp: no longer an ECMP VIP (reload)" in ecmp.log(0)
     expect_hops(ecmp, all_hops(ecmp), 10, "the first VIP still there")
+
+
+def test_track_script_fault_withdraws(ecmp):
+    """Fault from any monitor withdraws: here a track script (weight 0) of
+    d2, added by reload, fails while a flag file exists."""
+    expect_hops(ecmp, all_hops(ecmp), 60, "healthy at start")
+    flag = os.path.join(ecmp.dir, "d2.down")
+    path = ecmp.conf(1)
+    with open(path) as f:
+        text = f.read()
+    track = (f'track_scripts = ( {{ name = "chk"; command = "test ! -e {flag}"; '
+             'interval_ms = 100; timeout_ms = 80; } );\nclusters = (')
+    text = text.replace("clusters = (", track, 1).replace(
+        'mode = "ecmp";', 'mode = "ecmp";\n  track_scripts = [ "chk" ];', 1)
+    with open(path, "w") as f:
+        f.write(text)
+    r = ecmp.ctl(1, "reload")
+    assert r.returncode == 0, r.stdout + r.stderr
+    expect_hops(ecmp, all_hops(ecmp), 20, "the script says OK")
+    open(flag, "w").close()
+    report("track script failed -> withdrawn", expect_hops(ecmp, without(ecmp, 1), 20, "d2's script fails"))
+    wait_for(lambda: "withdrawn from dd-ecmp: cluster in fault: track script chk failed" in ecmp.log(1), 10,
+             "the withdrawal names the script")
+    os.unlink(flag)
+    report("track script OK -> announced", expect_hops(ecmp, all_hops(ecmp), 20, "d2's script OK again"))
+    ecmp.conf(1)
+    assert ecmp.ctl(1, "reload").returncode == 0
