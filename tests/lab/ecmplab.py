@@ -410,3 +410,26 @@ def kill_and_return(site, tr, victim, n_old=60, n_new=20, check_s=60, timeout=60
     fig["lost_final"] = pairlab.failures(conns)
     mark("done")
     return fig
+
+
+def drain_and_return(site, tr, victim, check_s=60, timeout=60):
+    """`directorctl drain-director` on `victim` (its route goes, the router
+    moves its flows to the others), then undrain-director (it comes back).
+    Returns the figures: survival after each step (pairlab.survival)."""
+    import pairlab
+    names = list(site.lb)
+    fig = {"victim": victim}
+    r = site.ctl(victim, "drain-director")
+    fig["drain_rc"] = (r.returncode, r.stdout + r.stderr)
+    site.wait_nexthops([n for n in names if n != victim], timeout)
+    fig["announced_while_drained"] = site.announced(victim)
+    conns = tr.check(check_s)
+    fig["after_drain"] = pairlab.survival(conns)
+    fig["lost_after_drain"] = pairlab.failures(conns)
+    r = site.ctl(victim, "undrain-director")
+    fig["undrain_rc"] = (r.returncode, r.stdout + r.stderr)
+    site.wait_nexthops(names, timeout)
+    conns = tr.check(check_s)
+    fig["after_undrain"] = pairlab.survival(conns)
+    fig["lost_after_undrain"] = pairlab.failures(conns)
+    return fig

@@ -12,6 +12,8 @@ reroutes, and every connection -- those through the killed director too --
 keeps talking to the same real server, because the surviving directors' mh
 tables pick the same server and sloppy_tcp takes the flow up mid-stream.
 New connections work. Then the director comes back: nothing breaks either.
+Last, another director is drained (directorctl drain-director: withdrawn,
+the router moves its flows) and undrained: every connection survives both.
 """
 
 import time
@@ -22,7 +24,7 @@ import nslab as labmod
 N_OLD, N_NEW = 60, 20
 
 
-def test_ecmp_kill_one_director(lab, ipvs_modules):
+def test_ecmp_director_killed_and_drained(lab, ipvs_modules):
     t0 = time.monotonic()
     labmod.modprobe("tun", "nf_tables")
     site = ecmplab.Site(lab)
@@ -52,3 +54,10 @@ def test_ecmp_kill_one_director(lab, ipvs_modules):
         assert fig["final"] == (N_OLD + 2 * N_NEW, N_OLD + 2 * N_NEW), fig["lost_final"]
         # The returned director takes flows again.
         assert fig["after"]["lb1"] > 0, fig["after"]
+        total = N_OLD + 2 * N_NEW
+        dr = ecmplab.drain_and_return(site, tr, "lb2")
+        print("drain:", {k: v for k, v in dr.items() if not k.startswith("lost")})
+        assert dr["drain_rc"][0] == 0 and dr["undrain_rc"][0] == 0, dr
+        assert not dr["announced_while_drained"], dr
+        assert dr["after_drain"] == (total, total), dr["lost_after_drain"]
+        assert dr["after_undrain"] == (total, total), dr["lost_after_undrain"]
