@@ -12,7 +12,7 @@
 #include "lib/util.h"
 
 const char *const dd_keys_top[] = { "node", "pid_file", "logging", "scripts",
-	"control", "heartbeat", "sync", "clusters", NULL };
+	"control", "heartbeat", "sync", "snmp", "clusters", NULL };
 const char *const dd_keys_scripts[] = { "user", "group", NULL };
 const char *const dd_keys_logging[] = { "facility", "level", "notify",
 	"notify_timeout_ms", NULL };
@@ -24,6 +24,7 @@ const char *const dd_keys_peer[] = { "name", "links", NULL };
 const char *const dd_keys_link[] = { "local", "remote", "interface", NULL };
 const char *const dd_keys_sync[] = { "enabled", "interface", "syncid",
 	"tcp_timeout_s", "tcpfin_timeout_s", "udp_timeout_s", "sloppy", NULL };
+const char *const dd_keys_snmp[] = { "enabled", "agentx_socket", "traps", NULL };
 const char *const dd_keys_cluster[] = { "name", "priority", "failback",
 	"failback_delay_ms", "track_interfaces", "ping_targets", "gateway",
 	"ping_interval_ms", "ping_timeout_ms", "ping_fall", "garp", "vips",
@@ -48,7 +49,7 @@ const char *const dd_keys_rs[] = { "address", "port", "weight",
 
 const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging, dd_keys_scripts,
 	dd_keys_control, dd_keys_heartbeat, dd_keys_peer, dd_keys_link,
-	dd_keys_sync, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
+	dd_keys_sync, dd_keys_snmp, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
 	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, NULL };
 
 const char *const dd_schedulers[] = { "rr", "wrr", "lc", "wlc", "lblc",

@@ -728,6 +728,29 @@ static void load_sync(struct ld *ld, cs_t *root)
 		err(ld, g, "sync is enabled but has no interface");
 }
 
+/* Accepted in every build, so that one config serves both; only a build
+ * with the subagent (configure --enable-snmp) may enable it. */
+static void load_snmp(struct ld *ld, cs_t *root)
+{
+	struct dd_snmp_conf *s = &ld->c->snmp;
+	s->agentx_socket = xstrdup("/var/agentx/master");
+	s->traps = true;
+	cs_t *g = rd_group(ld, root, "snmp");
+	if (!g)
+		return;
+	s->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in snmp", dd_keys_snmp);
+	rd_bool(ld, g, "enabled", &s->enabled);
+	/* net-snmp transport syntax: a path, or "tcp:localhost:705" */
+	rd_strdup(ld, g, "agentx_socket", false, &s->agentx_socket);
+	rd_bool(ld, g, "traps", &s->traps);
+#ifndef DD_HAVE_SNMP
+	if (s->enabled)
+		err(ld, member(g, "enabled"), "snmp is enabled, but this directord was built without SNMP "
+		    "(configure --enable-snmp, net-snmp's agent library)");
+#endif
+}
+
 /* ---- checks ---------------------------------------------------------- */
 
 static void check_defaults(struct dd_check *c)
@@ -1532,6 +1555,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	load_control(&ld, root);
 	load_heartbeat(&ld, root);
 	load_sync(&ld, root);
+	load_snmp(&ld, root);
 	load_clusters(&ld, root);
 	config_destroy(&cfg);
 	free(dir);
@@ -1634,6 +1658,7 @@ void dd_config_free(struct dd_config *c)
 	free(c->control.socket_path);
 	free(c->control.group);
 	free(c->control.metrics_listen);
+	free(c->snmp.agentx_socket);
 	free(c->pid_file);
 	free(c->path);
 	free(c);

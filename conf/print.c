@@ -345,6 +345,11 @@ char *dd_config_print(const struct dd_config *c)
 	kv_u(p, "udp_timeout_s", c->sync.udp_timeout_s);
 	kv_bool(p, "sloppy", c->sync.sloppy);
 	close_group(p);
+	open_group(p, "snmp");
+	kv_bool(p, "enabled", c->snmp.enabled);
+	kv_str(p, "agentx_socket", c->snmp.agentx_socket);
+	kv_bool(p, "traps", c->snmp.traps);
+	close_group(p);
 	open_list(p, "clusters", c->n_clusters);
 	for (size_t i = 0; i < c->n_clusters; i++)
 		print_cluster(p, &c->clusters[i], i + 1 == c->n_clusters);

@@ -66,10 +66,16 @@ static void fill(struct dd_ctlops *o, struct dd_status *st, const struct dd_clus
 		.fo = fo_of(o),
 		.health = o->src.health ? *o->src.health : NULL,
 		.ctl = o->ctl,
+		.snmp = o->src.snmp ? *o->src.snmp : NULL,
 		.roles = o->roles,
 		.n_roles = o->n_roles,
 	};
 	dd_status_fill(st, &src, only);
+}
+
+void dd_ctlops_fill(struct dd_ctlops *o, struct dd_status *st)
+{
+	fill(o, st, NULL);
 }
 
 /* ---- status, metrics ------------------------------------------------------ */

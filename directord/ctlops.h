@@ -29,6 +29,7 @@ struct dd_ctlops_src {
 	struct dd_fwdplane **fwd;
 	struct dd_failover **fo;
 	struct dd_health **health;
+	struct dd_snmp **snmp;            /* may be NULL */
 	const unsigned *reloads, *reload_failures;
 	/* Reloads like SIGHUP. 0; -1 with *why (malloc'd): the errors, nothing
 	 * changed; 1 with *why: applied, but that part did not take. */
@@ -37,6 +38,8 @@ struct dd_ctlops_src {
 };
 
 struct dd_ctlops;
+struct dd_snmp;
+struct dd_status;
 
 /* Opens the control socket and, if configured, the metrics listener.
  * NULL with *err (malloc'd) if the control socket cannot be opened. A
@@ -51,6 +54,9 @@ void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, enum dd_ro
  * now, for the SIGUSR1/SIGUSR2 dumps. */
 struct dd_buf;
 void dd_ctlops_dump(struct dd_ctlops *o, bool counters, struct dd_buf *out);
+/* The model of this moment, all clusters (the SNMP subagent's copy is
+ * made from it); free with dd_status_free(). */
+void dd_ctlops_fill(struct dd_ctlops *o, struct dd_status *st);
 /* After a reload: control group/mode, metrics listener address. */
 void dd_ctlops_reconfigure(struct dd_ctlops *o);
 void dd_ctlops_stop(struct dd_ctlops *o);

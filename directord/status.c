@@ -21,6 +21,7 @@
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "snmp/snmp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,8 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			m->have_role = true;
 			m->role = fc->role;
 			m->in_role_ms = fc->in_role_ms;
+			m->priority = fc->priority;
+			m->why = fc->why;
 			m->peer_known = fc->peer_known;
 			m->peer_role = fc->peer_role;
 			m->peer_priority = fc->peer_priority;
@@ -310,6 +313,19 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 		fill_fwd(st, src->fwd);
 	if (src->health)
 		fill_health(st, src->health);
+#ifdef DD_HAVE_SNMP
+	st->snmp.built = true;
+#endif
+	if (src->snmp) {
+		struct dd_snmp_state ss;
+		dd_snmp_get_state(src->snmp, &ss);
+		st->snmp.enabled = ss.enabled;
+		st->snmp.connected = ss.connected;
+		memcpy(st->snmp.socket, ss.socket, sizeof st->snmp.socket);
+		st->snmp.requests = ss.requests;
+		st->snmp.traps = ss.traps;
+		st->snmp.reconnects = ss.reconnects;
+	}
 	if (src->ctl) {
 		struct dd_ctl_stats cs;
 		dd_ctl_get_stats(src->ctl, &cs);

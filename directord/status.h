@@ -94,6 +94,8 @@ struct dd_st_cluster {
 	bool have_role;          /* failover running and knows this cluster */
 	enum dd_role role;
 	uint64_t in_role_ms;
+	uint8_t priority;        /* claimed in the keepalives */
+	enum dd_fsm_why why;     /* of the last role change */
 	bool peer_known;         /* the peer listed this cluster */
 	enum dd_role peer_role;
 	uint8_t peer_priority;
@@ -121,6 +123,16 @@ struct dd_st_health_stats {
 	double slip_p50_ms, slip_p99_ms, slip_max_ms;
 };
 
+/* The SNMP AgentX subagent (snmp/snmp.h). */
+struct dd_st_snmp {
+	bool built;              /* configure --enable-snmp */
+	bool enabled;            /* running (snmp.enabled) */
+	bool connected;          /* registered with the master agent */
+	char socket[108];
+	uint64_t requests, traps;
+	unsigned reconnects;
+};
+
 struct dd_st_ctl_stats {
 	unsigned long long requests, denied, malformed, too_long, busy;
 };
@@ -142,6 +154,7 @@ struct dd_status {
 	struct dd_st_fwd_stats fwd;       /* have_fwd */
 	struct dd_st_health_stats health; /* have_health */
 	struct dd_st_ctl_stats ctl;       /* have_ctl */
+	struct dd_st_snmp snmp;           /* always */
 
 	/* storage, owned */
 	struct dd_st_service *svc_store;
@@ -153,6 +166,7 @@ struct dd_fwdplane;
 struct dd_failover;
 struct dd_health;
 struct dd_ctl;
+struct dd_snmp;
 struct dd_status_src {
 	const struct dd_config *cfg;
 	const char *conf_path;
@@ -162,6 +176,7 @@ struct dd_status_src {
 	struct dd_failover *fo;
 	struct dd_health *health;
 	const struct dd_ctl *ctl;
+	const struct dd_snmp *snmp;
 	const struct dd_st_role_count *roles;
 	size_t n_roles;
 };
