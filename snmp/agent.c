@@ -194,6 +194,7 @@ struct dd_snmp {
 	pthread_cond_t cv;
 	bool stop;
 	bool snap_wanted;
+	bool snap_stale;              /* an event came since the copy was taken */
 	struct snap *fresh;           /* handed over by main */
 	struct sn_event *q;
 	size_t q_head, q_n;
@@ -386,11 +387,16 @@ static void on_want_snap(struct ev_loop *loop, ev_async *w, int revents)
 
 /* ---- main side: events ------------------------------------------------------ */
 
+/* Every event also makes the copy stale: a walk right after a role change
+ * must not show the old role for up to SNAP_MAX_AGE_MS. */
 static void queue_event(struct dd_snmp *s, const struct sn_event *ev)
 {
-	if (!s || !s->traps)
-		return;
 	pthread_mutex_lock(&s->mu);
+	s->snap_stale = true;
+	if (!s->traps) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
 	if (s->q_n == QUEUE_MAX) {
 		s->q_dropped++;
 	} else {
@@ -829,8 +835,9 @@ static const struct snap *current_snap(struct dd_snmp *s)
 		s->snap = s->fresh;
 		s->fresh = NULL;
 	}
-	if (!s->snap || now - s->snap->taken_ms > SNAP_MAX_AGE_MS) {
+	if (!s->snap || s->snap_stale || now - s->snap->taken_ms > SNAP_MAX_AGE_MS) {
 		s->snap_wanted = true;
+		s->snap_stale = false;
 		ev_async_send(s->main_loop, &s->want_snap);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -1321,6 +1328,7 @@ struct dd_snmp *dd_snmp_reconfigure(struct dd_snmp *s, struct ev_loop *loop, con
 	pthread_mutex_lock(&s->mu);
 	snap_free(s->fresh);
 	s->fresh = NULL;
+	s->snap_stale = true;
 	pthread_mutex_unlock(&s->mu);
 	return s;
 }
