@@ -201,8 +201,6 @@ struct dd_snmp {
 	uint64_t q_dropped;
 	struct dd_snmp_state st;
 	bool ever_connected;
-	/* snapshots */
-	uint64_t snap_us_total, snap_us_max;
 };
 
 /* ---- main side: the copy ---------------------------------------------------- */
@@ -360,9 +358,11 @@ static struct snap *snap_build(struct dd_snmp *s)
 	}
 	s->src.release(s->src.ctx, &st);
 	uint64_t us = mono_us() - t0;
-	s->snap_us_total += us;
-	if (us > s->snap_us_max)
-		s->snap_us_max = us;
+	pthread_mutex_lock(&s->mu);
+	s->st.copy_us_total += us;
+	if (us > s->st.copy_us_max)
+		s->st.copy_us_max = us;
+	pthread_mutex_unlock(&s->mu);
 	log_debug(SUB, "status copy for the subagent: %zu real servers in %" PRIu64 " us", p->n_rs, us);
 	return p;
 }

@@ -49,6 +49,7 @@ struct dd_snmp_state {
 	uint64_t requests;                /* variables answered */
 	uint64_t traps;                   /* notifications handed to the master */
 	uint64_t snapshots;               /* status models taken for requests */
+	uint64_t copy_us_total, copy_us_max; /* main-loop time spent on them */
 	unsigned reconnects;
 };
 

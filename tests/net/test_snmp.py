@@ -21,9 +21,7 @@ Needs root."""
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
 import sys
 import time
 
@@ -35,89 +33,22 @@ from hbnet import ctl, nslab, wait_for  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces"),
-    pytest.mark.skipif(not (shutil.which("snmpd") and shutil.which("snmptrapd") and shutil.which("snmpwalk")),
-                       reason="needs snmpd, snmptrapd and snmpwalk (Debian: snmpd snmptrapd snmp)"),
+    pytest.mark.skipif(not nslab.directord_has_snmp(), reason="directord built without --enable-snmp"),
+    pytest.mark.skipif(not nslab.have_snmp_tools(),
+                       reason="needs snmpd, snmptrapd, snmpwalk and snmpget (Debian: snmpd snmptrapd snmp)"),
 ]
 
-SRC = nslab.src_dir()
-# The real IETF modules first, if installed; then net-snmp's (NET-SNMP-MIB);
-# then the stubs; then the MIB under test.
-MIBDIRS = ":".join(["/usr/share/snmp/mibs/ietf", "/usr/share/snmp/mibs/iana", "/usr/share/snmp/mibs",
-                    os.path.join(SRC, "tests", "snmp", "mibs"), os.path.join(SRC, "doc")])
-MIBOPTS = ["-M", MIBDIRS, "-m", "DIRECTORD-MIB"]
-SNMP_PORT, TRAP_PORT = 10161, 10162
-
-SNMPD_CONF = """master agentx
-agentXSocket {sock}
-agentXPerms 0600 0700
-rocommunity public 127.0.0.1
-trap2sink 127.0.0.1:{trap} public
-"""
 
 
-class Snmp:
-    """snmpd + snmptrapd for one director, in its namespace."""
-
-    def __init__(self, lab, node):
-        self.lab, self.node, self.ns = lab, node, lab.hosts[node]
-        self.dir = os.path.join(lab.dir, f"snmp-{node}")
-        os.makedirs(self.dir, exist_ok=True)
-        self.sock = os.path.join(self.dir, "agentx.sock")
-        self.conf = os.path.join(self.dir, "snmpd.conf")
-        with open(self.conf, "w") as f:
-            f.write(SNMPD_CONF.format(sock=self.sock, trap=TRAP_PORT))
-        self.trapconf = os.path.join(self.dir, "snmptrapd.conf")
-        with open(self.trapconf, "w") as f:
-            f.write("disableAuthorization yes\n")
-        self.traplog = os.path.join(self.dir, "traps.log")
-        # snmpd keeps its persistent state in a file named like its config:
-        # give it a folder of its own, or it overwrites snmpd.conf
-        persist = os.path.join(self.dir, "persist")
-        os.makedirs(persist, exist_ok=True)
-        self.env = {"SNMP_PERSISTENT_DIR": persist, "MIBS": "", "MIBDIRS": MIBDIRS}
-        self.snmpd = None
-        self.trapd = self.ns.spawn("snmptrapd", "-f", "-Lf", self.traplog, "-C", "-c", self.trapconf,
-                                   *MIBOPTS, "-On", "-p", os.path.join(self.dir, "snmptrapd.pid"),
-                                   f"udp:127.0.0.1:{TRAP_PORT}", name=f"snmptrapd-{node}", env=self.env)
-        self.start_snmpd()
-
-    def start_snmpd(self):
-        if os.path.exists(self.sock):
-            os.unlink(self.sock)
-        # -I -...: only the modules an AgentX master needs here, so that
-        # it starts fast and quietly in a namespace without /proc guesses.
-        self.snmpd = self.ns.spawn("snmpd", "-f", "-Lo", "-C", "-c", self.conf, "-M", MIBDIRS, "-m", "",
-                                   "-p", os.path.join(self.dir, "snmpd.pid"),
-                                   "-x", f"unix:{self.sock}", f"udp:127.0.0.1:{SNMP_PORT}",
-                                   name=f"snmpd-{self.node}", env=self.env)
-        wait_for(lambda: os.path.exists(self.sock), 10, f"snmpd of {self.node} to open its AgentX socket")
-
-    def kill_snmpd(self):
-        self.snmpd.signal(signal.SIGKILL)
-        self.snmpd.popen.wait(timeout=10)
-
-    def walk(self, oid="DIRECTORD-MIB::ddObjects", timeout=1):
-        r = self.ns.run("snmpwalk", "-v2c", "-c", "public", "-t", str(timeout), "-r", "0", *MIBOPTS,
-                        f"udp:127.0.0.1:{SNMP_PORT}", oid, check=False, timeout=30)
-        return r.stdout if r.returncode == 0 else ""
-
-    def traps(self):
-        try:
-            with open(self.traplog) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-
-def snmp_conf(lab, node, prio, sock, **kw):
-    path = lab.conf(node, prio, **kw)
-    with open(path, "a") as f:
-        f.write(f'snmp = {{ enabled = true; agentx_socket = "{sock}"; traps = true; }};\n')
-    return path
+def Snmp(lab, node):
+    """snmpd and snmptrapd for one director, in its namespace."""
+    return nslab.Snmpd(lab, lab.hosts[node], node)
 
 
 def start(lab, node, prio, snmp, **kw):
-    conf = snmp_conf(lab, node, prio, snmp.sock, **kw)
+    conf = lab.conf(node, prio, **kw)
+    with open(conf, "a") as f:
+        f.write(snmp.snmp_conf())
     p = nslab.start_directord(lab, lab.hosts[node], node, conf, None, log=lab.log_path(node))
     lab.procs[node] = p
     return p
@@ -169,10 +100,9 @@ def test_walk_shows_director_clusters_peer_links(lab):
     # the reason of the role: lb1 won the election or found no peer at first
     assert re.search(r'ddClusterReason\.1 = INTEGER: (peerSilent|priority)\(', w), w
     # GET of single instances, and a missing one
-    r = s1.ns.run("snmpget", "-v2c", "-c", "public", *MIBOPTS, f"udp:127.0.0.1:{SNMP_PORT}",
-                  "DIRECTORD-MIB::ddClusterName.1", "DIRECTORD-MIB::ddClusterName.2", check=False)
-    assert 'ddClusterName.1 = STRING: web' in r.stdout, r.stdout + r.stderr
-    assert 'ddClusterName.2 = No Such Instance' in r.stdout, r.stdout
+    r = s1.get("DIRECTORD-MIB::ddClusterName.1", "DIRECTORD-MIB::ddClusterName.2")
+    assert 'ddClusterName.1 = STRING: web' in r, r
+    assert 'ddClusterName.2 = No Such Instance' in r, r
     st = ctl(lab, "lb1", "status")
     assert re.search(r"snmp: AgentX subagent connected to \S+agentx.sock", st.stdout), st.stdout
 
