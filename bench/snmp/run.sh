@@ -17,7 +17,9 @@ dir=$(mktemp -d /tmp/ddsnmp-bench.XXXXXX)
 ns=ddsnmpb$$
 cleanup() {
 	[ -n "${runner:-}" ] && kill "$runner" 2>/dev/null || :
-	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || :
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || :
+	n=0
+	while [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && [ $n -lt 50 ]; do n=$((n + 1)); sleep 0.1; done
 	ip netns del "$ns" 2>/dev/null || :
 	rm -rf "$dir"
 }
