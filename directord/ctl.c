@@ -290,7 +290,7 @@ static void on_request(void *ctx, int fd, const char *buf, size_t len, bool eof,
 {
 	struct dd_ctl *c = ctx;
 	struct dd_ctl_req *req = xmalloc(sizeof *req);
-	struct dd_ctl_resp r = { .status = DD_CTL_OK };
+	struct dd_ctl_resp r = { .status = DD_CTL_OK, .srv = c->srv };
 	char err[256];
 
 	c->st.requests++;
@@ -322,11 +322,44 @@ static void on_request(void *ctx, int fd, const char *buf, size_t len, bool eof,
 			dispatch(c, req, &r);
 		}
 	}
-	dd_buf_printf(out, "%s\n", dd_ctl_status_word(r.status));
+	if (r.later) {
+		dd_buf_free(&r.body);
+		free(req);
+		return;
+	}
+	dd_ctl_reply_head(out, r.status);
 	if (r.body.len)
 		dd_buf_add(out, r.body.p, r.body.len);
 	dd_buf_free(&r.body);
 	free(req);
+}
+
+struct dd_ctl_later {
+	struct dd_oneshot_ticket *ticket;
+};
+
+void dd_ctl_reply_head(struct dd_buf *out, enum dd_ctl_status st)
+{
+	dd_buf_puts(out, dd_ctl_status_word(st));
+	dd_buf_add(out, "\n", 1);
+}
+
+struct dd_ctl_later *dd_ctl_defer(struct dd_ctl_resp *r)
+{
+	if (!r->later) {
+		r->later = xcalloc(1, sizeof *r->later);
+		r->later->ticket = dd_oneshot_defer(r->srv);
+	}
+	return r->later;
+}
+
+void dd_ctl_finish(struct dd_ctl_later *l, struct dd_buf *reply)
+{
+	if (l->ticket)
+		dd_oneshot_finish(l->ticket, reply);
+	else
+		dd_buf_free(reply);
+	free(l);
 }
 
 static int resolve_group(const struct dd_control *conf, bool *has, gid_t *gid, char **err)

@@ -79,11 +79,25 @@ int dd_ctl_parse(const char *line, size_t len, struct dd_ctl_req *req, char *err
 bool dd_ctl_parse_hostport(const char *s, struct dd_addr *a, uint16_t *port);
 
 /* The reply under construction. */
+struct dd_ctl_later;
+struct dd_oneshot;
 struct dd_ctl_resp {
 	enum dd_ctl_status status;
 	bool json;              /* the request asked for --json */
 	struct dd_buf body;
+	struct dd_ctl_later *later; /* set by dd_ctl_defer */
+	struct dd_oneshot *srv;     /* the server asked, for dd_ctl_defer */
 };
+
+/* The first line of every reply: the status word and a newline. */
+void dd_ctl_reply_head(struct dd_buf *out, enum dd_ctl_status st);
+/* In a command callback: the reply will be built later, off the main loop
+ * (a large status). `status` and `body` are then ignored; the whole reply,
+ * head included (dd_ctl_reply_head), goes to dd_ctl_finish, which must be
+ * called exactly once, on the main loop (it may be called before the
+ * callback returns). */
+struct dd_ctl_later *dd_ctl_defer(struct dd_ctl_resp *r);
+void dd_ctl_finish(struct dd_ctl_later *l, struct dd_buf *reply);
 /* Sets an error status and writes the message as the body (as JSON when
  * the request asked for it). */
 void dd_ctl_error(struct dd_ctl_resp *r, enum dd_ctl_status st, const char *fmt, ...)

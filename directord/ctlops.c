@@ -6,7 +6,10 @@
  * text, JSON and Prometheus writers; nothing here formats an answer twice.
  * A part that is not in this build or not running shows as null in JSON,
  * is left out of the text and the metrics, and its commands answer
- * "unavailable". Runs on the daemon's main libev loop. */
+ * "unavailable". Runs on the daemon's main libev loop, except the
+ * render_* functions, which the render thread runs (directord/render.h):
+ * status and metrics are filled here and rendered there, so that a 4 MB
+ * exposition does not hold the loop that times the health checks. */
 #include "config.h"
 #include "directord/ctlops.h"
 #include "conf/diff.h"
@@ -15,6 +18,8 @@
 #include "directord/fwd.h"
 #include "directord/json.h"
 #include "directord/metrics.h"
+#include "directord/oneshot.h"
+#include "directord/render.h"
 #include "directord/status.h"
 #include "health/health.h"
 #include "lib/addr.h"
@@ -31,6 +36,7 @@ struct dd_ctlops {
 	struct dd_ctlops_src src;
 	struct dd_ctl *ctl;
 	struct dd_metrics_http *http;
+	struct dd_render *render; /* NULL: rendered on the loop (no thread) */
 	double started;
 	/* Role changes seen through the failover hook, for the metrics;
 	 * cluster names are malloc'd. */
@@ -80,6 +86,61 @@ void dd_ctlops_fill(struct dd_ctlops *o, struct dd_status *st)
 
 /* ---- status, metrics ------------------------------------------------------ */
 
+/* A status or metrics answer in the making: what to render and where it
+ * goes. Lives from submit to done. */
+struct pending {
+	bool json, http, head_only;
+	struct dd_ctl_later *ctl;
+	struct dd_oneshot_ticket *ticket;
+};
+
+static void render_status(void *arg, const struct dd_status *st, struct dd_buf *out)
+{
+	const struct pending *p = arg;
+	dd_ctl_reply_head(out, DD_CTL_OK);
+	(p->json ? dd_status_json : dd_status_text)(st, out);
+}
+
+static void render_metrics(void *arg, const struct dd_status *st, struct dd_buf *out)
+{
+	const struct pending *p = arg;
+	if (!p->http) {
+		dd_ctl_reply_head(out, DD_CTL_OK);
+		dd_status_prom(st, out);
+		return;
+	}
+	struct dd_buf body = { 0 };
+	dd_status_prom(st, &body);
+	dd_metrics_http_ok(out, &body, p->head_only);
+	dd_buf_free(&body);
+}
+
+static void rendered(void *arg, struct dd_buf *out)
+{
+	struct pending *p = arg;
+	if (p->http)
+		dd_oneshot_finish(p->ticket, out);
+	else
+		dd_ctl_finish(p->ctl, out);
+	free(p);
+}
+
+/* Fills now; renders on the render thread, or here if there is none. */
+static void answer(struct dd_ctlops *o, const struct dd_cluster *only, dd_render_fn fn,
+		   struct pending *p)
+{
+	struct dd_status st;
+	fill(o, &st, only);
+	if (o->render) {
+		dd_render_submit(o->render, &st, fn, rendered, p);
+		return;
+	}
+	struct dd_buf out = { 0 };
+	fn(p, &st, &out);
+	dd_status_free(&st);
+	rendered(p, &out);
+}
+
 static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
 {
 	struct dd_ctlops *o = ctx;
@@ -91,35 +152,41 @@ static void op_status(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_res
 			return;
 		}
 	}
-	struct dd_status st;
-	fill(o, &st, only);
-	(req->json ? dd_status_json : dd_status_text)(&st, &r->body);
-	dd_status_free(&st);
+	struct pending *p = xcalloc(1, sizeof *p);
+	p->json = req->json;
+	p->ctl = dd_ctl_defer(r);
+	answer(o, only, render_status, p);
 }
 
-static void build_metrics(void *ctx, struct dd_buf *out)
+static void http_metrics(void *ctx, bool head_only, struct dd_oneshot_ticket *t)
 {
-	struct dd_status st;
-	fill(ctx, &st, NULL);
-	dd_status_prom(&st, out);
-	dd_status_free(&st);
+	struct pending *p = xcalloc(1, sizeof *p);
+	p->http = true;
+	p->head_only = head_only;
+	p->ticket = t;
+	answer(ctx, NULL, render_metrics, p);
 }
 
 static void op_metrics(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
 {
-	build_metrics(ctx, &r->body);
+	struct pending *p = xcalloc(1, sizeof *p);
+	p->ctl = dd_ctl_defer(r);
+	answer(ctx, NULL, render_metrics, p);
 }
 
 void dd_ctlops_dump(struct dd_ctlops *o, bool counters, struct dd_buf *out)
 {
-	if (counters) {
-		build_metrics(o, out);
-		return;
-	}
+	/* An operator's signal, rare: rendered here, into a file. */
 	struct dd_status st;
 	fill(o, &st, NULL);
-	dd_status_text(&st, out);
+	(counters ? dd_status_prom : dd_status_text)(&st, out);
 	dd_status_free(&st);
+}
+
+void dd_ctlops_quiesce(struct dd_ctlops *o)
+{
+	if (o)
+		dd_render_quiesce(o->render);
 }
 
 /* ---- takeover, release --------------------------------------------------- */
@@ -342,7 +409,7 @@ static void open_http(struct dd_ctlops *o)
 	if (!want)
 		return;
 	char *err = NULL;
-	o->http = dd_metrics_http_new(o->loop, want, ctl->metrics_max_clients, build_metrics, o, &err);
+	o->http = dd_metrics_http_new(o->loop, want, ctl->metrics_max_clients, http_metrics, o, &err);
 	if (!o->http) {
 		log_err("metrics", "%s; metrics stay available through directorctl metrics", err);
 		free(err);
@@ -371,6 +438,12 @@ struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_s
 	if (!o->ctl) {
 		free(o);
 		return NULL;
+	}
+	char *rerr = NULL;
+	o->render = dd_render_new(loop, &rerr);
+	if (!o->render) {
+		log_warn("ctl", "%s; status and metrics are rendered on the main loop", rerr);
+		free(rerr);
 	}
 	open_http(o);
 	return o;
@@ -409,6 +482,9 @@ void dd_ctlops_stop(struct dd_ctlops *o)
 {
 	if (!o)
 		return;
+	/* Answers still rendering are delivered first, to connections that
+	 * the two frees below then close. */
+	dd_render_free(o->render);
 	dd_metrics_http_free(o->http);
 	dd_ctl_free(o->ctl);
 	for (size_t i = 0; i < o->n_roles; i++)

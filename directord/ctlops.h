@@ -6,7 +6,8 @@
  *
  * daemon.c owns the parts; it hands this module pointers to its own
  * fields, so a part created, replaced or freed later is seen at the next
- * request. Runs on the daemon's main libev loop.
+ * request. Runs on the daemon's main libev loop; status and metrics
+ * answers are rendered in a thread of their own (directord/render.h).
  */
 #ifndef DD_DIRECTORD_CTLOPS_H
 #define DD_DIRECTORD_CTLOPS_H
@@ -57,6 +58,9 @@ void dd_ctlops_dump(struct dd_ctlops *o, bool counters, struct dd_buf *out);
 /* The model of this moment, all clusters (the SNMP subagent's copy is
  * made from it); free with dd_status_free(). */
 void dd_ctlops_fill(struct dd_ctlops *o, struct dd_status *st);
+/* Returns once no status or metrics answer is being rendered: call it
+ * before freeing a config that answers may still point into. */
+void dd_ctlops_quiesce(struct dd_ctlops *o);
 /* After a reload: control group/mode, metrics listener address. */
 void dd_ctlops_reconfigure(struct dd_ctlops *o);
 void dd_ctlops_stop(struct dd_ctlops *o);

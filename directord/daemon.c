@@ -496,6 +496,7 @@ static int reload_apply(struct dd_daemon *d, char **why)
 	apply_logging(d, next);
 	struct dd_snmp_src ss = snmp_src(d);
 	d->snmp = dd_snmp_reconfigure(d->snmp, d->loop, next, &ss);
+	dd_ctlops_quiesce(d->ctl);
 	dd_config_free(d->cfg);
 	d->cfg = next;
 	d->reloads++;
@@ -616,6 +617,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	struct dd_daemon d = { .loop = loop, .opts = opts, .pid_fd = -1, .pid_dirfd = -1 };
 	struct dd_conf_errors errs = { 0 };
 
+	dd_heap_tune();
 	dlog_open("directord", opts->log_stderr ? DLOG_STDERR : DLOG_SYSLOG, LOG_DAEMON);
 	d.cfg = dd_config_load(opts->conf_path, &errs);
 	if (!d.cfg) {

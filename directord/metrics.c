@@ -180,6 +180,12 @@ static void http_reply(struct dd_buf *out, const char *status, const char *ctype
 		dd_buf_add(out, body, blen);
 }
 
+void dd_metrics_http_ok(struct dd_buf *out, const struct dd_buf *body, bool head_only)
+{
+	http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+		   body->p ? body->p : "", body->len, head_only);
+}
+
 static void on_http(void *ctx, int fd, const char *buf, size_t len, bool eof, struct dd_buf *out)
 {
 	struct dd_metrics_http *m = ctx;
@@ -194,11 +200,12 @@ static void on_http(void *ctx, int fd, const char *buf, size_t len, bool eof, st
 	int head_only = 0;
 	enum dd_http_verdict v = dd_http_route(buf, len, &head_only);
 	if (v == DD_HTTP_METRICS) {
-		struct dd_buf body = { 0 };
-		m->build(m->ctx, &body);
-		http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
-			   body.p ? body.p : "", body.len, head_only);
-		dd_buf_free(&body);
+		struct dd_oneshot_ticket *t = dd_oneshot_defer(m->srv);
+		if (t)
+			m->build(m->ctx, head_only, t);
+		else /* only inside a handler, once: cannot happen */
+			http_reply(out, "500 Internal Server Error", "text/plain; charset=utf-8",
+				   "internal error\n", 15, head_only);
 		return;
 	}
 	/* A HEAD that is refused still gets its explanation. */

@@ -10,6 +10,7 @@
 #ifndef DD_DIRECTORD_METRICS_H
 #define DD_DIRECTORD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,8 +42,14 @@ void dd_prom_labels(struct dd_buf *out, ...) __attribute__((sentinel));
 void dd_prom_sample_pre(struct dd_prom *p, const char *name, const char *pre, size_t len,
 			const char *extra, uint64_t value);
 
-/* The HTTP listener. */
-typedef void (*dd_metrics_build_fn)(void *ctx, struct dd_buf *out);
+/* The HTTP listener. For each scrape it calls `build`, which answers later
+ * (the exposition is rendered off the main loop): it must hand the whole
+ * HTTP response (dd_metrics_http_ok) to dd_oneshot_finish(t, ...) exactly
+ * once, on the main loop. */
+struct dd_oneshot_ticket;
+typedef void (*dd_metrics_build_fn)(void *ctx, bool head_only, struct dd_oneshot_ticket *t);
+/* The 200 response carrying `body` (without it for HEAD). Pure: any thread. */
+void dd_metrics_http_ok(struct dd_buf *out, const struct dd_buf *body, bool head_only);
 struct dd_metrics_http;
 /* `listen`: "IP:PORT" or "[IPv6]:PORT"; at most max_clients scrapes at
  * once (anyone who reaches the port is a client: more get 503 and are

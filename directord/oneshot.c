@@ -40,6 +40,11 @@ struct conn {
 	size_t in_len;
 	char *out;              /* reply being sent; NULL while reading */
 	size_t out_len, out_off;
+	struct dd_oneshot_ticket *ticket; /* the reply is being built elsewhere */
+};
+
+struct dd_oneshot_ticket {
+	struct conn *c;         /* NULL once the connection has closed */
 };
 
 struct dd_oneshot {
@@ -51,6 +56,7 @@ struct dd_oneshot {
 	bool paused;
 	unsigned lingering;     /* rejected connections still open */
 	struct conn *conns;
+	struct conn *handling;  /* inside p.handle: whose request it is */
 	struct dd_oneshot_stats st;
 	/* Clients trigger these lines: one bucket for their requests, one for
 	 * accept failures, so neither drowns the other. */
@@ -79,6 +85,8 @@ static void conn_close(struct conn *c)
 		s->lingering--;
 	else
 		s->st.open--;
+	if (c->ticket)
+		c->ticket->c = NULL;
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -154,9 +162,49 @@ static void handle(struct conn *c, size_t len, bool eof)
 {
 	struct dd_oneshot *s = c->srv;
 	struct dd_buf reply = { 0 };
+	s->handling = c;
 	s->p.handle(s->p.ctx, c->fd, c->in ? c->in : "", len, eof, &reply);
+	s->handling = NULL;
+	if (c->out) {
+		/* deferred, and finished before the handler returned */
+		dd_buf_free(&reply);
+		return;
+	}
+	if (c->ticket) {
+		/* Built elsewhere: nothing more is read, and the request's
+		 * timeout starts again for the answer to arrive and go out. */
+		dd_buf_free(&reply);
+		ev_io_stop(s->loop, &c->io);
+		ev_timer_stop(s->loop, &c->timer);
+		ev_timer_set(&c->timer, s->p.timeout_s, 0.);
+		ev_timer_start(s->loop, &c->timer);
+		return;
+	}
 	size_t n = reply.len;
 	conn_reply(c, dd_buf_take(&reply), n);
+}
+
+struct dd_oneshot_ticket *dd_oneshot_defer(struct dd_oneshot *s)
+{
+	struct conn *c = s ? s->handling : NULL;
+	if (!c || c->ticket)
+		return NULL;
+	c->ticket = xcalloc(1, sizeof *c->ticket);
+	c->ticket->c = c;
+	return c->ticket;
+}
+
+void dd_oneshot_finish(struct dd_oneshot_ticket *t, struct dd_buf *reply)
+{
+	struct conn *c = t->c;
+	free(t);
+	if (!c) {
+		dd_buf_free(reply);
+		return;
+	}
+	c->ticket = NULL;
+	size_t n = reply->len;
+	conn_reply(c, dd_buf_take(reply), n);
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -202,7 +250,7 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 	struct dd_oneshot *s = c->srv;
-	if (c->out || c->rejected || !s->p.timed_out) {
+	if (c->out || c->rejected || c->ticket || !s->p.timed_out) {
 		conn_close(c);
 		return;
 	}

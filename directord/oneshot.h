@@ -50,6 +50,18 @@ struct dd_oneshot_params {
 	const char *timed_out;   /* reply text after timeout_s; NULL: just close */
 };
 
+/* A reply built later, off this loop (a status rendered by another
+ * thread): called from inside `handle`, it returns the ticket for this
+ * request, and `handle`'s own reply buffer is then ignored. Nothing more
+ * is read from the client; the reply must arrive within timeout_s or the
+ * connection is closed. NULL outside `handle`, or if already deferred. */
+struct dd_oneshot_ticket;
+struct dd_oneshot_ticket *dd_oneshot_defer(struct dd_oneshot *s);
+/* On the server's loop, exactly once per ticket: sends `reply` (taken
+ * over; empty afterwards) and frees the ticket. If the client has gone or
+ * timed out meanwhile, the reply is just freed. */
+void dd_oneshot_finish(struct dd_oneshot_ticket *t, struct dd_buf *reply);
+
 /* Takes ownership of the listening socket `fd` (already bound, listening). */
 struct dd_oneshot *dd_oneshot_new(struct ev_loop *loop, int fd, const struct dd_oneshot_params *p);
 /* A reload's new caps; connections already open over them stay. */

@@ -77,11 +77,52 @@ void dd_status_init(struct dd_status *st, const struct dd_config *cfg, const str
 	}
 }
 
+/* Copies live in chunks that never move, so a pointer handed out stays
+ * good; most reasons are a few bytes and many are the same as the last. */
+struct dd_st_strings {
+	struct dd_st_strings *next;
+	size_t used, cap;
+	const char *last;
+	char data[];
+};
+#define DD_ST_CHUNK 65536
+
+const char *dd_status_keep(struct dd_status *st, const char *s)
+{
+	if (!s)
+		return NULL;
+	struct dd_st_strings *c = st->strings;
+	if (c && c->last && strcmp(c->last, s) == 0)
+		return c->last;
+	size_t n = strlen(s) + 1;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > DD_ST_CHUNK ? n : DD_ST_CHUNK;
+		struct dd_st_strings *nc = xmalloc(sizeof *nc + cap);
+		nc->next = c;
+		nc->used = 0;
+		nc->cap = cap;
+		nc->last = NULL;
+		st->strings = c = nc;
+	}
+	char *p = memcpy(c->data + c->used, s, n);
+	c->used += n;
+	c->last = p;
+	return p;
+}
+
 void dd_status_free(struct dd_status *st)
 {
 	free(st->clusters);
 	free(st->svc_store);
 	free(st->rs_store);
+	if (st->roles_store)
+		for (size_t i = 0; i < st->n_roles; i++)
+			free((char *)st->roles_store[i].cluster);
+	free(st->roles_store);
+	for (struct dd_st_strings *c = st->strings, *n; c; c = n) {
+		n = c->next;
+		free(c);
+	}
 	memset(st, 0, sizeof *st);
 }
 
@@ -246,6 +287,7 @@ struct health_walk {
 	struct dd_index ix;     /* dd_hash_rs(service, addr, port) -> struct dd_st_rs */
 	const struct dd_st_service **svc_of; /* parallel to rs_store */
 	const struct dd_st_rs *base;
+	struct dd_status *st;
 };
 
 static void health_rs(void *arg, const struct dd_health_rs_status *hs)
@@ -257,7 +299,8 @@ static void health_rs(void *arg, const struct dd_health_rs_status *hs)
 		    strcmp(w->svc_of[x - w->base]->cfg->name, hs->service) != 0)
 			continue;
 		x->health = (struct dd_st_health){
-			.known = true, .up = hs->up, .reason = hs->reason, .in_state_s = hs->in_state_s,
+			.known = true, .up = hs->up, .reason = dd_status_keep(w->st, hs->reason),
+			.in_state_s = hs->in_state_s,
 			.checks = hs->n_checks, .ok = hs->n_ok, .failed = hs->n_failed,
 			.transitions = hs->n_transitions,
 		};
@@ -272,7 +315,7 @@ static void fill_health(struct dd_status *st, struct dd_health *h)
 	for (size_t c = 0; c < st->n_clusters; c++)
 		for (size_t s = 0; s < st->clusters[c].n_services; s++)
 			n += st->clusters[c].services[s].n_rs;
-	struct health_walk w = { .base = st->rs_store };
+	struct health_walk w = { .base = st->rs_store, .st = st };
 	dd_index_init(&w.ix, n);
 	w.svc_of = xcalloc(n ? n : 1, sizeof *w.svc_of);
 	for (size_t c = 0; c < st->n_clusters; c++)
@@ -305,8 +348,15 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 	st->uptime_ms = (uint64_t)((mono_now() - src->started) * 1000);
 	st->reloads = src->reloads;
 	st->reload_failures = src->reload_failures;
-	st->roles = src->roles;
-	st->n_roles = src->n_roles;
+	if (src->n_roles) {
+		st->roles_store = xcalloc(src->n_roles, sizeof *st->roles_store);
+		for (size_t i = 0; i < src->n_roles; i++) {
+			st->roles_store[i] = src->roles[i];
+			st->roles_store[i].cluster = xstrdup(src->roles[i].cluster);
+		}
+		st->roles = st->roles_store;
+		st->n_roles = src->n_roles;
+	}
 	if (src->fo)
 		fill_failover(st, src->fo);
 	if (src->fwd)

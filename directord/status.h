@@ -9,9 +9,12 @@
  * writer once. Plans and admin (drain/enable) answers are structures too,
  * rendered by the text and JSON writers.
  *
- * The model borrows: names, config pointers and reasons point into the
- * config and the parts and stay valid only while the request is answered
- * on the daemon's main libev loop, which is where all of this runs.
+ * The model is filled on the daemon's main libev loop and may be rendered
+ * in another thread (directord/render.h). So it owns copies of everything
+ * the parts lend for the moment of the call (a checker's reason, the role
+ * counts; dd_status_keep), and borrows only from the config, which the
+ * daemon keeps alive until every render of it is done. A new field that
+ * points anywhere else must be a copy.
  */
 #ifndef DD_DIRECTORD_STATUS_H
 #define DD_DIRECTORD_STATUS_H
@@ -64,7 +67,7 @@ struct dd_st_kernel_rs {
 struct dd_st_health {
 	bool known;              /* the checker has this server */
 	bool up;
-	const char *reason;      /* "" before the first result */
+	const char *reason;      /* "" before the first result; owned (dd_status_keep) */
 	double in_state_s;
 	uint64_t checks, ok, failed, transitions;
 };
@@ -149,7 +152,7 @@ struct dd_status {
 	struct dd_st_peer peer;           /* have_failover */
 	struct dd_st_cluster *clusters;   /* shown: all, or the one asked for */
 	size_t n_clusters;
-	const struct dd_st_role_count *roles; /* borrowed */
+	const struct dd_st_role_count *roles; /* owned copies */
 	size_t n_roles;
 	struct dd_st_fwd_stats fwd;       /* have_fwd */
 	struct dd_st_health_stats health; /* have_health */
@@ -159,7 +162,12 @@ struct dd_status {
 	/* storage, owned */
 	struct dd_st_service *svc_store;
 	struct dd_st_rs *rs_store;
+	struct dd_st_role_count *roles_store;
+	struct dd_st_strings *strings;    /* dd_status_keep's copies */
 };
+
+/* A copy of s owned by the model (freed with it); NULL stays NULL. */
+const char *dd_status_keep(struct dd_status *st, const char *s);
 
 /* What the model is filled from. Any part may be NULL. */
 struct dd_fwdplane;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -14,6 +15,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+void dd_heap_tune(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
 
 double mono_now(void)
 {

@@ -36,6 +36,8 @@
 
 #include <ev.h>
 
+extern void dd_heap_tune(void) __attribute__((weak));
+
 struct runner {
 	struct dd_config *cfg;
 	struct dd_health *h;
@@ -105,6 +107,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [-b busy_ms] directord.conf\n", argv[0]);
 		return 2;
 	}
+	/* As the daemon does at start; weak, so that the runner still builds
+	 * against a tree from before dd_heap_tune existed. */
+	if (dd_heap_tune)
+		dd_heap_tune();
 	dlog_set_level(LOG_NOTICE);
 	struct dd_conf_errors errs = { 0 };
 	r.cfg = dd_config_load(argv[optind], &errs);

@@ -510,3 +510,26 @@ def test_stale_socket_replaced_live_one_kept(confdir):
         out = p.communicate(timeout=15)[0]
     assert "is not a socket; not replacing it" in out
     assert open(sock).read() == "precious\n"
+
+
+def test_rendered_answers_survive_clients_leaving_and_reloads(daemon, confdir):
+    """Status and metrics are filled on the main loop and rendered in a
+    thread of their own (directord/render.c); the reply reaches the
+    connection later. Clients that leave before it arrives, reloads that
+    free the config those answers were filled from, and HEAD scrapes must
+    all leave the daemon answering."""
+    for i in range(30):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(daemon.sock)
+        s.sendall(b"status --json\n" if i % 2 else b"metrics\n")
+        s.close()  # gone before the answer
+        if i % 10 == 9:
+            assert daemon.ctl("reload").returncode == EX_OK
+    word, body = daemon.raw(b"status --json\n")
+    assert word == "ok" and json.loads(body)["node"] == "lb1"
+    head = daemon.http("-I", "http://127.0.0.1:9469/metrics")
+    assert head.returncode == 0 and head.stdout.startswith("HTTP/1.0 200 OK"), head.stdout
+    length = int(re.search(r"Content-Length: (\d+)", head.stdout).group(1))
+    full = daemon.http("-s", "http://127.0.0.1:9469/metrics")
+    assert length > 0 and abs(len(full.stdout.encode()) - length) < 200  # uptime digits may differ
+    assert daemon.p.poll() is None, daemon.output()
