@@ -72,6 +72,7 @@
 #define PING_INTERVAL_S 1
 #define QUEUE_MAX 1024
 #define MAX_FDS 16
+#define MAX_WAIT_S 0.5          /* the SNMP thread runs net-snmp's alarms at least this often */
 
 /* ---- the copy the MIB is answered from ------------------------------------ */
 
@@ -155,6 +156,7 @@ enum sn_kind { EV_ROLE, EV_RS, EV_QUORUM, EV_AUTH };
 
 struct sn_event {
 	enum sn_kind kind;
+	char node[DD_NAME_MAX];  /* this director, as the config said when it happened */
 	uint32_t ix, ix2;        /* cluster or service index; rs index */
 	char name[DD_NAME_MAX];  /* cluster, service or peer */
 	int role, old_role, why; /* MIB values */
@@ -172,8 +174,8 @@ struct dd_snmp {
 	const struct dd_config *cfg;  /* main thread only */
 	struct dd_snmp_src src;
 	bool traps;
-	char node[DD_NAME_MAX];
-	char socket[108];
+	char node[DD_NAME_MAX];       /* main thread only */
+	char socket[108];             /* set before the thread starts */
 	/* main side */
 	ev_async want_snap;           /* thread -> main: a fresh snap, please */
 	ev_timer peer_tick;
@@ -391,6 +393,8 @@ static void on_want_snap(struct ev_loop *loop, ev_async *w, int revents)
  * must not show the old role for up to SNAP_MAX_AGE_MS. */
 static void queue_event(struct dd_snmp *s, const struct sn_event *ev)
 {
+	struct sn_event e = *ev;
+	copy_str(e.node, sizeof e.node, s->node);
 	pthread_mutex_lock(&s->mu);
 	s->snap_stale = true;
 	if (!s->traps) {
@@ -400,7 +404,7 @@ static void queue_event(struct dd_snmp *s, const struct sn_event *ev)
 	if (s->q_n == QUEUE_MAX) {
 		s->q_dropped++;
 	} else {
-		s->q[(s->q_head + s->q_n) % QUEUE_MAX] = *ev;
+		s->q[(s->q_head + s->q_n) % QUEUE_MAX] = e;
 		s->q_n++;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -982,7 +986,7 @@ static void send_event(struct dd_snmp *s, const struct sn_event *e)
 	}
 	snmp_varlist_add_variable(&vars, trap_oid_oid, OID_LENGTH(trap_oid_oid), ASN_OBJECT_ID, trap,
 				  sizeof trap);
-	v_str(&v, s->node);
+	v_str(&v, e->node);
 	add_var(&vars, G_DIRECTOR, 1, NULL, 0, &v);
 	switch (e->kind) {
 	case EV_ROLE:
@@ -1096,8 +1100,10 @@ static void on_tmo(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct dd_snmp *s = w->data;
-	int numfds = 0, block = 1;
-	struct timeval tv = { 0 };
+	/* as agent_check_and_process() asks: block 0 and a long timeout in,
+	 * the earliest of net-snmp's timeouts and alarms out */
+	int numfds = 0, block = 0;
+	struct timeval tv = { 3600, 0 };
 	netsnmp_large_fd_set fds;
 	netsnmp_large_fd_set_init(&fds, FD_SETSIZE);
 	snmp_select_info2(&numfds, &fds, &tv, &block);
@@ -1113,11 +1119,13 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		s->n_io++;
 	}
 	netsnmp_large_fd_set_cleanup(&fds);
+	/* At most a second in any case: the AgentX reopen and ping alarms
+	 * are how a lost master is found again, and they must not wait for
+	 * an unrelated wake-up. */
+	double after = block ? MAX_WAIT_S : (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 	ev_timer_stop(loop, &s->tmo);
-	if (!block) {
-		ev_timer_set(&s->tmo, (double)tv.tv_sec + (double)tv.tv_usec / 1e6, 0.0);
-		ev_timer_start(loop, &s->tmo);
-	}
+	ev_timer_set(&s->tmo, after < MAX_WAIT_S ? after : MAX_WAIT_S, 0.0);
+	ev_timer_start(loop, &s->tmo);
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
@@ -1182,7 +1190,6 @@ static void *thread_main(void *arg)
 	 * alarms from the select timeout, never SIGALRM. */
 	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_ROLE, 1);
 	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET, s->socket);
-	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL, PING_INTERVAL_S);
 	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_NO_CONNECTION_WARNINGS, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
@@ -1196,6 +1203,9 @@ static void *thread_main(void *arg)
 	snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_INDEX_START, on_session, s);
 	snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_INDEX_STOP, on_session, s);
 	init_agent("directord");
+	/* after init_agent(), which sets net-snmp's default of 15 s: a lost
+	 * master would be looked for only every 15 s */
+	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL, PING_INTERVAL_S);
 
 	netsnmp_handler_registration *reg;
 	oid objects[ROOT_LEN + 1];

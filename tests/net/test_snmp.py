@@ -155,7 +155,8 @@ def test_snmpd_restart_reconnects_without_blocking(lab):
         assert ctl(lab, "lb1", "status", "--json").returncode == 0
         assert time.monotonic() - t0 < 1.0
         s1.start_snmpd()
-        wait_for(lambda: "ddClusterName.1 = STRING: web" in s1.walk(), 15,
+        # AgentX ping and reopen every second (net-snmp's default is 15 s)
+        wait_for(lambda: "ddClusterName.1 = STRING: web" in s1.walk(), 5,
                  "a walk to work again after snmpd restarted")
     w = s1.walk("DIRECTORD-MIB::ddCounters")
     assert re.search(r'ddSnmpReconnects\.0 = Counter32: 2', w), w
