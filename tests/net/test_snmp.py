@@ -125,6 +125,12 @@ def test_role_change_trap_with_reason(lab):
     assert 'ddClusterReason.1 = INTEGER: peerSilent(5)' in w
     assert re.search(r'ddClusterReasonText\.1 = STRING: .*silent', w), w
     assert re.search(r'ddClusterRoleChanges\.1 = Counter32: [1-9]', w), w
+    # stopping the active director: its last notification says stopped(5), reason stopping(14)
+    assert lab.stop("lb2") == 0
+    stop = re.compile(r"9999\.9999\.4\.0\.1\s.*?9999\.4\.1\.4\.1\.3\.1 = INTEGER: \w*\(?5\b.*?"
+                      r"9999\.4\.1\.4\.1\.13\.1 = INTEGER: \w*\(?3\b.*?"
+                      r"9999\.4\.1\.4\.1\.6\.1 = INTEGER: \w*\(?14\b", re.S)
+    wait_for(lambda: stop.search(s2.traps()), 10, "the role-change trap to stopped at lb2's snmptrapd")
 
 
 def test_peer_with_wrong_key_sends_auth_trap(lab):
