@@ -25,6 +25,7 @@ extern const char *const dd_keys_service[];
 extern const char *const dd_keys_sorry[];
 extern const char *const dd_keys_check[];
 extern const char *const dd_keys_rs[];
+extern const char *const dd_keys_track_script[];
 /* Every list above, for tests that walk them all. */
 extern const char *const *const dd_key_lists[];
 
@@ -40,6 +41,7 @@ extern const char *const dd_check_type_names[];
 extern const char *const dd_removal_names[];
 extern const char *const dd_garp_mode_names[];
 extern const char *const dd_initial_names[];
+extern const char *const dd_notify_type_names[];
 extern const char *const dd_family_names[]; /* inet, inet6 */
 /* Index of `s` in a NULL-terminated table, or -1. */
 int dd_name_index(const char *const *names, const char *s);

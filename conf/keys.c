@@ -12,7 +12,9 @@
 #include "lib/util.h"
 
 const char *const dd_keys_top[] = { "node", "pid_file", "logging", "scripts",
-	"control", "heartbeat", "sync", "snmp", "clusters", NULL };
+	"control", "heartbeat", "sync", "snmp", "track_scripts", "clusters", NULL };
+const char *const dd_keys_track_script[] = { "name", "command", "interval_ms",
+	"timeout_ms", "rise", "fall", "weight", "user", NULL };
 const char *const dd_keys_scripts[] = { "user", "group", NULL };
 const char *const dd_keys_logging[] = { "facility", "level", "notify",
 	"notify_timeout_ms", NULL };
@@ -27,8 +29,9 @@ const char *const dd_keys_sync[] = { "enabled", "interface", "syncid",
 const char *const dd_keys_snmp[] = { "enabled", "agentx_socket", "traps", NULL };
 const char *const dd_keys_cluster[] = { "name", "priority", "failback",
 	"failback_delay_ms", "track_interfaces", "ping_targets", "gateway",
-	"ping_interval_ms", "ping_timeout_ms", "ping_fall", "garp", "vips",
-	"services", NULL };
+	"ping_interval_ms", "ping_timeout_ms", "ping_fall", "track_scripts",
+	"notify", "notify_type", "notify_active", "notify_standby", "notify_fault",
+	"notify_stop", "garp", "vips", "services", NULL };
 const char *const dd_keys_garp[] = { "count", "interval_ms", "mode",
 	"refresh_ms", NULL };
 const char *const dd_keys_vip[] = { "address", "interface", "label", NULL };
@@ -36,7 +39,7 @@ const char *const dd_keys_service[] = { "name", "protocol", "address", "port",
 	"fwmark", "family", "scheduler", "forward", "persistence_timeout_s",
 	"persistence_netmask", "ops", "sched_flags", "quorum",
 	"quorum_hysteresis", "sorry_server", "removal", "drain_ms", "check",
-	"real_servers", NULL };
+	"notify_up", "notify_down", "real_servers", NULL };
 const char *const dd_keys_sorry[] = { "address", "port", NULL };
 const char *const dd_keys_check[] = { "type", "interval_ms", "timeout_ms",
 	"rise", "fall", "initial", "port", "source", "interface", "method",
@@ -45,12 +48,12 @@ const char *const dd_keys_check[] = { "type", "interval_ms", "timeout_ms",
 	"expect", "dns_query", NULL };
 const char *const dd_keys_rs[] = { "address", "port", "weight",
 	"upper_threshold", "lower_threshold", "forward", "slow_start_ms",
-	"check", NULL };
+	"check", "notify_up", "notify_down", NULL };
 
 const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging, dd_keys_scripts,
 	dd_keys_control, dd_keys_heartbeat, dd_keys_peer, dd_keys_link,
 	dd_keys_sync, dd_keys_snmp, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
-	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, NULL };
+	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, dd_keys_track_script, NULL };
 
 const char *const dd_schedulers[] = { "rr", "wrr", "lc", "wlc", "lblc",
 	"lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos", NULL };
@@ -89,6 +92,8 @@ ENUM_NAMES(enum dd_check_type, check_type, [DD_CHECK_NONE] = "none", [DD_CHECK_T
 ENUM_NAMES(enum dd_removal, removal, [DD_REMOVAL_DRAIN] = "drain", [DD_REMOVAL_REMOVE] = "remove")
 ENUM_NAMES(enum dd_garp_mode, garp_mode, [DD_GARP_REQUEST] = "request", [DD_GARP_REPLY] = "reply")
 ENUM_NAMES(enum dd_initial, initial, [DD_INITIAL_DOWN] = "down", [DD_INITIAL_UP] = "up")
+ENUM_NAMES(enum dd_notify_type, notify_type, [DD_NOTIFY_INSTANCE] = "instance",
+	   [DD_NOTIFY_GROUP] = "group")
 #undef ENUM_NAMES
 
 /* Not an enum: the address family, inet first. */

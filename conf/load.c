@@ -751,6 +751,162 @@ static void load_snmp(struct ld *ld, cs_t *root)
 #endif
 }
 
+/* ---- track scripts and notify commands (issue 15) ---------------------- */
+
+/* A command run as `uid` (a track script's own user): refused now if
+ * lib/spawn.c would refuse it then. */
+static void check_script_as(struct ld *ld, cs_t *s, const char *command, uint32_t uid)
+{
+	char *msg = NULL;
+	if (dd_script_check(command, uid, &msg) < 0)
+		err(ld, s, "%s", msg);
+	free(msg);
+}
+
+static bool track_name_same(const void *a, const void *b)
+{
+	return strcmp(((const struct dd_track_script *)a)->name,
+		      ((const struct dd_track_script *)b)->name) == 0;
+}
+
+static void load_track_script(struct ld *ld, cs_t *g, struct dd_track_script *t)
+{
+	t->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in track script", dd_keys_track_script);
+	t->interval_ms = 1000;
+	t->timeout_ms = 500;
+	t->rise = 1;
+	t->fall = 1;
+	t->uid = ld->c->scripts.uid;
+	t->gid = ld->c->scripts.gid;
+	if (rd_name(ld, g, "name", t->name) == 0)
+		err(ld, g, "track script needs a name");
+	int iv = rd_u32(ld, g, "interval_ms", 10, 3600000, &t->interval_ms);
+	int to = rd_u32(ld, g, "timeout_ms", 1, 3600000, &t->timeout_ms);
+	if (iv >= 0 && to >= 0 && t->timeout_ms >= t->interval_ms)
+		err(ld, member(g, "timeout_ms") ? member(g, "timeout_ms") : g,
+		    "timeout_ms %u must be less than interval_ms %u (a run never overlaps the next)",
+		    t->timeout_ms, t->interval_ms);
+	rd_u32(ld, g, "rise", 1, 1000, &t->rise);
+	rd_u32(ld, g, "fall", 1, 1000, &t->fall);
+	long long w;
+	if (rd_int(ld, g, "weight", -253, 253, &w) == 1)
+		t->weight = (int32_t)w;
+	bool user_ok = true;
+	if (rd_strdup(ld, g, "user", true, &t->user) == 1 && t->user) {
+		const struct passwd *pw = getpwnam(t->user);
+		if (!pw) {
+			err(ld, member(g, "user"), "user '%s' does not exist", t->user);
+			user_ok = false;
+		} else {
+			t->uid = (uint32_t)pw->pw_uid;
+			t->gid = (uint32_t)pw->pw_gid;
+		}
+	}
+	int rc = rd_strdup(ld, g, "command", false, &t->command);
+	if (rc == 0)
+		err(ld, g, "track script needs a command");
+	else if (rc == 1 && t->user && user_ok)
+		check_script_as(ld, member(g, "command"), t->command, t->uid);
+	else if (rc == 1 && !t->user)
+		check_script(ld, member(g, "command"), t->command);
+}
+
+static void load_track_scripts(struct ld *ld, cs_t *root)
+{
+	struct dd_config *c = ld->c;
+	cs_t *l = rd_list(ld, root, "track_scripts");
+	int n = l ? config_setting_length(l) : 0;
+	if (n > DD_MAX_TRACK_SCRIPTS)
+		err(ld, l, "%d track scripts; at most %d are supported", n, DD_MAX_TRACK_SCRIPTS);
+	c->track_scripts = xcalloc((size_t)n, sizeof *c->track_scripts);
+	struct dd_seen seen = { 0 };
+	for (int i = 0; i < n; i++) {
+		cs_t *e = list_group(ld, l, i, "track script");
+		if (!e)
+			continue;
+		struct dd_track_script *t = &c->track_scripts[c->n_track_scripts++];
+		load_track_script(ld, e, t);
+		if (!t->name[0])
+			continue;
+		const struct dd_track_script *first = dd_seen_add(
+			&seen, dd_seen_hash(DD_SEEN_HASH0, t->name, strlen(t->name)), t, track_name_same);
+		if (first)
+			err(ld, member(e, "name"), "duplicate track script name '%s' (first at line %d)",
+			    t->name, first->line);
+	}
+	dd_seen_free(&seen);
+}
+
+/* A cluster's track_scripts = [ "name", ... ]: each names a script of the
+ * top-level list, once. */
+static void load_cluster_track(struct ld *ld, cs_t *g, struct dd_cluster *cl)
+{
+	const struct dd_config *c = ld->c;
+	cs_t *ts = rd_scalars(ld, g, "track_scripts");
+	int n = ts ? config_setting_length(ts) : 0;
+	if (n > DD_CLUSTER_TRACK_MAX) {
+		err(ld, ts, "cluster follows %d track scripts; at most %d are supported", n,
+		    DD_CLUSTER_TRACK_MAX);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		cs_t *e = config_setting_get_elem(ts, (unsigned)i);
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+			? config_setting_get_string(e) : NULL;
+		if (!v) {
+			err(ld, ts, "track_scripts entries must be names of track scripts (strings)");
+			continue;
+		}
+		size_t k = 0;
+		while (k < c->n_track_scripts && strcmp(c->track_scripts[k].name, v) != 0)
+			k++;
+		if (k == c->n_track_scripts) {
+			err(ld, ts, "unknown track script '%s' (not in the top-level track_scripts)", v);
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < cl->n_track; j++)
+			dup = dup || strcmp(cl->track[j].name, v) == 0;
+		if (dup) {
+			err(ld, ts, "track script '%s' listed twice in cluster", v);
+			continue;
+		}
+		struct dd_cluster_track *t = &cl->track[cl->n_track++];
+		snprintf(t->name, sizeof t->name, "%s", v);
+		t->weight = c->track_scripts[k].weight;
+	}
+}
+
+static void rd_command(struct ld *ld, cs_t *g, const char *key, char **out)
+{
+	if (rd_strdup(ld, g, key, true, out) == 1 && *out)
+		check_script(ld, member(g, key), *out);
+}
+
+static void load_cluster_notify(struct ld *ld, cs_t *g, struct dd_cluster *cl)
+{
+	rd_command(ld, g, "notify", &cl->notify.all);
+	int t;
+	if (rd_enum(ld, g, "notify_type", dd_notify_type_names, ALL_NAMES, &t) == 1)
+		cl->notify.type = (enum dd_notify_type)t;
+	rd_command(ld, g, "notify_active", &cl->notify.active);
+	rd_command(ld, g, "notify_standby", &cl->notify.standby);
+	rd_command(ld, g, "notify_fault", &cl->notify.fault);
+	rd_command(ld, g, "notify_stop", &cl->notify.stop);
+}
+
+/* notify_up / notify_down of a service, or of a real server on top of
+ * its service's (absent: inherited; "": none). */
+static void load_rs_notify(struct ld *ld, cs_t *g, char **up, char **down, const char *up0,
+			   const char *down0)
+{
+	*up = up0 ? xstrdup(up0) : NULL;
+	*down = down0 ? xstrdup(down0) : NULL;
+	rd_command(ld, g, "notify_up", up);
+	rd_command(ld, g, "notify_down", down);
+}
+
 /* ---- checks ---------------------------------------------------------- */
 
 static void check_defaults(struct dd_check *c)
@@ -975,6 +1131,7 @@ static void load_rs(struct ld *ld, cs_t *g, struct dd_service *svc,
 	if (rd_enum(ld, g, "forward", dd_fwd_names, ALL_NAMES, &f) == 1)
 		rs->fwd = (enum dd_fwd)f;
 	rd_u32(ld, g, "slow_start_ms", 0, 3600000, &rs->slow_start_ms);
+	load_rs_notify(ld, g, &rs->notify_up, &rs->notify_down, svc->notify_up, svc->notify_down);
 	dd_check_copy(&rs->check, &svc->check);
 	cs_t *cg = rd_group(ld, g, "check");
 	if (cg && svc_check_ok)
@@ -1132,6 +1289,7 @@ static void load_service(struct ld *ld, cs_t *g, struct dd_service *s)
 	if (rd_enum(ld, g, "removal", dd_removal_names, ALL_NAMES, &f) == 1)
 		s->removal = (enum dd_removal)f;
 	rd_u32(ld, g, "drain_ms", 0, 86400000, &s->drain_ms);
+	load_rs_notify(ld, g, &s->notify_up, &s->notify_down, NULL, NULL);
 
 	check_defaults(&s->check);
 	s->check.script_uid = ld->c->scripts.uid;
@@ -1240,6 +1398,8 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 	(void)pi;
 	(void)pto;
 	rd_u32(ld, g, "ping_fall", 1, 1000, &cl->ping_fall);
+	load_cluster_track(ld, g, cl);
+	load_cluster_notify(ld, g, cl);
 
 	cs_t *ga = rd_group(ld, g, "garp");
 	if (ga) {
@@ -1556,6 +1716,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	load_heartbeat(&ld, root);
 	load_sync(&ld, root);
 	load_snmp(&ld, root);
+	load_track_scripts(&ld, root);
 	load_clusters(&ld, root);
 	config_destroy(&cfg);
 	free(dir);
@@ -1632,12 +1793,22 @@ void dd_cluster_free(struct dd_cluster *cl)
 	free(cl->ping_targets);
 	for (size_t j = 0; j < cl->n_services; j++) {
 		struct dd_service *s = &cl->services[j];
-		for (size_t k = 0; k < s->n_rs; k++)
+		for (size_t k = 0; k < s->n_rs; k++) {
 			dd_check_free(&s->rs[k].check);
+			free(s->rs[k].notify_up);
+			free(s->rs[k].notify_down);
+		}
 		free(s->rs);
 		dd_check_free(&s->check);
+		free(s->notify_up);
+		free(s->notify_down);
 	}
 	free(cl->services);
+	free(cl->notify.all);
+	free(cl->notify.active);
+	free(cl->notify.standby);
+	free(cl->notify.fault);
+	free(cl->notify.stop);
 }
 
 void dd_config_free(struct dd_config *c)
@@ -1647,6 +1818,11 @@ void dd_config_free(struct dd_config *c)
 	for (size_t i = 0; i < c->n_clusters; i++)
 		dd_cluster_free(&c->clusters[i]);
 	free(c->clusters);
+	for (size_t i = 0; i < c->n_track_scripts; i++) {
+		free(c->track_scripts[i].command);
+		free(c->track_scripts[i].user);
+	}
+	free(c->track_scripts);
 	for (size_t i = 0; i < c->hb.n_peers; i++)
 		free(c->hb.peers[i].links);
 	free(c->hb.peers);

@@ -26,6 +26,8 @@
 #define DD_MAX_LINKS 8          /* heartbeat links to the peer */
 #define DD_CONTROL_ROOT_SLOTS 4 /* of control.max_clients, only for uid 0 */
 #define DD_MAX_CLUSTERS 16      /* clusters in the file, and in one keepalive */
+#define DD_MAX_TRACK_SCRIPTS 64 /* track scripts in the file */
+#define DD_CLUSTER_TRACK_MAX 16 /* track scripts one cluster follows */
 
 enum dd_proto { DD_PROTO_TCP, DD_PROTO_UDP, DD_PROTO_SCTP, DD_PROTO_FWMARK };
 enum dd_fwd { DD_FWD_NAT, DD_FWD_DR, DD_FWD_TUN };
@@ -34,6 +36,9 @@ enum dd_check_type { DD_CHECK_NONE, DD_CHECK_TCP, DD_CHECK_HTTP, DD_CHECK_HTTPS,
 enum dd_removal { DD_REMOVAL_DRAIN, DD_REMOVAL_REMOVE }; /* what DOWN does */
 enum dd_garp_mode { DD_GARP_REQUEST, DD_GARP_REPLY };
 enum dd_initial { DD_INITIAL_DOWN, DD_INITIAL_UP };
+/* What a cluster's notify command says in $1 (keepalived's vrrp_instance
+ * notify says INSTANCE, a vrrp_sync_group's says GROUP). */
+enum dd_notify_type { DD_NOTIFY_INSTANCE, DD_NOTIFY_GROUP };
 
 /* A health check. A service's check is the default for its real servers; a
  * real server may override any field (the loader merges, so every real
@@ -79,6 +84,8 @@ struct dd_real_server {
 	enum dd_fwd fwd;        /* default: the service's */
 	struct dd_check check;  /* fully merged from the service's */
 	uint32_t slow_start_ms; /* weight ramp after coming UP; 0: none */
+	char *notify_up;        /* run when it comes UP; default the service's */
+	char *notify_down;      /* run when it goes DOWN; default the service's */
 	int line;               /* where it was declared, for messages */
 };
 
@@ -107,6 +114,8 @@ struct dd_service {
 	enum dd_removal removal; /* default drain */
 	uint32_t drain_ms;      /* how long a drained server stays; default 30000 */
 	struct dd_check check;
+	char *notify_up;        /* keepalived's notify_up/notify_down: the */
+	char *notify_down;      /* real servers' default; NULL: none */
 	struct dd_real_server *rs;
 	size_t n_rs;
 	int line;
@@ -141,8 +150,42 @@ struct dd_cluster {
 		enum dd_garp_mode mode;
 		uint32_t refresh_ms;   /* 0: no periodic refresh while active */
 	} garp;
+	/* Track scripts (keepalived's track_script): names from
+	 * dd_config.track_scripts with each script's weight copied, as values,
+	 * so the failover engine's copy of a cluster carries all it needs. */
+	struct dd_cluster_track {
+		char name[DD_NAME_MAX];
+		int32_t weight;
+	} track[DD_CLUSTER_TRACK_MAX];
+	size_t n_track;
+	/* Commands run on its role changes (keepalived's notify,
+	 * notify_master, notify_backup, notify_fault, notify_stop). NULL:
+	 * none; with every one NULL, logging.notify runs instead. The
+	 * failover engine's copies do not carry them. */
+	struct {
+		char *all;              /* gets $1..$4 as keepalived's notify */
+		enum dd_notify_type type;
+		char *active, *standby, *fault, *stop;
+	} notify;
 	struct dd_service *services;
 	size_t n_services;
+	int line;
+};
+
+/* A track script (keepalived's vrrp_script): a command run every interval,
+ * exit status 0 meaning OK. rise successes in a row make it OK, fall
+ * failures in a row make it failed; its first result decides at once. */
+struct dd_track_script {
+	char name[DD_NAME_MAX];  /* unique in the file */
+	char *command;           /* run by /bin/sh -c; required */
+	uint32_t interval_ms;    /* default 1000 */
+	uint32_t timeout_ms;     /* default 500; less than interval_ms */
+	uint32_t rise, fall;     /* default 1, 1 */
+	int32_t weight;          /* -253..253; 0: failing puts the cluster in
+				  * fault; < 0: failing lowers the priority by
+				  * -weight; > 0: OK raises it by weight */
+	char *user;              /* NULL: scripts.user */
+	uint32_t uid, gid;       /* who runs it, set by the loader */
 	int line;
 };
 
@@ -233,6 +276,8 @@ struct dd_config {
 	struct dd_snmp_conf snmp;
 	struct dd_cluster *clusters;
 	size_t n_clusters;
+	struct dd_track_script *track_scripts;
+	size_t n_track_scripts;
 };
 
 /* Enum values as the config file spells them, from one table per enum
@@ -251,6 +296,8 @@ const char *dd_garp_mode_name(enum dd_garp_mode m);
 bool dd_garp_mode_parse(const char *s, enum dd_garp_mode *out);
 const char *dd_initial_name(enum dd_initial i);
 bool dd_initial_parse(const char *s, enum dd_initial *out);
+const char *dd_notify_type_name(enum dd_notify_type t);
+bool dd_notify_type_parse(const char *s, enum dd_notify_type *out);
 /* A fwmark service's family: "inet" or "inet6". */
 const char *dd_family_name(int af);
 bool dd_family_parse(const char *s, int *af);

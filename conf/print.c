@@ -210,6 +210,8 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 	kv_str(p, "removal", dd_removal_name(s->removal));
 	kv_u(p, "drain_ms", s->drain_ms);
 	print_check(p, &s->check);
+	kv_str(p, "notify_up", s->notify_up);
+	kv_str(p, "notify_down", s->notify_down);
 	open_list(p, "real_servers", s->n_rs);
 	for (size_t i = 0; i < s->n_rs; i++) {
 		const struct dd_real_server *rs = &s->rs[i];
@@ -222,10 +224,46 @@ static void print_service(struct pr *p, const struct dd_service *s, bool last)
 		kv_str(p, "forward", dd_fwd_name(rs->fwd));
 		kv_u(p, "slow_start_ms", rs->slow_start_ms);
 		print_check(p, &rs->check);
+		kv_str(p, "notify_up", rs->notify_up);
+		kv_str(p, "notify_down", rs->notify_down);
 		close_elem(p, i + 1 == s->n_rs);
 	}
 	close_list(p, s->n_rs);
 	close_elem(p, last);
+}
+
+static void print_track_scripts(struct pr *p, const struct dd_config *c)
+{
+	open_list(p, "track_scripts", c->n_track_scripts);
+	for (size_t i = 0; i < c->n_track_scripts; i++) {
+		const struct dd_track_script *t = &c->track_scripts[i];
+		open_group(p, NULL);
+		kv_str(p, "name", t->name);
+		kv_str(p, "command", t->command);
+		kv_u(p, "interval_ms", t->interval_ms);
+		kv_u(p, "timeout_ms", t->timeout_ms);
+		kv_u(p, "rise", t->rise);
+		kv_u(p, "fall", t->fall);
+		ind(p);
+		fprintf(p->f, "weight = %d;\n", (int)t->weight);
+		kv_str(p, "user", t->user);
+		close_elem(p, i + 1 == c->n_track_scripts);
+	}
+	close_list(p, c->n_track_scripts);
+}
+
+static void print_cluster_track_notify(struct pr *p, const struct dd_cluster *cl)
+{
+	arr_open(p, "track_scripts");
+	for (size_t i = 0; i < cl->n_track; i++)
+		arr_str(p, i, cl->track[i].name);
+	arr_close(p);
+	kv_str(p, "notify", cl->notify.all);
+	kv_str(p, "notify_type", dd_notify_type_name(cl->notify.type));
+	kv_str(p, "notify_active", cl->notify.active);
+	kv_str(p, "notify_standby", cl->notify.standby);
+	kv_str(p, "notify_fault", cl->notify.fault);
+	kv_str(p, "notify_stop", cl->notify.stop);
 }
 
 static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
@@ -248,6 +286,7 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	kv_u(p, "ping_interval_ms", cl->ping_interval_ms);
 	kv_u(p, "ping_timeout_ms", cl->ping_timeout_ms);
 	kv_u(p, "ping_fall", cl->ping_fall);
+	print_cluster_track_notify(p, cl);
 	open_group(p, "garp");
 	kv_u(p, "count", cl->garp.count);
 	kv_u(p, "interval_ms", cl->garp.interval_ms);
@@ -350,6 +389,7 @@ char *dd_config_print(const struct dd_config *c)
 	kv_str(p, "agentx_socket", c->snmp.agentx_socket);
 	kv_bool(p, "traps", c->snmp.traps);
 	close_group(p);
+	print_track_scripts(p, c);
 	open_list(p, "clusters", c->n_clusters);
 	for (size_t i = 0; i < c->n_clusters; i++)
 		print_cluster(p, &c->clusters[i], i + 1 == c->n_clusters);

@@ -71,6 +71,7 @@ static void fill(struct dd_ctlops *o, struct dd_status *st, const struct dd_clus
 		.fwd = fwd_of(o),
 		.fo = fo_of(o),
 		.health = o->src.health ? *o->src.health : NULL,
+		.track = o->src.track ? *o->src.track : NULL,
 		.ctl = o->ctl,
 		.snmp = o->src.snmp ? *o->src.snmp : NULL,
 		.roles = o->roles,

@@ -31,6 +31,7 @@ struct dd_ctlops_src {
 	struct dd_failover **fo;
 	struct dd_health **health;
 	struct dd_snmp **snmp;            /* may be NULL */
+	struct dd_track **track;
 	const unsigned *reloads, *reload_failures;
 	/* Reloads like SIGHUP. 0; -1 with *why (malloc'd): the errors, nothing
 	 * changed; 1 with *why: applied, but that part did not take. */

@@ -14,6 +14,7 @@
 #include "directord/notify.h"
 #include "directord/status.h"
 #include "snmp/snmp.h"
+#include "directord/track.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -51,6 +52,7 @@ struct dd_daemon {
 	struct dd_fwdplane *fwd; /* NULL while no service and no sync is configured */
 	struct dd_health *health;
 	struct dd_snmp *snmp;    /* NULL: snmp.enabled is false, or a build without SNMP */
+	struct dd_track *track;  /* track scripts; their states go to fo */
 };
 
 static void log_errors(const struct dd_conf_errors *errs)
@@ -331,17 +333,7 @@ static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 	 * sync daemon between master and backup. INIT says nothing yet. */
 	if (d->fwd && ev->new_role != DD_ROLE_INIT)
 		dd_fwd_set_cluster_role(d->fwd, ev->cluster, ev->new_role == DD_ROLE_ACTIVE);
-	struct dd_notify_event ne = { .cluster = ev->cluster, .role = dd_role_name(ev->new_role),
-				      .old_role = dd_role_name(ev->old_role), .reason = ev->reason,
-				      .why = dd_fsm_why_name(ev->why), .node = d->cfg->node_name };
-	char *err = NULL;
-	struct dd_run_as as = { d->cfg->scripts.uid, d->cfg->scripts.gid };
-	if (d->cfg->alert.notify &&
-	    dd_notify_run(d->notify, d->cfg->alert.notify, &as, d->cfg->alert.notify_timeout_ms, &ne,
-			  &err) < 0) {
-		log_err("notify", "cluster %s: %s", ev->cluster, err);
-		free(err);
-	}
+	dd_notify_role_change(d->notify, d->cfg, ev);
 }
 
 static bool needs_fwd(const struct dd_config *cfg)
@@ -354,16 +346,67 @@ static bool needs_fwd(const struct dd_config *cfg)
 	return false;
 }
 
+/* Track script hook, in the main loop: the runner logged the change; the
+ * engine decides what it does to the clusters. */
+static void on_track(void *ctx, const struct dd_track_state *st)
+{
+	struct dd_daemon *d = ctx;
+	char *err = NULL;
+	if (d->fo && dd_failover_track(d->fo, st, &err) < 0) {
+		log_err("track", "track script %s: %s", st->name, err);
+		free(err);
+	}
+}
+
+struct rs_count {
+	const char *service;
+	unsigned up, total;
+};
+
+static void count_up(void *arg, const struct dd_service *s, const struct ipvs_service *kernel,
+		     bool sorry, const struct dd_fwd_rs_view *rs)
+{
+	struct rs_count *c = arg;
+	if (strcmp(s->name, c->service) != 0)
+		return;
+	c->total = (unsigned)s->n_rs;
+	for (size_t i = 0; i < s->n_rs; i++)
+		c->up += rs[i].up;
+}
+
+/* keepalived's notify_up / notify_down of the real server. */
+static void notify_rs(struct dd_daemon *d, const char *service, const struct dd_addr *addr,
+		      uint16_t port, bool up, const char *reason)
+{
+	const struct dd_service *svc = NULL;
+	const struct dd_real_server *rs = NULL;
+	for (size_t i = 0; !svc && i < d->cfg->n_clusters; i++)
+		for (size_t k = 0; !svc && k < d->cfg->clusters[i].n_services; k++)
+			if (strcmp(d->cfg->clusters[i].services[k].name, service) == 0)
+				svc = &d->cfg->clusters[i].services[k];
+	for (size_t r = 0; svc && !rs && r < svc->n_rs; r++)
+		if (svc->rs[r].port == port && dd_addr_eq(&svc->rs[r].addr, addr))
+			rs = &svc->rs[r];
+	if (!rs || !(up ? rs->notify_up : rs->notify_down))
+		return;
+	struct rs_count c = { .service = service };
+	if (d->fwd)
+		dd_fwd_foreach_service(d->fwd, count_up, &c);
+	struct dd_notify_rs_event ev = { .svc = svc, .rs = rs, .up = up, .reason = reason,
+					 .n_up = c.up, .n_total = c.total ? c.total : (unsigned)svc->n_rs };
+	dd_notify_rs_change(d->notify, d->cfg, &ev);
+}
+
 /* Health hook, in the main loop: the checker already logged the verdict. */
 static void on_health(void *ctx, const char *service, const struct dd_addr *rs, uint16_t port,
 		      bool up, const char *reason)
 {
 	struct dd_daemon *d = ctx;
-	if (!d->fwd)
-		return;
-	dd_fwd_set_rs_health(d->fwd, service, rs, port, up);
+	if (d->fwd)
+		dd_fwd_set_rs_health(d->fwd, service, rs, port, up);
+	notify_rs(d, service, rs, port, up, reason);
 	size_t n_up, n_total;
-	if (d->snmp && dd_fwd_service_counts(d->fwd, service, &n_up, &n_total) == 0)
+	if (d->snmp && d->fwd && dd_fwd_service_counts(d->fwd, service, &n_up, &n_total) == 0)
 		dd_snmp_rs_changed(d->snmp, service, rs, port, up, reason, n_up, n_total);
 }
 
@@ -493,6 +536,7 @@ static int reload_apply(struct dd_daemon *d, char **why)
 	}
 	if (d->health)
 		dd_health_reload(d->health, next);
+	dd_track_reload(d->track, next);
 	apply_logging(d, next);
 	struct dd_snmp_src ss = snmp_src(d);
 	d->snmp = dd_snmp_reconfigure(d->snmp, d->loop, next, &ss);
@@ -522,6 +566,7 @@ static void ctl_start(struct dd_daemon *d)
 		.fwd = &d->fwd,
 		.health = &d->health,
 		.snmp = &d->snmp,
+		.track = &d->track,
 		.conf_path = d->opts->conf_path,
 		.reloads = &d->reloads,
 		.reload_failures = &d->reload_failures,
@@ -695,6 +740,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		return 1;
 	}
 
+	d.track = dd_track_new(loop, d.cfg, on_track, &d);
 	struct dd_snmp_src ss = snmp_src(&d);
 	d.snmp = dd_snmp_new(loop, d.cfg, &ss);
 
@@ -712,6 +758,8 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	 * hook still runs during dd_failover_stop. */
 	dd_ctlops_stop(d.ctl);
 	d.ctl = NULL;
+	dd_track_free(d.track);
+	d.track = NULL;
 	/* Hand the VIPs to the peer before going away (without a peer they
 	 * are removed, as keepalived does on stop); then let the notify
 	 * commands of that last role change finish (each is bounded by its

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* directord/notify.c: notify command runner. Everything here runs in the
+/* directord/notify.c: notify command runner: a role change's commands
+ * (the cluster's, or logging.notify) with keepalived's arguments and the
+ * DIRECTORD_* environment, and a real server's notify_up/notify_down.
+ * Everything here runs in the
  * loop passed to dd_notify_new() (the main loop). posix_spawn is used
  * rather than fork so that the multi-threaded daemon never runs code in a
  * child between fork and exec; how the command ended comes from
@@ -25,8 +28,8 @@ struct child {
 	ev_timer timeout;
 	bool killed;
 	uint64_t start_ms;
-	char cluster[64];
-	char role[16];
+	char cluster[DD_NAME_MAX + 8]; /* "cluster web", or "service http" */
+	char role[16];          /* or "notify_up" / "notify_down" */
 };
 
 struct dd_notify {
@@ -78,16 +81,16 @@ static void on_exit_status(struct dd_child *w, int st)
 	else
 		ns->failed++;
 	if (c->killed)
-		log_warn("notify", "notify command for cluster %s (%s) killed after %llu ms: timeout",
+		log_warn("notify", "notify command for %s (%s) killed after %llu ms: timeout",
 			 c->cluster, c->role, (unsigned long long)ms);
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		log_info("notify", "notify command for cluster %s (%s) succeeded in %llu ms",
+		log_info("notify", "notify command for %s (%s) succeeded in %llu ms",
 			 c->cluster, c->role, (unsigned long long)ms);
 	else if (WIFEXITED(st))
-		log_warn("notify", "notify command for cluster %s (%s) failed: exit status %d",
+		log_warn("notify", "notify command for %s (%s) failed: exit status %d",
 			 c->cluster, c->role, WEXITSTATUS(st));
 	else
-		log_warn("notify", "notify command for cluster %s (%s) failed: killed by signal %d",
+		log_warn("notify", "notify command for %s (%s) failed: killed by signal %d",
 			 c->cluster, c->role, WTERMSIG(st));
 	child_done(c);
 }
@@ -108,28 +111,24 @@ static char *envvar(const char *name, const char *val)
 	return s;
 }
 
-int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_as *as,
-		  uint32_t timeout_ms, const struct dd_notify_event *ev, char **err)
+/* Spawns and watches one command; `env` is freed here; `what_kind` and
+ * `label` ("cluster web") and `what` ("active") name it in the log lines
+ * about how it ended. */
+static int start(struct dd_notify *n, const char *command, const char *const args[],
+		 const struct dd_run_as *as, uint32_t timeout_ms, char **env, size_t n_env,
+		 const char *what_kind, const char *label, const char *what, char **err)
 {
-	if (!command || !*command)
-		return 0;
-	char *mine[7] = {
-		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
-		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
-		envvar("DIRECTORD_NODE", ev->node),
-		envvar("DIRECTORD_REASON_CODE", ev->why), NULL,
-	};
 	/* Unset ones are NULL: close the gaps so the list ends at the first NULL. */
 	size_t k = 0;
-	for (size_t j = 0; j < ARRAY_SIZE(mine) - 1; j++)
-		if (mine[j])
-			mine[k++] = mine[j];
-	mine[k] = NULL;
+	for (size_t j = 0; j < n_env; j++)
+		if (env[j])
+			env[k++] = env[j];
+	env[k] = NULL;
 	pid_t pid;
 	char *serr = NULL;
-	int r = dd_spawn_script(command, as, mine, false, &pid, &serr);
+	int r = dd_spawn_script_args(command, args, as, env, false, &pid, &serr);
 	for (size_t j = 0; j < k; j++)
-		free(mine[j]);
+		free(env[j]);
 	if (r != 0) {
 		dd_seterr(err, "notify command: %s", serr);
 		free(serr);
@@ -145,8 +144,8 @@ int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_
 	}
 	c->n = n;
 	c->start_ms = mono_ms();
-	snprintf(c->cluster, sizeof c->cluster, "%s", ev->cluster ? ev->cluster : "");
-	snprintf(c->role, sizeof c->role, "%s", ev->role ? ev->role : "");
+	snprintf(c->cluster, sizeof c->cluster, "%s %s", what_kind, label ? label : "");
+	snprintf(c->role, sizeof c->role, "%s", what ? what : "");
 	ev_timer_init(&c->timeout, on_timeout, timeout_ms / 1000.0, 0.);
 	c->timeout.data = c;
 	if (timeout_ms)
@@ -155,6 +154,106 @@ int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_
 	n->children = c;
 	n->running++;
 	return 0;
+}
+
+int dd_notify_run_args(struct dd_notify *n, const char *command, const char *const args[],
+		       const struct dd_run_as *as, uint32_t timeout_ms,
+		       const struct dd_notify_event *ev, char **err)
+{
+	if (!command || !*command)
+		return 0;
+	char *mine[7] = {
+		envvar("DIRECTORD_CLUSTER", ev->cluster), envvar("DIRECTORD_ROLE", ev->role),
+		envvar("DIRECTORD_OLD_ROLE", ev->old_role), envvar("DIRECTORD_REASON", ev->reason),
+		envvar("DIRECTORD_NODE", ev->node),
+		envvar("DIRECTORD_REASON_CODE", ev->why), NULL,
+	};
+	return start(n, command, args, as, timeout_ms, mine, ARRAY_SIZE(mine) - 1, "cluster",
+		     ev->cluster, ev->role, err);
+}
+
+int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_as *as,
+		  uint32_t timeout_ms, const struct dd_notify_event *ev, char **err)
+{
+	return dd_notify_run_args(n, command, NULL, as, timeout_ms, ev, err);
+}
+
+const char *dd_notify_state_word(enum dd_role r)
+{
+	switch (r) {
+	case DD_ROLE_ACTIVE: return "MASTER";
+	case DD_ROLE_STANDBY: return "BACKUP";
+	case DD_ROLE_FAULT: return "FAULT";
+	case DD_ROLE_STOPPED: return "STOP";
+	default: return NULL;
+	}
+}
+
+static void run_logged(struct dd_notify *n, const char *command, const char *const args[],
+		       const struct dd_config *cfg, const struct dd_notify_event *ev)
+{
+	char *err = NULL;
+	struct dd_run_as as = { cfg->scripts.uid, cfg->scripts.gid };
+	if (dd_notify_run_args(n, command, args, &as, cfg->alert.notify_timeout_ms, ev, &err) < 0) {
+		log_err("notify", "cluster %s: %s", ev->cluster, err);
+		free(err);
+	}
+}
+
+void dd_notify_role_change(struct dd_notify *n, const struct dd_config *cfg,
+			   const struct dd_role_change *rc)
+{
+	const struct dd_cluster *cl = NULL;
+	for (size_t i = 0; i < cfg->n_clusters; i++)
+		if (strcmp(cfg->clusters[i].name, rc->cluster) == 0)
+			cl = &cfg->clusters[i];
+	struct dd_notify_event ev = { .cluster = rc->cluster, .role = dd_role_name(rc->new_role),
+				      .old_role = dd_role_name(rc->old_role), .reason = rc->reason,
+				      .why = dd_fsm_why_name(rc->why), .node = cfg->node_name };
+	const char *state = dd_notify_state_word(rc->new_role);
+	bool group = cl && cl->notify.type == DD_NOTIFY_GROUP;
+	char prio[8];
+	/* keepalived: a sync group's notify gets priority 0. */
+	snprintf(prio, sizeof prio, "%u", group ? 0u : (unsigned)rc->priority);
+	const char *args[] = { group ? "GROUP" : "INSTANCE", rc->cluster, state ? state : "UNKNOWN",
+			       prio, NULL };
+	bool own = cl && (cl->notify.all || cl->notify.active || cl->notify.standby ||
+			  cl->notify.fault || cl->notify.stop);
+	if (!own) {
+		run_logged(n, cfg->alert.notify, args, cfg, &ev);
+		return;
+	}
+	/* keepalived runs the notify_<state> one first, then the generic one. */
+	const char *specific = rc->new_role == DD_ROLE_ACTIVE ? cl->notify.active
+			     : rc->new_role == DD_ROLE_STANDBY ? cl->notify.standby
+			     : rc->new_role == DD_ROLE_FAULT ? cl->notify.fault
+			     : rc->new_role == DD_ROLE_STOPPED ? cl->notify.stop : NULL;
+	run_logged(n, specific, NULL, cfg, &ev);
+	run_logged(n, cl->notify.all, args, cfg, &ev);
+}
+
+void dd_notify_rs_change(struct dd_notify *n, const struct dd_config *cfg,
+			 const struct dd_notify_rs_event *ev)
+{
+	const char *command = ev->up ? ev->rs->notify_up : ev->rs->notify_down;
+	if (!command)
+		return;
+	char ap[DD_ADDR_STRLEN], up[16], total[16];
+	dd_addr_port_str(&ev->rs->addr, ev->rs->port, ap, sizeof ap);
+	snprintf(up, sizeof up, "%u", ev->n_up);
+	snprintf(total, sizeof total, "%u", ev->n_total);
+	char *env[7] = {
+		envvar("DIRECTORD_SERVICE", ev->svc->name), envvar("DIRECTORD_REAL_SERVER", ap),
+		envvar("DIRECTORD_STATE", ev->up ? "up" : "down"), envvar("DIRECTORD_REASON", ev->reason),
+		envvar("DIRECTORD_UP", up), envvar("DIRECTORD_TOTAL", total), NULL,
+	};
+	char *err = NULL;
+	struct dd_run_as as = { cfg->scripts.uid, cfg->scripts.gid };
+	if (start(n, command, NULL, &as, cfg->alert.notify_timeout_ms, env, ARRAY_SIZE(env) - 1,
+		  "service", ev->svc->name, ev->up ? "notify_up" : "notify_down", &err) < 0) {
+		log_err("notify", "service %s, real server %s: %s", ev->svc->name, ap, err);
+		free(err);
+	}
 }
 
 void dd_notify_free(struct dd_notify *n)

@@ -115,6 +115,7 @@ void dd_status_free(struct dd_status *st)
 	free(st->clusters);
 	free(st->svc_store);
 	free(st->rs_store);
+	free(st->track);
 	if (st->roles_store)
 		for (size_t i = 0; i < st->n_roles; i++)
 			free((char *)st->roles_store[i].cluster);
@@ -178,13 +179,13 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			m->have_role = true;
 			m->role = fc->role;
 			m->in_role_ms = fc->in_role_ms;
-			m->priority = fc->priority;
-			m->why = fc->why;
 			m->peer_known = fc->peer_known;
 			m->peer_role = fc->peer_role;
 			m->peer_priority = fc->peer_priority;
 			m->vips_up = fc->vips_up;
 			m->vips_missing = fc->vips_missing;
+			m->priority = fc->priority;
+			m->why = fc->why;
 			break;
 		}
 	}
@@ -375,6 +376,10 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 		st->snmp.requests = ss.requests;
 		st->snmp.traps = ss.traps;
 		st->snmp.reconnects = ss.reconnects;
+	}
+	if (src->track && dd_track_count(src->track)) {
+		st->track = xcalloc(dd_track_count(src->track), sizeof *st->track);
+		st->n_track = dd_track_status(src->track, st->track, dd_track_count(src->track));
 	}
 	if (src->ctl) {
 		struct dd_ctl_stats cs;

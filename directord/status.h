@@ -26,6 +26,7 @@
 #include "conf/model.h"
 #include "directord/ipvs.h"
 #include "directord/json.h"
+#include "directord/track.h"
 #include "heartbeat/failover.h"
 #include "heartbeat/proto.h"
 #include "lib/addr.h"
@@ -97,13 +98,13 @@ struct dd_st_cluster {
 	bool have_role;          /* failover running and knows this cluster */
 	enum dd_role role;
 	uint64_t in_role_ms;
-	uint8_t priority;        /* claimed in the keepalives */
-	enum dd_fsm_why why;     /* of the last role change */
 	bool peer_known;         /* the peer listed this cluster */
 	enum dd_role peer_role;
 	uint8_t peer_priority;
 	bool vips_up;
 	size_t vips_missing;     /* active, but these VIPs could not be added (retried) */
+	uint8_t priority;        /* effective: moved by track scripts' weights */
+	enum dd_fsm_why why;     /* of the last role change */
 	struct dd_st_service *services;
 	size_t n_services;
 };
@@ -158,6 +159,8 @@ struct dd_status {
 	struct dd_st_health_stats health; /* have_health */
 	struct dd_st_ctl_stats ctl;       /* have_ctl */
 	struct dd_st_snmp snmp;           /* always */
+	struct dd_track_script_status *track; /* every track script, config order (owned) */
+	size_t n_track;
 
 	/* storage, owned */
 	struct dd_st_service *svc_store;
@@ -175,6 +178,7 @@ struct dd_failover;
 struct dd_health;
 struct dd_ctl;
 struct dd_snmp;
+struct dd_track;
 struct dd_status_src {
 	const struct dd_config *cfg;
 	const char *conf_path;
@@ -183,6 +187,7 @@ struct dd_status_src {
 	struct dd_fwdplane *fwd;
 	struct dd_failover *fo;
 	struct dd_health *health;
+	const struct dd_track *track;
 	const struct dd_ctl *ctl;
 	const struct dd_snmp *snmp;
 	const struct dd_st_role_count *roles;

@@ -132,6 +132,33 @@ static void json_service(const struct dd_status *st, const struct dd_st_service 
 	dd_json_obj_end(j);
 }
 
+/* Track scripts: "state" is "ok", "failed" or "unknown" (no result yet). */
+static void json_track(const struct dd_status *st, struct dd_json *j)
+{
+	dd_json_key(j, "track_scripts");
+	dd_json_arr_begin(j);
+	for (size_t i = 0; i < st->n_track; i++) {
+		const struct dd_track_script_status *t = &st->track[i];
+		dd_json_obj_begin(j);
+		dd_json_kstr(j, "name", t->name);
+		dd_json_kstr(j, "state", !t->known ? "unknown" : t->ok ? "ok" : "failed");
+		dd_json_kint(j, "weight", t->weight);
+		dd_json_kbool(j, "running", t->running);
+		dd_json_kuint(j, "consecutive", t->consecutive);
+		dd_json_kuint(j, "runs", t->runs);
+		dd_json_kuint(j, "failures", t->failures);
+		dd_json_kuint(j, "timeouts", t->timeouts);
+		dd_json_kstr(j, "last_result", t->runs ? t->last_result : NULL);
+		dd_json_key(j, "last_run_age_ms");
+		if (t->last_run_age_ms >= 0)
+			dd_json_int(j, t->last_run_age_ms);
+		else
+			dd_json_null(j);
+		dd_json_obj_end(j);
+	}
+	dd_json_arr_end(j);
+}
+
 static void json_cluster(const struct dd_status *st, const struct dd_st_cluster *c, struct dd_json *j)
 {
 	char a[DD_ADDR_STRLEN];
@@ -147,9 +174,11 @@ static void json_cluster(const struct dd_status *st, const struct dd_st_cluster 
 		dd_json_kuint(j, "peer_priority", c->peer_priority);
 		dd_json_kbool(j, "vips_up", c->vips_up);
 		dd_json_kuint(j, "vips_missing", c->vips_missing);
+		dd_json_kuint(j, "effective_priority", c->priority);
+		dd_json_kstr(j, "why", dd_fsm_why_name(c->why));
 	} else {
 		static const char *const unknown[] = { "role", "in_role_ms", "peer_role", "peer_priority", "vips_up",
-						       "vips_missing" };
+						       "vips_missing", "effective_priority", "why" };
 		json_nulls(j, unknown, sizeof unknown / sizeof *unknown);
 	}
 	dd_json_key(j, "vips");
@@ -285,6 +314,7 @@ void dd_status_json(const struct dd_status *st, struct dd_buf *out)
 		dd_json_null(&j);
 	}
 	json_peer(st, &j);
+	json_track(st, &j);
 	dd_json_key(&j, "clusters");
 	dd_json_arr_begin(&j);
 	for (size_t i = 0; i < st->n_clusters; i++)

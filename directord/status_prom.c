@@ -27,6 +27,12 @@ static void prom_failover(const struct dd_status *st, struct dd_prom *p)
 		if (st->clusters[i].have_role)
 			dd_prom_sample(p, "directord_cluster_role_seconds", (double)st->clusters[i].in_role_ms / 1000,
 				       "cluster", st->clusters[i].cfg->name, NULL);
+	dd_prom_family(p, "directord_cluster_priority", "gauge",
+		       "Effective priority: the configured one moved by track scripts' weights.");
+	for (size_t i = 0; i < st->n_clusters; i++)
+		if (st->clusters[i].have_role)
+			dd_prom_sample_u64(p, "directord_cluster_priority", st->clusters[i].priority,
+					   "cluster", st->clusters[i].cfg->name, NULL);
 	dd_prom_family(p, "directord_cluster_vips_up", "gauge", "1 if this director holds the cluster's VIPs.");
 	for (size_t i = 0; i < st->n_clusters; i++)
 		if (st->clusters[i].have_role)
@@ -235,6 +241,32 @@ static void prom_health(const struct dd_status *st, struct dd_prom *p)
 	dd_prom_sample(p, "directord_health_timer_slip_seconds", h->slip_max_ms / 1000, "quantile", "1", NULL);
 }
 
+static void prom_track(const struct dd_status *st, struct dd_prom *p)
+{
+	if (!st->n_track)
+		return;
+	dd_prom_family(p, "directord_track_script_up", "gauge",
+		       "1 while a track script is OK, 0 while it is failed (absent: no result yet).");
+	for (size_t i = 0; i < st->n_track; i++)
+		if (st->track[i].known)
+			dd_prom_sample(p, "directord_track_script_up", st->track[i].ok, "script",
+				       st->track[i].name, NULL);
+	dd_prom_family(p, "directord_track_script_runs_total", "counter", "Track script runs that ended.");
+	for (size_t i = 0; i < st->n_track; i++)
+		dd_prom_sample_u64(p, "directord_track_script_runs_total", st->track[i].runs, "script",
+				   st->track[i].name, NULL);
+	dd_prom_family(p, "directord_track_script_failures_total", "counter",
+		       "Track script runs that failed (timeouts included).");
+	for (size_t i = 0; i < st->n_track; i++)
+		dd_prom_sample_u64(p, "directord_track_script_failures_total", st->track[i].failures, "script",
+				   st->track[i].name, NULL);
+	dd_prom_family(p, "directord_track_script_timeouts_total", "counter",
+		       "Track script runs killed at their timeout.");
+	for (size_t i = 0; i < st->n_track; i++)
+		dd_prom_sample_u64(p, "directord_track_script_timeouts_total", st->track[i].timeouts, "script",
+				   st->track[i].name, NULL);
+}
+
 void dd_status_prom(const struct dd_status *st, struct dd_buf *out)
 {
 	struct dd_prom p;
@@ -268,6 +300,7 @@ void dd_status_prom(const struct dd_status *st, struct dd_buf *out)
 	prom_failover(st, &p);
 	prom_services(st, &p);
 	prom_health(st, &p);
+	prom_track(st, &p);
 
 	if (st->snmp.enabled) {
 		dd_prom_family(&p, "directord_snmp_connected", "gauge",

@@ -142,12 +142,29 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			      st->health.n_probes, st->health.n_subscribers, st->health.in_flight,
 			      st->health.slip_p50_ms, st->health.slip_p99_ms, st->health.slip_max_ms);
 	text_peer(st, out);
+	for (size_t i = 0; i < st->n_track; i++) {
+		const struct dd_track_script_status *t = &st->track[i];
+		dd_buf_printf(out, "track script %s: %s", t->name,
+			      !t->known ? "no result yet" : t->ok ? "OK" : "FAILED");
+		if (t->known)
+			dd_buf_printf(out, " (%u in a row)", t->consecutive);
+		dd_buf_printf(out, ", weight %d, %" PRIu64 " runs, %" PRIu64 " failed, %" PRIu64 " timed out",
+			      (int)t->weight, t->runs, t->failures, t->timeouts);
+		if (t->runs)
+			dd_buf_printf(out, "; last: %s, %s ago", t->last_result,
+				      duration((uint64_t)t->last_run_age_ms, d, sizeof d));
+		dd_buf_puts(out, t->running ? "; running\n" : "\n");
+	}
 	for (size_t i = 0; i < st->n_clusters; i++) {
 		const struct dd_st_cluster *c = &st->clusters[i];
 		const struct dd_cluster *cl = c->cfg;
 		if (c->have_role) {
-			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %" PRIu32 "; ", cl->name,
-				      dd_role_name(c->role), duration(c->in_role_ms, d, sizeof d), cl->priority);
+			dd_buf_printf(out, "\ncluster %s: %s for %s, priority %u", cl->name,
+				      dd_role_name(c->role), duration(c->in_role_ms, d, sizeof d),
+				      (unsigned)c->priority);
+			if (c->priority != cl->priority)
+				dd_buf_printf(out, " (configured %" PRIu32 ")", cl->priority);
+			dd_buf_puts(out, "; ");
 			if (st->peer.name[0] && c->peer_known)
 				dd_buf_printf(out, "peer %s, priority %u\n", dd_role_name(c->peer_role),
 					      (unsigned)c->peer_priority);

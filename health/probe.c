@@ -735,6 +735,7 @@ static void exec_reaped(struct dd_child *w, int status)
 	/* Whatever the command left behind in its group goes with it. */
 	kill(-p->pid, SIGKILL);
 	p->pid = 0;
+	p->exec_status = status;
 	if (p->killed) {
 		finish(p, false, p->reason);
 		return;
@@ -759,7 +760,10 @@ static void exec_start(struct dd_probe *p)
 	char ip[INET6_ADDRSTRLEN], e_addr[INET6_ADDRSTRLEN + 16], e_port[32];
 	snprintf(e_addr, sizeof e_addr, "DD_RS_ADDR=%s", dd_addr_str(&p->addr, ip, sizeof ip));
 	snprintf(e_port, sizeof e_port, "DD_RS_PORT=%u", p->port);
+	/* A track script (directord/track.c) has no real server. */
 	char *extra[] = { e_addr, e_port, NULL };
+	if (!p->addr.family)
+		extra[0] = NULL;
 	pid_t pid;
 	/* As the script user the loader put in the check (scripts.user). */
 	struct dd_run_as as = { c->script_uid, c->script_gid };
@@ -833,6 +837,8 @@ void dd_probe_start(struct dd_probe *p)
 	p->dl_prev = p->dl_next = NULL;
 
 	if (p->chk->type == DD_CHECK_EXEC) {
+		p->exec_status = -1;
+		p->killed = false;
 		exec_start(p);
 		if (p->phase == PH_EXEC)
 			ev_timer_start(loop, &p->timeout);

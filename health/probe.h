@@ -57,6 +57,10 @@ struct dd_probe {
 	struct dd_addr addr;
 	uint16_t port;
 	void (*done)(struct dd_probe *p, bool ok, const char *reason);
+	/* Exec checks, when done runs: the command's wait status, or -1 if it
+	 * never ran; and whether it was killed at its timeout. */
+	int exec_status;
+	bool killed;
 
 	/* Private. */
 	bool running;
@@ -69,7 +73,6 @@ struct dd_probe {
 	ev_tstamp deadline;
 	struct dd_child child;   /* exec checks: lib/spawn.h */
 	pid_t pid;               /* of the exec check's process group while it runs */
-	bool killed;
 	struct ssl_st *ssl;
 	struct ssl_session_st *tls_session; /* resumed next time: spares the server a full handshake */
 	uint64_t tls_resumed;               /* handshakes that resumed a session */

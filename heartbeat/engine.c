@@ -15,6 +15,7 @@
  *   dd_failover_takeover() then posts a command and waits until the
  *   dd_failover_release()  heartbeat thread has taken it (post_cmd); no
  *   dd_failover_status()   command waits for anything but that thread
+ *   dd_failover_track()    (a track script's state, from directord/track.c)
  *   dd_failover_stop()
  *   dd_failover_pulse()    reads the thread's progress counter (atomic)
  *   on_main_async()        writes the heartbeat thread's queued log lines
@@ -26,12 +27,16 @@
  *   on_cmd()               runs a command: do_reload(), fill_status(),
  *                          takeover/release, do_stop()
  *   links.c                keepalives out and in, silences
- *   fo_evaluate()          monitors' verdicts + peer view -> state machines
+ *   fo_evaluate()          monitors' verdicts, track scripts (track.c:
+ *                          fault, effective priority) + peer view -> state
+ *                          machines
  *   takeover.c             VIPs on/off, announcements, refresh
  *
  * What crosses, and how:
  *   main -> heartbeat      struct fo_cmd under fo->mu: a command, with the
- *                          new fo_conf and its sockets already made
+ *                          new fo_conf and its sockets already made, or a
+ *                          track script's struct dd_track_state (values:
+ *                          its name, OK or not, how its run ended)
  *   heartbeat -> main      struct fo_event (struct dd_role_change: enums
  *                          for roles and reason, plus the reason's words)
  *                          queued under fo->mu, woken by main_async; log
@@ -110,6 +115,7 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 		*d = *s;
 		d->services = NULL;
 		d->n_services = 0;
+		memset(&d->notify, 0, sizeof d->notify); /* the main loop's business */
 		d->vips = xcalloc(s->n_vips ? s->n_vips : 1, sizeof *d->vips);
 		for (size_t j = 0; j < s->n_vips; j++) {
 			d->vips[j] = s->vips[j];
@@ -136,6 +142,9 @@ static void post_event(struct dd_failover *fo, const char *cluster, enum dd_role
 	e->ev.new_role = new_role;
 	e->ev.why = why;
 	snprintf(e->ev.reason, sizeof e->ev.reason, "%s", reason);
+	for (size_t i = 0; i < fo->n_clusters; i++)
+		if (strcmp(fo->clusters[i].cfg->name, cluster) == 0)
+			e->ev.priority = fo->clusters[i].fsm.priority;
 	pthread_mutex_lock(&fo->mu);
 	*fo->events_tail = e;
 	fo->events_tail = &e->next;
@@ -198,11 +207,8 @@ void fo_evaluate(struct dd_failover *fo)
 	uint64_t deadline = UINT64_MAX;
 	for (size_t i = 0; i < fo->n_clusters; i++) {
 		struct fo_cluster *c = &fo->clusters[i];
-		bool known;
-		char reason[256], silence[96];
-		bool fault = dd_monitor_fault(fo->mon, c->mon, &known, reason, sizeof reason);
-		if (known)
-			dd_fsm_set_fault(&c->fsm, fault, reason);
+		char silence[96];
+		fo_cluster_inputs(fo, c, &changed);
 		uint8_t flags = dd_fsm_flags(&c->fsm);
 		for (int step = 0; step < 4; step++) {
 			struct dd_fsm_peer p;
@@ -351,6 +357,7 @@ static void do_reload(struct dd_failover *fo, struct fo_cmd *cmd)
 	dd_monitor_free(fo->mon);
 	fo->ready = false;
 	setup_clusters(fo, mon, old, n_old);
+	fo_track_prune(fo);
 	fo_vips_reload(fo, old, n_old, oldconf);
 	free_clusters(old, n_old);
 	conf_free(oldconf);
@@ -513,6 +520,10 @@ static void on_cmd(struct ev_loop *loop, ev_async *w, int revents)
 		break;
 	case CMD_STATUS:
 		fill_status(fo, cmd->st);
+		break;
+	case CMD_TRACK:
+		fo_track_set(fo, cmd->track);
+		fo_evaluate(fo);
 		break;
 	case CMD_STOP:
 		stop = true;
@@ -758,6 +769,16 @@ int dd_failover_takeover(struct dd_failover *fo, const char *cluster, char **err
 int dd_failover_release(struct dd_failover *fo, const char *cluster, char **err)
 {
 	return cluster_cmd(fo, CMD_RELEASE, cluster, err);
+}
+
+int dd_failover_track(struct dd_failover *fo, const struct dd_track_state *st, char **err)
+{
+	struct fo_cmd cmd = { .kind = CMD_TRACK, .track = st };
+	if (post_cmd(fo, &cmd) < 0) {
+		dd_seterr(err, "%s", cmd.err);
+		return -1;
+	}
+	return 0;
 }
 
 int dd_failover_status(struct dd_failover *fo, struct dd_failover_status *st)

@@ -81,7 +81,7 @@ struct fo_event {
 	struct dd_role_change ev;
 };
 
-enum cmd_kind { CMD_RELOAD = 1, CMD_TAKEOVER, CMD_RELEASE, CMD_STATUS, CMD_STOP };
+enum cmd_kind { CMD_RELOAD = 1, CMD_TAKEOVER, CMD_RELEASE, CMD_STATUS, CMD_STOP, CMD_TRACK };
 
 struct fo_cmd {
 	enum cmd_kind kind;
@@ -90,6 +90,7 @@ struct fo_cmd {
 	struct link_socks *socks;
 	uint64_t generation;    /* 0, or the first one: a standalone director got a peer */
 	struct dd_failover_status *st;
+	const struct dd_track_state *track;
 	bool handover;
 	int result;
 	char err[256];
@@ -150,6 +151,10 @@ struct dd_failover {
 		char problem_text[200];
 	} peer;
 
+	/* Track scripts' states by name (track.c), heartbeat thread. */
+	struct dd_track_state track[DD_MAX_TRACK_SCRIPTS];
+	size_t n_track;
+
 	struct dd_failover_drops drops;
 	uint64_t rx, tx;
 	struct dlog_ratelimit drop_rl;
@@ -160,6 +165,15 @@ struct dd_failover {
 /* engine.c, heartbeat thread: re-runs every state machine after an input
  * changed (a keepalive, a silence, a monitor verdict, a command). */
 void fo_evaluate(struct dd_failover *fo);
+
+/* track.c, heartbeat thread: a track script's new state; forgetting the
+ * scripts no cluster tracks after a reload; and every input of a cluster's
+ * state machine that is not the peer's (the monitors' verdict, the track
+ * scripts' fault and effective priority). *changed is set when what the
+ * keepalives carry changed. */
+void fo_track_set(struct dd_failover *fo, const struct dd_track_state *st);
+void fo_track_prune(struct dd_failover *fo);
+void fo_cluster_inputs(struct dd_failover *fo, struct fo_cluster *c, bool *changed);
 
 /* links.c. open runs on the main thread (before a command), the rest on
  * the heartbeat thread once it runs. */

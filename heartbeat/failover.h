@@ -29,6 +29,7 @@ struct dd_role_change {
 	enum dd_role old_role, new_role;
 	enum dd_fsm_why why;
 	char reason[DD_FSM_REASON_MAX];  /* the same reason in words, for the log */
+	uint8_t priority;                /* effective, when it changed (notify's $4) */
 };
 
 struct dd_failover_hooks {
@@ -60,6 +61,29 @@ int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char
  * over. Both return at once; the role change follows through the hook. */
 int dd_failover_takeover(struct dd_failover *fo, const char *cluster, char **err);
 int dd_failover_release(struct dd_failover *fo, const char *cluster, char **err);
+
+/* A track script's state (keepalived's vrrp_script), from its runner on
+ * the main loop (directord/track.c), as values. The engine applies it to
+ * every cluster that tracks the script by name: weight 0 and failed puts
+ * it in fault (reason code DD_WHY_TRACK_SCRIPT), any other weight moves
+ * its effective priority, which the keepalives carry and elections
+ * compare. Returns when the heartbeat thread has taken it; -1 with *err
+ * only if it could not be posted. */
+enum dd_track_how {
+	DD_TRACK_EXITED,        /* code: exit status */
+	DD_TRACK_SIGNALLED,     /* code: the signal */
+	DD_TRACK_TIMED_OUT,     /* killed (its process group) at timeout_ms */
+	DD_TRACK_NOT_RUN,       /* could not be started (refused, no shell) */
+};
+struct dd_track_state {
+	char name[DD_NAME_MAX];
+	bool known;             /* had its first result */
+	bool ok;                /* the state after rise/fall */
+	enum dd_track_how how;  /* of the run that set the state */
+	int code;
+	uint32_t timeout_ms;
+};
+int dd_failover_track(struct dd_failover *fo, const struct dd_track_state *st, char **err);
 
 /* Stops the thread and frees fo. handover=true (SIGTERM): active clusters
  * announce that they stand down and wait (bounded by 4 x dead time, at

@@ -29,11 +29,17 @@ void dd_fsm_init(struct dd_fsm *f, const char *cluster, const char *self, uint8_
 	f->since_ms = f->start_ms = now_ms;
 }
 
-void dd_fsm_set_fault(struct dd_fsm *f, bool fault, const char *reason)
+void dd_fsm_set_fault_why(struct dd_fsm *f, bool fault, enum dd_fsm_why why, const char *reason)
 {
 	f->fault_known = true;
 	f->fault = fault;
+	f->fault_why = fault ? why : DD_WHY_NONE;
 	copy(f->fault_reason, sizeof f->fault_reason, reason);
+}
+
+void dd_fsm_set_fault(struct dd_fsm *f, bool fault, const char *reason)
+{
+	dd_fsm_set_fault_why(f, fault, DD_WHY_FAULT, reason);
 }
 
 bool dd_fsm_wins(uint8_t prio_a, const char *name_a, uint8_t prio_b, const char *name_b)
@@ -70,6 +76,7 @@ const char *dd_fsm_why_name(enum dd_fsm_why w)
 	case DD_WHY_HANDED_OVER: return "handed-over";
 	case DD_WHY_SPLIT_BRAIN: return "split-brain";
 	case DD_WHY_STOPPING: return "stopping";
+	case DD_WHY_TRACK_SCRIPT: return "track-script";
 	}
 	return "?";
 }
@@ -138,7 +145,8 @@ void dd_fsm_step(struct dd_fsm *f, const struct dd_fsm_peer *p, uint64_t now,
 
 	if (f->fault) {
 		if (f->role != DD_ROLE_FAULT)
-			go(f, out, DD_ROLE_FAULT, DD_WHY_FAULT, now, "%s", f->fault_reason);
+			go(f, out, DD_ROLE_FAULT, f->fault_why ? f->fault_why : DD_WHY_FAULT, now, "%s",
+			   f->fault_reason);
 		return;
 	}
 

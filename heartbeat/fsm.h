@@ -35,8 +35,9 @@ enum dd_fsm_why {
 	DD_WHY_HANDED_OVER,        /* we stood down and the peer took over */
 	DD_WHY_SPLIT_BRAIN,
 	DD_WHY_STOPPING,           /* the engine stopped while active */
+	DD_WHY_TRACK_SCRIPT,       /* a track script of weight 0 failed */
 };
-#define DD_WHY_COUNT (DD_WHY_STOPPING + 1)
+#define DD_WHY_COUNT (DD_WHY_TRACK_SCRIPT + 1)
 const char *dd_fsm_why_name(enum dd_fsm_why w);
 
 /* What the peer last told us about this cluster. */
@@ -69,6 +70,7 @@ struct dd_fsm {
 	uint64_t start_ms;
 	bool fault_known;           /* monitors have an answer (first probe done) */
 	bool fault;
+	enum dd_fsm_why fault_why;  /* DD_WHY_FAULT or DD_WHY_TRACK_SCRIPT */
 	char fault_reason[DD_FSM_REASON_MAX];
 	bool releasing;             /* active, announcing that it stands down */
 	uint64_t release_ms;
@@ -95,6 +97,9 @@ void dd_fsm_init(struct dd_fsm *f, const char *cluster, const char *self, uint8_
 
 /* Local fault from the monitors (tracked interfaces, ping targets, gateway). */
 void dd_fsm_set_fault(struct dd_fsm *f, bool fault, const char *reason);
+/* The same with the reason code a fault's role change gets (a track
+ * script's: DD_WHY_TRACK_SCRIPT). */
+void dd_fsm_set_fault_why(struct dd_fsm *f, bool fault, enum dd_fsm_why why, const char *reason);
 
 /* One evaluation. Call after every input change and at dd_fsm_deadline().
  * Makes at most one role change; call again while out->changed. */

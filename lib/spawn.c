@@ -149,8 +149,19 @@ int dd_script_check(const char *command, uint32_t uid, char **err)
 	return 0;
 }
 
+bool dd_command_is_simple(const char *command)
+{
+	return !strpbrk(command, ";&|<>()`$#\n*?[{}~");
+}
+
 int dd_spawn_script(const char *command, const struct dd_run_as *as, char *const env[],
 		    bool quiet, pid_t *pid, char **err)
+{
+	return dd_spawn_script_args(command, NULL, as, env, quiet, pid, err);
+}
+
+int dd_spawn_script_args(const char *command, const char *const args[], const struct dd_run_as *as,
+			 char *const env[], bool quiet, pid_t *pid, char **err)
 {
 	uint32_t uid = as ? as->uid : (uint32_t)geteuid();
 	if (dd_script_check(command, uid, err) < 0)
@@ -186,18 +197,48 @@ int dd_spawn_script(const char *command, const struct dd_run_as *as, char *const
 	char ruid[32], rgid[32];
 	snprintf(ruid, sizeof ruid, "--reuid=%u", uid);
 	snprintf(rgid, sizeof rgid, "--regid=%u", as ? as->gid : 0);
-	char *sh[] = { (char *)"/bin/sh", (char *)"-c", (char *)command, NULL };
-	/* --clear-groups: the script user's groups are its gid alone, as
-	 * keepalived does it, never root's supplementary groups. */
-	char *priv[] = { (char *)DD_SETPRIV, ruid, rgid, (char *)"--clear-groups", (char *)"--",
-			 (char *)"/bin/sh", (char *)"-c", (char *)command, NULL };
-	char **argv = switch_user ? priv : sh;
+	/* With arguments, the shell gets them as $1... ($0 is "sh"), so they
+	 * are never parsed as shell text; a simple command (a program and its
+	 * words, what keepalived runs) gets them appended too ("$@"). */
+	size_t n_args = 0;
+	while (args && args[n_args])
+		n_args++;
+	char *line = NULL;
+	if (args && dd_command_is_simple(command)) {
+		size_t len = strlen(command) + sizeof " \"$@\"";
+		line = xmalloc(len);
+		snprintf(line, len, "%s \"$@\"", command);
+	}
+	/* setpriv's words, then the shell's, then the arguments. --clear-groups:
+	 * the script user's groups are its gid alone, as keepalived does it,
+	 * never root's supplementary groups. */
+	char **argv = xcalloc(n_args + 11, sizeof *argv);
+	size_t k = 0;
+	if (switch_user) {
+		argv[k++] = (char *)DD_SETPRIV;
+		argv[k++] = ruid;
+		argv[k++] = rgid;
+		argv[k++] = (char *)"--clear-groups";
+		argv[k++] = (char *)"--";
+	}
+	argv[k++] = (char *)"/bin/sh";
+	argv[k++] = (char *)"-c";
+	argv[k++] = line ? line : (char *)command;
+	if (args) {
+		argv[k++] = (char *)"sh";
+		for (size_t i = 0; i < n_args; i++)
+			argv[k++] = (char *)args[i];
+	}
+	argv[k] = NULL;
 	int rc = posix_spawn(pid, argv[0], &fa, &attr, argv, envp);
+	const char *prog = argv[0];
+	free(argv);
+	free(line);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(envp);
 	if (rc != 0) {
-		dd_seterr(err, "cannot run %s: %s", argv[0], strerror(rc));
+		dd_seterr(err, "cannot run %s: %s", prog, strerror(rc));
 		return -1;
 	}
 	return 0;

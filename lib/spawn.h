@@ -39,6 +39,15 @@ int dd_script_check(const char *command, uint32_t uid, char **err);
  * -1 with *err. */
 int dd_spawn_script(const char *command, const struct dd_run_as *as, char *const env[],
 		    bool quiet, pid_t *pid, char **err);
+/* The same with arguments, as keepalived passes its notify arguments:
+ * `/bin/sh -c 'command "$@"' sh args...`, so "script" and "script extra"
+ * both get them after their own words. A command that is not simple (has
+ * shell syntax: ; & | < > ( ) ` $ # newline, globs, braces, ~; keepalived
+ * would not run it at all) gets them only as $1... of its shell, so that
+ * "a; b" does not hand them to b. args is NULL-terminated; NULL: none. */
+bool dd_command_is_simple(const char *command);
+int dd_spawn_script_args(const char *command, const char *const args[], const struct dd_run_as *as,
+			 char *const env[], bool quiet, pid_t *pid, char **err);
 
 /* Watches a child until it exits and calls done(c, wait status) once, in
  * `loop`. On libev's default loop the child is watched with ev_child:

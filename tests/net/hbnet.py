@@ -54,6 +54,7 @@ heartbeat = {{
   {peers}state_file = "{dir}/{node}.generation";
   interval_ms = {interval}; dead_ms = {dead};
 }};
+{top}
 clusters = (
   {{ name = "web"; priority = {prio};
      {extra}
@@ -109,9 +110,10 @@ class Lab(nslab.Lab):
 
     # ---- daemons ----------------------------------------------------------
     def conf(self, node, prio, interval=50, dead=200, extra="", garp="count = 3; interval_ms = 100;",
-             link0_v6=False, standalone=False, key=None):
+             link0_v6=False, standalone=False, key=None, top=""):
         """The node's config file; `key` is its key file (default: the
-        lab's shared hb.key)."""
+        lab's shared hb.key); `extra` goes into the cluster, `top` at top
+        level (track_scripts)."""
         peer = "lb2" if node == "lb1" else "lb1"
         a0 = 2 if link0_v6 else 0
         peers = "" if standalone else PEERS.format(key=key or os.path.join(self.dir, "hb.key"), peer=peer,
@@ -122,7 +124,7 @@ class Lab(nslab.Lab):
         with open(path, "w") as f:
             f.write(CONF.format(node=node, dir=self.dir, prio=prio, peers=peers, notify=notify,
                                 interval=interval, dead=dead, extra=extra, garp=garp,
-                                vip4=VIP4, vip6=VIP6))
+                                vip4=VIP4, vip6=VIP6, top=top))
         return path
 
     def log_path(self, node):

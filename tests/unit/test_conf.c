@@ -1520,12 +1520,130 @@ START_TEST(keys_documented)
 }
 END_TEST
 
+/* Track scripts (keepalived's vrrp_script / track_script): every rule with
+ * its line, and the cluster's copy of indices and weights. */
+START_TEST(track_scripts)
+{
+	struct dd_config *c = load_ok(
+		"track_scripts = ( { name = \"a\"; command = \"true\"; },\n"
+		"  { name = \"b\"; command = \"false\"; interval_ms = 300; timeout_ms = 200;\n"
+		"    rise = 3; fall = 2; weight = -20; user = \"root\"; } );\n"
+		"clusters = ( { name = \"web\"; track_scripts = [ \"b\", \"a\" ]; } );\n");
+	ck_assert_uint_eq(c->n_track_scripts, 2);
+	const struct dd_track_script *a = &c->track_scripts[0], *b = &c->track_scripts[1];
+	ck_assert_str_eq(a->name, "a");
+	ck_assert_uint_eq(a->interval_ms, 1000);
+	ck_assert_uint_eq(a->timeout_ms, 500);
+	ck_assert_uint_eq(a->rise, 1);
+	ck_assert_uint_eq(a->fall, 1);
+	ck_assert_int_eq(a->weight, 0);
+	ck_assert_ptr_null(a->user);
+	ck_assert_uint_eq(a->uid, c->scripts.uid);
+	ck_assert_uint_eq(b->timeout_ms, 200);
+	ck_assert_uint_eq(b->rise, 3);
+	ck_assert_int_eq(b->weight, -20);
+	ck_assert_uint_eq(b->uid, 0);
+	ck_assert_uint_eq(c->clusters[0].n_track, 2);
+	ck_assert_str_eq(c->clusters[0].track[0].name, "b");
+	ck_assert_int_eq(c->clusters[0].track[0].weight, -20);
+	ck_assert_str_eq(c->clusters[0].track[1].name, "a");
+	ck_assert_int_eq(c->clusters[0].track[1].weight, 0);
+	dd_config_free(c);
+
+	expect_errors("track_scripts = ( { name = \"a\"; command = \"true\"; },\n"
+		      "  { name = \"a\"; command = \"true\"; },\n"
+		      "  { command = \"true\"; },\n"
+		      "  { name = \"c\"; } );\n",
+		      "directord.conf:2: duplicate track script name 'a' (first at line 1)\n"
+		      "directord.conf:3: track script needs a name\n"
+		      "directord.conf:4: track script needs a command\n");
+	expect_errors("track_scripts = ( { name = \"a\"; command = \"true\";\n"
+		      "  interval_ms = 1000;\n"
+		      "  timeout_ms = 1000; },\n"
+		      "  { name = \"b\"; command = \"true\"; interval_ms = 400; },\n"
+		      "  { name = \"c\"; command = \"true\";\n"
+		      "    weight = 254; },\n"
+		      "  { name = \"d\"; command = \"true\";\n"
+		      "    weight = -254; },\n"
+		      "  { name = \"e\"; command = \"true\";\n"
+		      "    user = \"no-such-user-dd\"; rise = 0; foo = 1; } );\n",
+		      "directord.conf:3: timeout_ms 1000 must be less than interval_ms 1000 (a run never overlaps the next)\n"
+		      "directord.conf:4: timeout_ms 500 must be less than interval_ms 400 (a run never overlaps the next)\n"
+		      "directord.conf:6: weight 254 is out of range (-253..253)\n"
+		      "directord.conf:8: weight -254 is out of range (-253..253)\n"
+		      "directord.conf:10: unknown key 'foo' in track script\n"
+		      "directord.conf:10: rise 0 is out of range (1..1000)\n"
+		      "directord.conf:10: user 'no-such-user-dd' does not exist\n");
+	expect_errors("track_scripts = ( { name = \"a\"; command = \"true\"; } );\n"
+		      "clusters = ( { name = \"web\";\n"
+		      "  track_scripts = [ \"a\", \"nope\", \"a\" ]; } );\n",
+		      "directord.conf:3: unknown track script 'nope' (not in the top-level track_scripts)\n"
+		      "directord.conf:3: track script 'a' listed twice in cluster\n");
+	expect_errors("clusters = ( { name = \"web\";\n"
+		      "  track_scripts = [ 1 ]; } );\n",
+		      "directord.conf:2: track_scripts entries must be names of track scripts (strings)\n");
+	/* A script others may change is refused for its own user too. */
+	char dir[400], script[500], text[1200];
+	snprintf(dir, sizeof dir, "%s/w", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0777), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	snprintf(script, sizeof script, "%s/chk", dir);
+	write_file(script, "#!/bin/sh\nexit 0\n", 0755);
+	snprintf(text, sizeof text, "track_scripts = ( { name = \"a\";\n  command = \"%s\"; user = \"root\"; } );\n",
+		 script);
+	struct dd_conf_errors e = { 0 };
+	ck_assert_ptr_null(dd_config_load_string(text, "directord.conf", &e));
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_int_eq(e.v[0].line, 2);
+	ck_assert_ptr_nonnull(strstr(e.v[0].msg, "is writable by group or others"));
+	dd_conf_errors_free(&e);
+}
+END_TEST
+
+/* Per-cluster notify commands and the real servers' notify_up/down, which
+ * a real server inherits from its service unless it sets its own. */
+START_TEST(notify_keys)
+{
+	struct dd_config *c = load_ok(
+		"clusters = ( { name = \"web\"; notify = \"/bin/echo x\"; notify_type = \"group\";\n"
+		"  notify_active = \"true a\"; notify_standby = \"true s\"; notify_fault = \"true f\";\n"
+		"  notify_stop = \"true t\";\n"
+		"  services = ( { protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80;\n"
+		"    notify_up = \"true up\"; notify_down = \"true down\";\n"
+		"    real_servers = ( { address = \"198.51.100.21\"; },\n"
+		"      { address = \"198.51.100.22\"; notify_up = \"true 22\"; notify_down = \"\"; } ); } ); } );\n");
+	const struct dd_cluster *cl = &c->clusters[0];
+	ck_assert_str_eq(cl->notify.all, "/bin/echo x");
+	ck_assert_int_eq(cl->notify.type, DD_NOTIFY_GROUP);
+	ck_assert_str_eq(cl->notify.active, "true a");
+	ck_assert_str_eq(cl->notify.standby, "true s");
+	ck_assert_str_eq(cl->notify.fault, "true f");
+	ck_assert_str_eq(cl->notify.stop, "true t");
+	const struct dd_service *s = &cl->services[0];
+	ck_assert_str_eq(s->notify_up, "true up");
+	ck_assert_str_eq(s->rs[0].notify_up, "true up");
+	ck_assert_str_eq(s->rs[0].notify_down, "true down");
+	ck_assert_str_eq(s->rs[1].notify_up, "true 22");
+	ck_assert_ptr_null(s->rs[1].notify_down);
+	dd_config_free(c);
+	c = load_ok("clusters = ( { name = \"web\"; } );\n");
+	ck_assert_ptr_null(c->clusters[0].notify.all);
+	ck_assert_int_eq(c->clusters[0].notify.type, DD_NOTIFY_INSTANCE);
+	dd_config_free(c);
+	expect_errors("clusters = ( { name = \"web\";\n"
+		      "  notify_type = \"vrrp\"; } );\n",
+		      "directord.conf:2: notify_type 'vrrp' is not one of instance, group\n");
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("load");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, track_scripts);
+	tcase_add_test(tc, notify_keys);
 	tcase_add_test(tc, check_merge);
 	tcase_add_test(tc, all_keys_parse);
 	tcase_add_test(tc, ipv6_and_fwmark);

@@ -371,6 +371,73 @@ END_TEST
 /* A director without a peer: no key, no state file, no keepalives; web is
  * active at once and its VIP goes on stop. A reload gives it a peer (the
  * state file is needed from then on) and takes it away again. */
+static struct dd_track_state tstate(const char *name, bool ok)
+{
+	struct dd_track_state t = { .known = true, .ok = ok, .how = DD_TRACK_EXITED, .code = ok ? 0 : 3 };
+	snprintf(t.name, sizeof t.name, "%s", name);
+	return t;
+}
+
+/* Track scripts, standalone: INIT waits for every tracked script's first
+ * result; weights move the effective priority (clamped to 1..254); a
+ * failed script of weight 0 is a fault with the track-script reason code;
+ * states of untracked scripts are ignored. */
+START_TEST(track_scripts_fault_and_priority)
+{
+	static struct node n;
+	struct rec r = { 0 };
+	char *err = NULL;
+	struct dd_failover_status st;
+	mknode(&n, "a", "b", "192.0.2.1", "192.0.2.2", "203.0.113.1", 100);
+	n.cfg.hb.n_peers = 0;
+	n.cfg.hb.key_file = NULL;
+	struct dd_cluster *cl = &n.cl[0];
+	cl->n_track = 3;
+	strcpy(cl->track[0].name, "up");
+	cl->track[0].weight = 200;
+	strcpy(cl->track[1].name, "down");
+	cl->track[1].weight = -250;
+	strcpy(cl->track[2].name, "hard");
+	cl->track[2].weight = 0;
+	struct dd_failover_hooks h = { .ctx = &r, .role_changed = on_role };
+	struct dd_failover *a = dd_failover_new(loop, &n.cfg, &h, &err);
+	ck_assert_msg(a, "%s", err ? err : "");
+	struct dd_track_state t = tstate("up", true);
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	t = tstate("down", true);
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	t = tstate("other", false);             /* no cluster tracks it */
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_INIT);   /* "hard" has no result yet */
+	ck_assert_uint_eq(st.clusters[0].priority, 254);       /* 100 + 200, clamped */
+	t = tstate("hard", true);
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	wait_event(&r, "web: init -> active: no peer configured");
+	t = tstate("down", false);
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_uint_eq(st.clusters[0].priority, 50);        /* 100 + 200 - 250 */
+	t = tstate("up", false);
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_uint_eq(st.clusters[0].priority, 1);         /* 100 - 250, clamped */
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE); /* no peer to lose to */
+	t = tstate("hard", false);
+	t.how = DD_TRACK_TIMED_OUT;
+	t.timeout_ms = 500;
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	wait_event(&r, "web: active -> fault: track script hard failed: timeout after 500 ms");
+	ck_assert_int_eq(dd_failover_status(a, &st), 0);
+	ck_assert_int_eq(st.clusters[0].why, DD_WHY_TRACK_SCRIPT);
+	ck_assert(!addr_present("203.0.113.1"));
+	t = tstate("hard", true);
+	ck_assert_int_eq(dd_failover_track(a, &t, &err), 0);
+	wait_event(&r, "web: standby -> active: no peer configured");
+	dd_failover_stop(a, false);
+}
+END_TEST
+
 START_TEST(standalone_lifecycle)
 {
 	static struct node n;
@@ -598,6 +665,7 @@ int main(void)
 	tcase_add_test(tc, vip_that_cannot_be_added_is_retried);
 	tcase_add_test(tc, dead_peer_has_no_roles);
 	tcase_add_test(tc, standalone_lifecycle);
+	tcase_add_test(tc, track_scripts_fault_and_priority);
 	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);

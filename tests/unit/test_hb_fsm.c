@@ -151,6 +151,30 @@ START_TEST(local_fault_blocks_takeover)
 }
 END_TEST
 
+/* A track script's fault: the role change carries its own reason code, and
+ * a monitor's fault after it carries the monitors' again. */
+START_TEST(track_script_fault_has_its_reason_code)
+{
+	struct dd_fsm f;
+	struct dd_fsm_out o;
+	mk(&f, 150, false);
+	struct dd_fsm_peer p = peer(true, DD_ROLE_STANDBY, 100, 0);
+	run(&f, &p, 1010, &o);
+	ck_assert_int_eq(f.role, DD_ROLE_ACTIVE);
+	dd_fsm_set_fault_why(&f, true, DD_WHY_TRACK_SCRIPT, "track script chk failed: exit status 1");
+	ck_assert_int_eq(run(&f, &p, 1020, &o), 1);
+	ck_assert_int_eq(f.role, DD_ROLE_FAULT);
+	ck_assert_int_eq(o.why, DD_WHY_TRACK_SCRIPT);
+	ck_assert_str_eq(dd_fsm_why_name(o.why), "track-script");
+	ck_assert_str_eq(o.reason, "track script chk failed: exit status 1");
+	dd_fsm_set_fault(&f, false, "");
+	ck_assert_int_eq(run(&f, &p, 1030, &o), 2);
+	dd_fsm_set_fault(&f, true, "interface eth0 down");
+	ck_assert_int_eq(run(&f, &p, 1040, &o), 1);
+	ck_assert_int_eq(o.why, DD_WHY_FAULT);
+}
+END_TEST
+
 START_TEST(active_fault_drops)
 {
 	struct dd_fsm f;
@@ -376,6 +400,7 @@ int main(void)
 	Suite *s = suite_create("hb_fsm");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, init_waits_then_active);
+	tcase_add_test(tc, track_script_fault_has_its_reason_code);
 	tcase_add_test(tc, init_sees_active_peer);
 	tcase_add_test(tc, election_by_priority_then_name);
 	tcase_add_test(tc, standby_takes_over_on_silence_and_fault);

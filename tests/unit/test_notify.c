@@ -137,6 +137,127 @@ START_TEST(status_survives_the_default_loop)
 }
 END_TEST
 
+/* A recording script: one line per run, "$@" joined by '|', then the
+ * variables it is asked for. */
+static void write_recorder(char *path, size_t len)
+{
+	snprintf(path, len, "%s/rec", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	/* One write per run: runs may be concurrent. */
+	fprintf(f, "#!/bin/sh\nl=\"$#\"\nfor a in \"$@\"; do l=\"$l|$a\"; done\n"
+		   "echo \"$l $DIRECTORD_CLUSTER$DIRECTORD_SERVICE/$DIRECTORD_ROLE$DIRECTORD_STATE/$DIRECTORD_REAL_SERVER/$DIRECTORD_UP/$DIRECTORD_TOTAL/$DIRECTORD_REASON\" >> %s/out\n",
+		dir);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+static struct dd_config *load(const char *text)
+{
+	struct dd_conf_errors e = { 0 };
+	struct dd_config *c = dd_config_load_string(text, "/tmp/t.conf", &e);
+	if (!c) {
+		dd_conf_errors_print(&e, stderr);
+		ck_abort_msg("config did not load");
+	}
+	return c;
+}
+
+/* keepalived's notify arguments ($1 INSTANCE|GROUP, $2 name, $3 state, $4
+ * priority) follow the command's own words; notify_<state> gets none; a
+ * cluster without commands of its own runs logging.notify with them. */
+START_TEST(keepalived_arguments)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct dd_notify *n = dd_notify_new(loop);
+	char rec[128], text[2048], out[128], buf[2048];
+	write_recorder(rec, sizeof rec);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(text, sizeof text,
+		 "scripts = { user = \"root\"; };\n"
+		 "logging = { notify = \"%s\"; };\n"
+		 "clusters = ( { name = \"web\"; notify = \"%s extra words\"; notify_active = \"%s\"; },\n"
+		 "  { name = \"db\"; notify = \"%s\"; notify_type = \"group\"; },\n"
+		 "  { name = \"plain\"; },\n"
+		 "  { name = \"sh\"; notify = \"echo \\\"$# $4 $3\\\" >> %s/out\"; } );\n", rec, rec, rec, rec, dir);
+	struct dd_config *cfg = load(text);
+	struct dd_role_change rc = { .cluster = "web", .old_role = DD_ROLE_STANDBY,
+				     .new_role = DD_ROLE_ACTIVE, .why = DD_WHY_PEER_SILENT,
+				     .reason = "peer silent", .priority = 150 };
+	dd_notify_role_change(n, cfg, &rc);
+	drain(loop, n, 10);
+	rc.new_role = DD_ROLE_FAULT;
+	rc.why = DD_WHY_TRACK_SCRIPT;
+	dd_notify_role_change(n, cfg, &rc);
+	drain(loop, n, 10);
+	snprintf(rc.cluster, sizeof rc.cluster, "db");
+	rc.new_role = DD_ROLE_STANDBY;
+	dd_notify_role_change(n, cfg, &rc);
+	drain(loop, n, 10);
+	snprintf(rc.cluster, sizeof rc.cluster, "plain");
+	rc.new_role = DD_ROLE_STOPPED;
+	rc.priority = 90;
+	dd_notify_role_change(n, cfg, &rc);
+	drain(loop, n, 10);
+	/* Shell syntax: the arguments are $1..$4, not appended. */
+	snprintf(rc.cluster, sizeof rc.cluster, "sh");
+	dd_notify_role_change(n, cfg, &rc);
+	drain(loop, n, 10);
+	ck_assert_int_ge(read_small_file(out, buf, sizeof buf), 0);
+	/* The specific command runs first; the order of two concurrent runs
+	 * is not fixed, so the web/active pair is compared as a set. */
+	const char *a1 = "0 web/active////peer silent\n";
+	const char *a2 = "6|extra|words|INSTANCE|web|MASTER|150 web/active////peer silent\n";
+	size_t l1 = strlen(a1), l2 = strlen(a2);
+	ck_assert_msg((strncmp(buf, a1, l1) == 0 && strncmp(buf + l1, a2, l2) == 0) ||
+		      (strncmp(buf, a2, l2) == 0 && strncmp(buf + l2, a1, l1) == 0), "got:\n%s", buf);
+	ck_assert_str_eq(buf + l1 + l2,
+			 "6|extra|words|INSTANCE|web|FAULT|150 web/fault////peer silent\n"
+			 "4|GROUP|db|BACKUP|0 db/standby////peer silent\n"
+			 "4|INSTANCE|plain|STOP|90 plain/stopped////peer silent\n"
+			 "4 90 STOP\n");
+	dd_config_free(cfg);
+	dd_notify_free(n);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+/* notify_up / notify_down: the real server's own, else its service's. */
+START_TEST(real_server_notify)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct dd_notify *n = dd_notify_new(loop);
+	char rec[128], text[2048], out[128], buf[2048];
+	write_recorder(rec, sizeof rec);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(text, sizeof text,
+		 "scripts = { user = \"root\"; };\n"
+		 "clusters = ( { name = \"web\"; services = ( { name = \"www\"; protocol = \"tcp\";\n"
+		 "  address = \"203.0.113.10\"; port = 80; notify_up = \"%s up\"; notify_down = \"%s down\";\n"
+		 "  real_servers = ( { address = \"198.51.100.21\"; },\n"
+		 "    { address = \"198.51.100.22\"; notify_down = \"\"; } ); } ); } );\n", rec, rec);
+	struct dd_config *cfg = load(text);
+	const struct dd_service *svc = &cfg->clusters[0].services[0];
+	struct dd_notify_rs_event ev = { .svc = svc, .rs = &svc->rs[0], .up = false,
+					 .reason = "connect timeout after 500 ms", .n_up = 1, .n_total = 2 };
+	dd_notify_rs_change(n, cfg, &ev);
+	drain(loop, n, 10);
+	ev.rs = &svc->rs[1];
+	dd_notify_rs_change(n, cfg, &ev);       /* "": none */
+	ev.up = true;
+	ev.reason = "ok";
+	ev.n_up = 2;
+	dd_notify_rs_change(n, cfg, &ev);
+	drain(loop, n, 10);
+	ck_assert_int_ge(read_small_file(out, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "1|down www/down/198.51.100.21:80/1/2/connect timeout after 500 ms\n"
+			      "1|up www/up/198.51.100.22:80/2/2/ok\n");
+	dd_config_free(cfg);
+	dd_notify_free(n);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("notify");
@@ -146,6 +267,8 @@ int main(void)
 	tcase_add_test(tc, returns_at_once_and_timeout_kills_group);
 	tcase_add_test(tc, free_kills_running);
 	tcase_add_test(tc, status_survives_the_default_loop);
+	tcase_add_test(tc, keepalived_arguments);
+	tcase_add_test(tc, real_server_notify);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }

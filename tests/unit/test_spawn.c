@@ -238,6 +238,41 @@ static void probe_once(const char *command, uint32_t uid, struct probed *r)
 	ev_loop_destroy(loop);
 }
 
+/* keepalived's notify arguments: appended to a simple command, after its
+ * own words, even ones that look like shell; a command line with shell
+ * syntax gets them as $1.. only, never as text the shell parses. */
+START_TEST(arguments_appended_to_simple_commands)
+{
+	char script[128], out[128], cmd[512], buf[1024];
+	snprintf(script, sizeof script, "%s/args.sh", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(cmd, sizeof cmd, "#!/bin/sh\nl=\"$#\"\nfor a in \"$@\"; do l=\"$l|$a\"; done\necho \"$l\" >> %s\n", out);
+	put(script, cmd, 0755);
+	const char *args[] = { "INSTANCE", "web", "MASTER", "$(touch /tmp/x)", NULL };
+	struct { const char *tail; bool simple; } cases[] = {
+		{ "", true }, { " 'one word' two", true }, { "; true", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(cmd, sizeof cmd, "%s%s", script, cases[i].tail);
+		ck_assert_int_eq(dd_command_is_simple(cmd), cases[i].simple);
+		pid_t pid;
+		char *err = NULL;
+		ck_assert_msg(dd_spawn_script_args(cmd, args, NULL, NULL, true, &pid, &err) == 0, "%s", err);
+		int st;
+		while (waitpid(pid, &st, 0) < 0)
+			ck_assert_int_eq(errno, EINTR);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	ck_assert_int_ge(read_small_file(out, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "4|INSTANCE|web|MASTER|$(touch /tmp/x)\n"
+			      "6|one word|two|INSTANCE|web|MASTER|$(touch /tmp/x)\n"
+			      "0\n");
+	ck_assert(!dd_command_is_simple("echo $1 > /tmp/f"));
+	ck_assert(!dd_command_is_simple("a && b"));
+	ck_assert(!dd_command_is_simple("a\nb"));
+}
+END_TEST
+
 START_TEST(exec_check_runs_as_script_user)
 {
 	ck_assert_int_eq(chown(dir, NOBODY, NOBODY), 0);
@@ -274,6 +309,7 @@ int main(void)
 	tcase_add_test(tc, runs_as_script_user_with_clean_env);
 	tcase_add_test(tc, writable_scripts_refused);
 	tcase_add_test(tc, exec_check_runs_as_script_user);
+	tcase_add_test(tc, arguments_appended_to_simple_commands);
 	suite_add_tcase(s, tc);
 	return dd_ck_run(s);
 }

@@ -107,6 +107,7 @@ static void build_model(struct fixture *f, struct dd_status *st)
 	c->peer_known = true;
 	c->peer_role = DD_ROLE_STANDBY;
 	c->peer_priority = 100;
+	c->priority = 150;
 	c->vips_up = true;
 	c->vips_missing = 1;
 
@@ -130,6 +131,14 @@ static void build_model(struct fixture *f, struct dd_status *st)
 	r1->health = (struct dd_st_health){ .known = true, .up = true, .reason = "ok", .checks = 10, .ok = 10 };
 	r2->health = (struct dd_st_health){ .known = true, .up = false, .reason = "connection refused",
 					    .checks = 10, .ok = 4, .failed = 6, .transitions = 1 };
+	c->why = DD_WHY_TRACK_SCRIPT;
+	st->n_track = 2;
+	st->track = calloc(2, sizeof *st->track);
+	st->track[0] = (struct dd_track_script_status){ .name = "chk", .known = true, .ok = false,
+		.weight = -20, .consecutive = 2, .runs = 7, .failures = 3, .timeouts = 1,
+		.last_run_age_ms = 1500, .last_result = "timeout after 500 ms" };
+	st->track[1] = (struct dd_track_script_status){ .name = "new", .running = true,
+		.last_run_age_ms = -1 };
 }
 
 static void has(const char *text, const char *want)
@@ -169,6 +178,18 @@ START_TEST(one_model_three_writers)
 	has(text.p, "  link 1 198.51.100.1 -> 198.51.100.2 on eth1: DOWN, never heard");
 	has(text.p, "\ncluster web: active for 1m05s, priority 150; peer standby, priority 100\n");
 	has(text.p, "  vip 203.0.113.10/24 on eth0\n");
+	has(text.p, "track script chk: FAILED (2 in a row), weight -20, 7 runs, 3 failed, 1 timed out; "
+		    "last: timeout after 500 ms, 1.5s ago\n");
+	has(text.p, "track script new: no result yet, weight 0, 0 runs, 0 failed, 0 timed out; running\n");
+	has(json.p, "\"track_scripts\":[{\"name\":\"chk\",\"state\":\"failed\",\"weight\":-20,\"running\":false,"
+		    "\"consecutive\":2,\"runs\":7,\"failures\":3,\"timeouts\":1,"
+		    "\"last_result\":\"timeout after 500 ms\",\"last_run_age_ms\":1500}");
+	has(json.p, "\"state\":\"unknown\"");
+	has(json.p, "\"effective_priority\":150,\"why\":\"track-script\"");
+	has(prom.p, "directord_track_script_up{script=\"chk\"} 0\n");
+	lacks(prom.p, "directord_track_script_up{script=\"new\"}");
+	has(prom.p, "directord_track_script_timeouts_total{script=\"chk\"} 1\n");
+	has(prom.p, "directord_cluster_priority{cluster=\"web\"} 150\n");
 	has(text.p, "  PROBLEM (timers): peer lb2 sends every 100 ms, dead after 400 ms\n");
 	has(text.p, "  1 VIP MISSING: could not be added, retried every second\n");
 	has(text.p, "  service http: tcp 203.0.113.10:80, rr, nat\n");
