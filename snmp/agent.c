@@ -61,6 +61,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +131,11 @@ struct snap {
 	uint64_t rx, tx, bad_auth, bad_version, malformed, replayed, unknown_sender;
 	size_t n_links;
 	struct sn_link links[DD_ST_MAX_LINKS];
-	/* counters */
+	char version[16];
+	/* counters; the subagent's own are filled in by its thread */
 	uint64_t ctl_requests, fwd_passes, fwd_ops, fwd_ops_failed, checks_started;
+	uint64_t snmp_requests, snmp_traps;
+	uint32_t snmp_reconnects;
 	struct sn_cluster *clusters;
 	size_t n_clusters;
 	struct sn_service *services;
@@ -225,6 +229,7 @@ static struct snap *snap_build(struct dd_snmp *s)
 	struct snap *p = xcalloc(1, sizeof *p);
 	p->taken_ms = mono_ms();
 	copy_str(p->node, sizeof p->node, st.node);
+	copy_str(p->version, sizeof p->version, PACKAGE_VERSION);
 	p->uptime_ms = st.uptime_ms;
 	p->reloads = st.reloads;
 	p->reload_failures = st.reload_failures;
@@ -518,25 +523,12 @@ static const oid trap_oid_oid[] = { 1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0 };
 
 /* Under ddObjects (root.1): groups. */
 enum { G_DIRECTOR = 1, G_PEER = 2, G_LINK = 3, G_CLUSTER = 4, G_SERVICE = 5, G_RS = 6, G_COUNTERS = 7 };
-#define N_DIRECTOR 8
-#define N_PEER 14
-#define N_COUNTERS 8
-/* table columns: first and last readable */
-#define LINK_C0 2
-#define LINK_C1 9
-#define CL_C0 2
-#define CL_C1 12
-#define SV_C0 2
-#define SV_C1 16
-#define RS_C0 2
-#define RS_C1 13
 
 struct val {
 	u_char type;
 	long l;
 	struct counter64 c64;
 	const char *str;
-	char buf[32];
 };
 
 static void v_int(struct val *v, long x) { v->type = ASN_INTEGER; v->l = x; }
@@ -552,170 +544,143 @@ static void v_c64(struct val *v, uint64_t x)
 	v->c64.high = (u_long)(x >> 32);
 	v->c64.low = (u_long)(x & 0xffffffffu);
 }
-static long clamp_ms(int64_t ms)
-{
-	return ms < 0 ? -1 : ms > 0x7fffffff ? 0x7fffffff : (long)ms;
-}
 
-static bool scalar_val(const struct snap *p, oid g, oid c, struct val *v)
-{
-	if (g == G_DIRECTOR) {
-		switch (c) {
-		case 1: v_str(v, p->node); return true;
-		case 2: v_str(v, PACKAGE_VERSION); return true;
-		case 3: v_ticks(v, p->uptime_ms); return true;
-		case 4: v_c32(v, p->reloads); return true;
-		case 5: v_c32(v, p->reload_failures); return true;
-		case 6: v_gauge(v, p->n_clusters_cfg); return true;
-		case 7: v_gauge(v, p->n_services_cfg); return true;
-		case 8: v_gauge(v, p->n_rs_cfg); return true;
-		}
-	} else if (g == G_PEER) {
-		switch (c) {
-		case 1: v_str(v, p->peer); return true;
-		case 2: v_bool(v, p->peer_alive); return true;
-		case 3: v_int(v, clamp_ms(p->peer_last_ms)); return true;
-		case 4: v_uns(v, p->interval_ms); return true;
-		case 5: v_uns(v, p->dead_ms); return true;
-		case 6: v_int(v, p->problem); return true;
-		case 7: v_str(v, p->problem_text); return true;
-		case 8: v_c64(v, p->rx); return true;
-		case 9: v_c64(v, p->tx); return true;
-		case 10: v_c64(v, p->bad_auth); return true;
-		case 11: v_c64(v, p->bad_version); return true;
-		case 12: v_c64(v, p->malformed); return true;
-		case 13: v_c64(v, p->replayed); return true;
-		case 14: v_c64(v, p->unknown_sender); return true;
-		}
-	}
-	return false;
-}
+/* The MIB's columns (and scalars) as fields of the copy: which C type a
+ * field has and which SMI type it is shown as. */
+enum kind { K_STR, K_INT, K_MS, K_U32, K_G32, K_C32, K_TICKS, K_BOOL, K_C64 };
+struct col {
+	oid c;
+	enum kind kind;
+	size_t off;
+};
+#define COL(c, k, type, field) { c, k, offsetof(type, field) }
+#define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool counter_val(const struct dd_snmp *s, const struct snap *p, oid c, struct val *v)
-{
-	switch (c) {
-	case 1: v_c64(v, p->ctl_requests); return true;
-	case 2: v_c64(v, p->fwd_passes); return true;
-	case 3: v_c64(v, p->fwd_ops); return true;
-	case 4: v_c64(v, p->fwd_ops_failed); return true;
-	case 5: v_c64(v, p->checks_started); return true;
-	case 6: v_c64(v, s->st.requests); return true;
-	case 7: v_c64(v, s->st.traps); return true;
-	case 8: v_c32(v, s->st.reconnects); return true;
-	}
-	return false;
-}
+static const struct col director_cols[] = {
+	COL(1, K_STR, struct snap, node), COL(2, K_STR, struct snap, version),
+	COL(3, K_TICKS, struct snap, uptime_ms), COL(4, K_C32, struct snap, reloads),
+	COL(5, K_C32, struct snap, reload_failures), COL(6, K_G32, struct snap, n_clusters_cfg),
+	COL(7, K_G32, struct snap, n_services_cfg), COL(8, K_G32, struct snap, n_rs_cfg),
+};
+static const struct col peer_cols[] = {
+	COL(1, K_STR, struct snap, peer), COL(2, K_BOOL, struct snap, peer_alive),
+	COL(3, K_MS, struct snap, peer_last_ms), COL(4, K_U32, struct snap, interval_ms),
+	COL(5, K_U32, struct snap, dead_ms), COL(6, K_INT, struct snap, problem),
+	COL(7, K_STR, struct snap, problem_text), COL(8, K_C64, struct snap, rx),
+	COL(9, K_C64, struct snap, tx), COL(10, K_C64, struct snap, bad_auth),
+	COL(11, K_C64, struct snap, bad_version), COL(12, K_C64, struct snap, malformed),
+	COL(13, K_C64, struct snap, replayed), COL(14, K_C64, struct snap, unknown_sender),
+};
+static const struct col counter_cols[] = {
+	COL(1, K_C64, struct snap, ctl_requests), COL(2, K_C64, struct snap, fwd_passes),
+	COL(3, K_C64, struct snap, fwd_ops), COL(4, K_C64, struct snap, fwd_ops_failed),
+	COL(5, K_C64, struct snap, checks_started), COL(6, K_C64, struct snap, snmp_requests),
+	COL(7, K_C64, struct snap, snmp_traps), COL(8, K_C32, struct snap, snmp_reconnects),
+};
+static const struct col link_cols[] = {
+	COL(2, K_STR, struct sn_link, local), COL(3, K_STR, struct sn_link, remote),
+	COL(4, K_STR, struct sn_link, ifname), COL(5, K_BOOL, struct sn_link, up),
+	COL(6, K_MS, struct sn_link, last_rx_ms), COL(7, K_C64, struct sn_link, rx),
+	COL(8, K_C64, struct sn_link, tx), COL(9, K_C64, struct sn_link, tx_errors),
+};
+static const struct col cluster_cols[] = {
+	COL(2, K_STR, struct sn_cluster, name), COL(3, K_INT, struct sn_cluster, role),
+	COL(4, K_U32, struct sn_cluster, priority), COL(5, K_TICKS, struct sn_cluster, in_role_ms),
+	COL(6, K_INT, struct sn_cluster, why), COL(7, K_STR, struct sn_cluster, reason),
+	COL(8, K_INT, struct sn_cluster, peer_role), COL(9, K_U32, struct sn_cluster, peer_priority),
+	COL(10, K_BOOL, struct sn_cluster, vips_up), COL(11, K_G32, struct sn_cluster, vips_missing),
+	COL(12, K_C32, struct sn_cluster, changes),
+};
+static const struct col service_cols[] = {
+	COL(2, K_STR, struct sn_service, name), COL(3, K_U32, struct sn_service, cluster),
+	COL(4, K_STR, struct sn_service, proto), COL(5, K_STR, struct sn_service, addr),
+	COL(6, K_STR, struct sn_service, sched), COL(7, K_BOOL, struct sn_service, in_kernel),
+	COL(8, K_G32, struct sn_service, total), COL(9, K_G32, struct sn_service, up),
+	COL(10, K_U32, struct sn_service, quorum), COL(11, K_INT, struct sn_service, qstate),
+	COL(12, K_C64, struct sn_service, conns), COL(13, K_C64, struct sn_service, inpkts),
+	COL(14, K_C64, struct sn_service, outpkts), COL(15, K_C64, struct sn_service, inbytes),
+	COL(16, K_C64, struct sn_service, outbytes),
+};
+static const struct col rs_cols[] = {
+	COL(2, K_STR, struct sn_rs, addr), COL(3, K_U32, struct sn_rs, port),
+	COL(4, K_INT, struct sn_rs, state), COL(5, K_U32, struct sn_rs, weight),
+	COL(6, K_U32, struct sn_rs, cfg_weight), COL(7, K_G32, struct sn_rs, active),
+	COL(8, K_G32, struct sn_rs, inact), COL(9, K_G32, struct sn_rs, persist),
+	COL(10, K_C64, struct sn_rs, conns), COL(11, K_STR, struct sn_rs, reason),
+	COL(12, K_C64, struct sn_rs, checks), COL(13, K_C64, struct sn_rs, failed),
+};
 
-static bool link_val(const struct snap *p, oid c, oid i, struct val *v)
+struct group {
+	const struct col *cols;
+	size_t n;
+};
+/* by group number; columns are contiguous from cols[0].c */
+static const struct group groups[] = {
+	[G_DIRECTOR] = { director_cols, N_ELEM(director_cols) },
+	[G_PEER] = { peer_cols, N_ELEM(peer_cols) },
+	[G_LINK] = { link_cols, N_ELEM(link_cols) },
+	[G_CLUSTER] = { cluster_cols, N_ELEM(cluster_cols) },
+	[G_SERVICE] = { service_cols, N_ELEM(service_cols) },
+	[G_RS] = { rs_cols, N_ELEM(rs_cols) },
+	[G_COUNTERS] = { counter_cols, N_ELEM(counter_cols) },
+};
+
+/* Column c of the row at `row` (a struct snap, sn_link ... as the group says). */
+static bool cell(const void *row, oid g, oid c, struct val *v)
 {
-	if (i < 1 || i > p->n_links)
+	const struct group *gr = &groups[g];
+	if (c < gr->cols[0].c || c >= gr->cols[0].c + gr->n)
 		return false;
-	const struct sn_link *l = &p->links[i - 1];
-	switch (c) {
-	case 2: v_str(v, l->local); return true;
-	case 3: v_str(v, l->remote); return true;
-	case 4: v_str(v, l->ifname); return true;
-	case 5: v_bool(v, l->up); return true;
-	case 6: v_int(v, clamp_ms(l->last_rx_ms)); return true;
-	case 7: v_c64(v, l->rx); return true;
-	case 8: v_c64(v, l->tx); return true;
-	case 9: v_c64(v, l->tx_errors); return true;
+	const struct col *k = &gr->cols[c - gr->cols[0].c];
+	const char *f = (const char *)row + k->off;
+	uint32_t u32;
+	uint64_t u64;
+	int64_t i64;
+	int i;
+	bool b;
+	switch (k->kind) {
+	case K_STR: v_str(v, f); break;
+	case K_INT: memcpy(&i, f, sizeof i); v_int(v, i); break;
+	case K_MS:
+		memcpy(&i64, f, sizeof i64);
+		v_int(v, i64 < 0 ? -1 : i64 > 0x7fffffff ? 0x7fffffff : (long)i64);
+		break;
+	case K_U32: memcpy(&u32, f, sizeof u32); v_uns(v, u32); break;
+	case K_G32: memcpy(&u32, f, sizeof u32); v_gauge(v, u32); break;
+	case K_C32: memcpy(&u32, f, sizeof u32); v_c32(v, u32); break;
+	case K_TICKS: memcpy(&u64, f, sizeof u64); v_ticks(v, u64); break;
+	case K_BOOL: memcpy(&b, f, sizeof b); v_bool(v, b); break;
+	case K_C64: memcpy(&u64, f, sizeof u64); v_c64(v, u64); break;
 	}
-	return false;
+	return true;
 }
 
-static bool cluster_val(const struct snap *p, oid c, oid i, struct val *v)
+static const void *table_row(const struct snap *p, oid g, oid i, oid j)
 {
-	if (i < 1 || i > p->n_clusters)
-		return false;
-	const struct sn_cluster *k = &p->clusters[i - 1];
-	switch (c) {
-	case 2: v_str(v, k->name); return true;
-	case 3: v_int(v, k->role); return true;
-	case 4: v_uns(v, k->priority); return true;
-	case 5: v_ticks(v, k->in_role_ms); return true;
-	case 6: v_int(v, k->why); return true;
-	case 7: v_str(v, k->reason); return true;
-	case 8: v_int(v, k->peer_role); return true;
-	case 9: v_uns(v, k->peer_priority); return true;
-	case 10: v_bool(v, k->vips_up); return true;
-	case 11: v_gauge(v, k->vips_missing); return true;
-	case 12: v_c32(v, k->changes); return true;
+	if (i < 1)
+		return NULL;
+	switch (g) {
+	case G_LINK: return i <= p->n_links ? (const void *)&p->links[i - 1] : NULL;
+	case G_CLUSTER: return i <= p->n_clusters ? (const void *)&p->clusters[i - 1] : NULL;
+	case G_SERVICE: return i <= p->n_services ? (const void *)&p->services[i - 1] : NULL;
+	case G_RS:
+		if (i > p->n_services || j < 1 || j > p->services[i - 1].n_rs)
+			return NULL;
+		return &p->rs[p->services[i - 1].rs0 + j - 1];
 	}
-	return false;
-}
-
-static bool service_val(const struct snap *p, oid c, oid i, struct val *v)
-{
-	if (i < 1 || i > p->n_services)
-		return false;
-	const struct sn_service *o = &p->services[i - 1];
-	switch (c) {
-	case 2: v_str(v, o->name); return true;
-	case 3: v_uns(v, o->cluster); return true;
-	case 4: v_str(v, o->proto); return true;
-	case 5: v_str(v, o->addr); return true;
-	case 6: v_str(v, o->sched); return true;
-	case 7: v_bool(v, o->in_kernel); return true;
-	case 8: v_gauge(v, o->total); return true;
-	case 9: v_gauge(v, o->up); return true;
-	case 10: v_uns(v, o->quorum); return true;
-	case 11: v_int(v, o->qstate); return true;
-	case 12: v_c64(v, o->conns); return true;
-	case 13: v_c64(v, o->inpkts); return true;
-	case 14: v_c64(v, o->outpkts); return true;
-	case 15: v_c64(v, o->inbytes); return true;
-	case 16: v_c64(v, o->outbytes); return true;
-	}
-	return false;
-}
-
-static bool rs_val(const struct snap *p, oid c, oid i, oid j, struct val *v)
-{
-	if (i < 1 || i > p->n_services)
-		return false;
-	const struct sn_service *o = &p->services[i - 1];
-	if (j < 1 || j > o->n_rs)
-		return false;
-	const struct sn_rs *y = &p->rs[o->rs0 + j - 1];
-	switch (c) {
-	case 2: v_str(v, y->addr); return true;
-	case 3: v_uns(v, y->port); return true;
-	case 4: v_int(v, y->state); return true;
-	case 5: v_uns(v, y->weight); return true;
-	case 6: v_uns(v, y->cfg_weight); return true;
-	case 7: v_gauge(v, y->active); return true;
-	case 8: v_gauge(v, y->inact); return true;
-	case 9: v_gauge(v, y->persist); return true;
-	case 10: v_c64(v, y->conns); return true;
-	case 11: v_str(v, y->reason); return true;
-	case 12: v_c64(v, y->checks); return true;
-	case 13: v_c64(v, y->failed); return true;
-	}
-	return false;
+	return NULL;
 }
 
 /* The value at t[0..n) (relative to ddObjects), exactly. */
-static bool value_at(const struct dd_snmp *s, const struct snap *p, const oid *t, size_t n, struct val *v)
+static bool value_at(const struct snap *p, const oid *t, size_t n, struct val *v)
 {
-	if (n < 2)
+	if (n < 3 || t[0] < G_DIRECTOR || t[0] > G_COUNTERS)
 		return false;
-	switch (t[0]) {
-	case G_DIRECTOR:
-	case G_PEER:
-		return n == 3 && t[2] == 0 && scalar_val(p, t[0], t[1], v);
-	case G_COUNTERS:
-		return n == 3 && t[2] == 0 && counter_val(s, p, t[1], v);
-	case G_LINK:
-		return n == 4 && t[1] == 1 && link_val(p, t[2], t[3], v);
-	case G_CLUSTER:
-		return n == 4 && t[1] == 1 && cluster_val(p, t[2], t[3], v);
-	case G_SERVICE:
-		return n == 4 && t[1] == 1 && service_val(p, t[2], t[3], v);
-	case G_RS:
-		return n == 5 && t[1] == 1 && rs_val(p, t[2], t[3], t[4], v);
-	}
-	return false;
+	if (t[0] == G_DIRECTOR || t[0] == G_PEER || t[0] == G_COUNTERS)
+		return n == 3 && t[2] == 0 && cell(p, t[0], t[1], v);
+	size_t want = t[0] == G_RS ? 5 : 4;
+	const void *row = n == want && t[1] == 1 ? table_row(p, t[0], t[3], n == 5 ? t[4] : 0) : NULL;
+	return row && cell(row, t[0], t[2], v);
 }
 
 static int oid_cmp(const oid *a, size_t na, const oid *b, size_t nb)
@@ -765,11 +730,10 @@ static bool next_row2(const struct snap *p, const oid *tail, size_t n, oid *out)
 /* The first instance strictly after t[0..n), relative to ddObjects. */
 static bool next_of(const struct snap *p, const oid *t, size_t n, oid *out, size_t *outn)
 {
-	static const struct { oid g; int cols; } scal[] = { { G_DIRECTOR, N_DIRECTOR }, { G_PEER, N_PEER } };
 	for (oid g = 1; g <= G_COUNTERS; g++) {
+		int c0 = (int)groups[g].cols[0].c, c1 = c0 + (int)groups[g].n - 1;
 		if (g == G_DIRECTOR || g == G_PEER || g == G_COUNTERS) {
-			int cols = g == G_COUNTERS ? N_COUNTERS : scal[g - 1].cols;
-			for (int c = 1; c <= cols; c++) {
+			for (int c = c0; c <= c1; c++) {
 				oid cand[3] = { g, (oid)c, 0 };
 				if (oid_cmp(cand, 3, t, n) > 0) {
 					memcpy(out, cand, sizeof cand);
@@ -779,8 +743,6 @@ static bool next_of(const struct snap *p, const oid *t, size_t n, oid *out, size
 			}
 			continue;
 		}
-		int c0 = g == G_LINK ? LINK_C0 : g == G_CLUSTER ? CL_C0 : g == G_SERVICE ? SV_C0 : RS_C0;
-		int c1 = g == G_LINK ? LINK_C1 : g == G_CLUSTER ? CL_C1 : g == G_SERVICE ? SV_C1 : RS_C1;
 		size_t rows = g == G_LINK ? p->n_links : g == G_CLUSTER ? p->n_clusters : p->n_services;
 		for (int c = c0; c <= c1; c++) {
 			oid col[3] = { g, 1, (oid)c };
@@ -830,7 +792,7 @@ static void set_val(netsnmp_variable_list *vb, const struct val *v)
 
 /* A snap no older than SNAP_MAX_AGE_MS, asked from main if need be; main
  * gets SNAP_WAIT_MS to answer, after which the old copy serves. */
-static const struct snap *current_snap(struct dd_snmp *s)
+static struct snap *current_snap(struct dd_snmp *s)
 {
 	uint64_t now = mono_ms();
 	pthread_mutex_lock(&s->mu);
@@ -867,8 +829,15 @@ static int handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg, ne
 	struct dd_snmp *s = h->myvoid;
 	if (ri->mode != MODE_GET && ri->mode != MODE_GETNEXT)
 		return SNMP_ERR_NOERROR;
-	const struct snap *p = current_snap(s);
+	struct snap *p = current_snap(s);
 	uint64_t answered = 0;
+	if (p) {
+		pthread_mutex_lock(&s->mu);
+		p->snmp_requests = s->st.requests;
+		p->snmp_traps = s->st.traps;
+		p->snmp_reconnects = s->st.reconnects;
+		pthread_mutex_unlock(&s->mu);
+	}
 	for (netsnmp_request_info *rq = requests; rq; rq = rq->next) {
 		if (rq->processed)
 			continue;
@@ -893,7 +862,7 @@ static int handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg, ne
 			n = len - ROOT_LEN - 1;
 		}
 		if (ri->mode == MODE_GET) {
-			if (!t || !value_at(s, p, t, n, &v)) {
+			if (!t || !value_at(p, t, n, &v)) {
 				netsnmp_set_request_error(ri, rq, SNMP_NOSUCHINSTANCE);
 				continue;
 			}
@@ -911,7 +880,7 @@ static int handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg, ne
 			found = next_of(p, NULL, 0, nx, &nn);
 		else
 			found = false;
-		if (!found || !value_at(s, p, nx, nn, &v))
+		if (!found || !value_at(p, nx, nn, &v))
 			continue;      /* past the end: the agent asks the next subtree */
 		oid full[ROOT_LEN + 1 + 8];
 		memcpy(full, base, sizeof base);
