@@ -18,6 +18,7 @@ extern const char *const dd_keys_peer[];
 extern const char *const dd_keys_link[];
 extern const char *const dd_keys_sync[];
 extern const char *const dd_keys_snmp[];
+extern const char *const dd_keys_ecmp[];
 extern const char *const dd_keys_cluster[];
 extern const char *const dd_keys_garp[];
 extern const char *const dd_keys_vip[];
@@ -41,6 +42,7 @@ extern const char *const dd_check_type_names[];
 extern const char *const dd_removal_names[];
 extern const char *const dd_garp_mode_names[];
 extern const char *const dd_initial_names[];
+extern const char *const dd_mode_names[];
 extern const char *const dd_notify_type_names[];
 extern const char *const dd_family_names[]; /* inet, inet6 */
 /* Index of `s` in a NULL-terminated table, or -1. */

@@ -12,7 +12,7 @@
 #include "lib/util.h"
 
 const char *const dd_keys_top[] = { "node", "pid_file", "logging", "scripts",
-	"control", "heartbeat", "sync", "snmp", "track_scripts", "clusters", NULL };
+	"control", "heartbeat", "sync", "ecmp", "snmp", "track_scripts", "clusters", NULL };
 const char *const dd_keys_track_script[] = { "name", "command", "interval_ms",
 	"timeout_ms", "rise", "fall", "weight", "user", NULL };
 const char *const dd_keys_scripts[] = { "user", "group", NULL };
@@ -27,7 +27,8 @@ const char *const dd_keys_link[] = { "local", "remote", "interface", NULL };
 const char *const dd_keys_sync[] = { "enabled", "interface", "syncid",
 	"tcp_timeout_s", "tcpfin_timeout_s", "udp_timeout_s", "sloppy", NULL };
 const char *const dd_keys_snmp[] = { "enabled", "agentx_socket", "traps", NULL };
-const char *const dd_keys_cluster[] = { "name", "priority", "failback",
+const char *const dd_keys_ecmp[] = { "device", "drain_timeout_s", "stop_wait_ms", NULL };
+const char *const dd_keys_cluster[] = { "name", "mode", "priority", "failback",
 	"failback_delay_ms", "track_interfaces", "ping_targets", "gateway",
 	"ping_interval_ms", "ping_timeout_ms", "ping_fall", "track_scripts",
 	"notify", "notify_type", "notify_active", "notify_standby", "notify_fault",
@@ -52,7 +53,7 @@ const char *const dd_keys_rs[] = { "address", "port", "weight",
 
 const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging, dd_keys_scripts,
 	dd_keys_control, dd_keys_heartbeat, dd_keys_peer, dd_keys_link,
-	dd_keys_sync, dd_keys_snmp, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
+	dd_keys_sync, dd_keys_ecmp, dd_keys_snmp, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
 	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, dd_keys_track_script, NULL };
 
 const char *const dd_schedulers[] = { "rr", "wrr", "lc", "wlc", "lblc",
@@ -92,9 +93,18 @@ ENUM_NAMES(enum dd_check_type, check_type, [DD_CHECK_NONE] = "none", [DD_CHECK_T
 ENUM_NAMES(enum dd_removal, removal, [DD_REMOVAL_DRAIN] = "drain", [DD_REMOVAL_REMOVE] = "remove")
 ENUM_NAMES(enum dd_garp_mode, garp_mode, [DD_GARP_REQUEST] = "request", [DD_GARP_REPLY] = "reply")
 ENUM_NAMES(enum dd_initial, initial, [DD_INITIAL_DOWN] = "down", [DD_INITIAL_UP] = "up")
+ENUM_NAMES(enum dd_mode, mode, [DD_MODE_PAIR] = "pair", [DD_MODE_ECMP] = "ecmp")
 ENUM_NAMES(enum dd_notify_type, notify_type, [DD_NOTIFY_INSTANCE] = "instance",
 	   [DD_NOTIFY_GROUP] = "group")
 #undef ENUM_NAMES
+
+bool dd_config_has_ecmp(const struct dd_config *c)
+{
+	for (size_t i = 0; c && i < c->n_clusters; i++)
+		if (c->clusters[i].mode == DD_MODE_ECMP)
+			return true;
+	return false;
+}
 
 /* Not an enum: the address family, inet first. */
 const char *const dd_family_names[] = { "inet", "inet6", NULL };

@@ -1456,6 +1456,95 @@ static void load_cluster(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 	}
 }
 
+/* ---- ECMP mode (issue 14) ---------------------------------------------
+ * Kept together here so that the pair-mode rules above stay as they are. */
+
+static void load_ecmp(struct ld *ld, cs_t *root)
+{
+	struct dd_ecmp *e = &ld->c->ecmp;
+	snprintf(e->device, sizeof e->device, "dd-ecmp");
+	e->drain_timeout_s = 60;
+	e->stop_wait_ms = 2000;
+	cs_t *g = rd_group(ld, root, "ecmp");
+	if (!g)
+		return;
+	e->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in ecmp", dd_keys_ecmp);
+	rd_ifname(ld, g, "device", false, e->device);
+	rd_u32(ld, g, "drain_timeout_s", 0, 86400, &e->drain_timeout_s);
+	rd_u32(ld, g, "stop_wait_ms", 0, 600000, &e->stop_wait_ms);
+}
+
+/* Element k of a list of groups, counting only groups: the index the
+ * loader gave the k-th service it kept. */
+static cs_t *nth_group(cs_t *list, size_t k)
+{
+	for (int i = 0; list && i < config_setting_length(list); i++) {
+		cs_t *e = config_setting_get_elem(list, (unsigned)i);
+		if (config_setting_is_group(e) && k-- == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* An ECMP cluster is held by every healthy director at once: every
+ * director must pick the same real server for a flow (mh, with the same
+ * destinations in the same order, none ever deleted), and its VIPs must
+ * never be answered for on a shared segment (lo, host routes). */
+static void load_cluster_mode(struct ld *ld, cs_t *g, struct dd_cluster *cl)
+{
+	int m;
+	if (rd_enum(ld, g, "mode", dd_mode_names, ALL_NAMES, &m) == 1)
+		cl->mode = (enum dd_mode)m;
+	if (cl->mode != DD_MODE_ECMP)
+		return;
+	const struct dd_ecmp *ec = &ld->c->ecmp;
+	if (!ec->line)
+		err(ld, member(g, "mode"), "cluster '%s' has mode \"ecmp\" but there is no top-level "
+		    "ecmp group (ecmp = { device = \"dd-ecmp\"; };)", cl->name);
+	if (member(g, "garp"))
+		err(ld, member(g, "garp"), "garp does not apply to an ecmp cluster: its VIPs are routed, "
+		    "never announced by ARP");
+	for (size_t i = 0; i < cl->n_track_ifs; i++)
+		if (strcmp(cl->track_ifs[i], ec->device) == 0)
+			err(ld, member(g, "track_interfaces"), "track_interfaces lists '%s', the ecmp device "
+			    "directord creates itself", ec->device);
+	cs_t *vl = member(g, "vips");
+	for (size_t i = 0; i < cl->n_vips; i++) {
+		const struct dd_vip *v = &cl->vips[i];
+		cs_t *ve = nth_group(vl, i);
+		cs_t *at = ve && member(ve, "interface") ? member(ve, "interface") : ve;
+		char b[DD_ADDR_STRLEN];
+		if (v->ifname[0] && strcmp(v->ifname, "lo") != 0)
+			err(ld, at, "vip %s of ecmp cluster '%s' must be on interface \"lo\", not '%s': every "
+			    "director holds it at once, so it must not answer ARP/ND on a shared segment",
+			    dd_addr_str(&v->addr, b, sizeof b), cl->name, v->ifname);
+		if (v->addr.family && v->prefix != (v->addr.family == AF_INET6 ? 128 : 32))
+			err(ld, ve && member(ve, "address") ? member(ve, "address") : ve,
+			    "vip %s/%d of ecmp cluster '%s' must be a host address (/%d): it is announced "
+			    "as a host route", dd_addr_str(&v->addr, b, sizeof b), v->prefix, cl->name,
+			    v->addr.family == AF_INET6 ? 128 : 32);
+	}
+	cs_t *sl = member(g, "services");
+	for (size_t k = 0; k < cl->n_services; k++) {
+		const struct dd_service *s = &cl->services[k];
+		cs_t *se = nth_group(sl, k);
+		if (strcmp(s->scheduler, "mh") != 0)
+			err(ld, se && member(se, "scheduler") ? member(se, "scheduler") : se,
+			    "service '%s' of ecmp cluster '%s' needs scheduler \"mh\" (not '%s'): every "
+			    "director must send a flow to the same real server", s->name, cl->name,
+			    s->scheduler);
+		if (se && member(se, "removal") && s->removal == DD_REMOVAL_REMOVE)
+			err(ld, member(se, "removal"), "service '%s' of ecmp cluster '%s': removal \"remove\" "
+			    "would reorder mh's table; a failed real server goes to weight 0 instead",
+			    s->name, cl->name);
+		if (s->has_sorry)
+			err(ld, member(se, "sorry_server"), "service '%s' of ecmp cluster '%s' cannot have a "
+			    "sorry_server: a director without quorum withdraws its routes instead", s->name,
+			    cl->name);
+	}
+}
+
 static const struct dd_vip *find_vip(const struct ld *ld, const struct dd_addr *a,
 				     const struct dd_cluster **in)
 {
@@ -1512,6 +1601,7 @@ static void load_clusters(struct ld *ld, cs_t *root)
 			continue;
 		struct dd_cluster *cl = &c->clusters[c->n_clusters++];
 		load_cluster(ld, e, cl);
+		load_cluster_mode(ld, e, cl);
 		if (c->n_clusters == DD_MAX_CLUSTERS + 1)
 			err(ld, e, "cluster '%s' is one too many: at most %d are supported "
 			    "(one keepalive carries them all)", cl->name, DD_MAX_CLUSTERS);
@@ -1715,6 +1805,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	load_control(&ld, root);
 	load_heartbeat(&ld, root);
 	load_sync(&ld, root);
+	load_ecmp(&ld, root);
 	load_snmp(&ld, root);
 	load_track_scripts(&ld, root);
 	load_clusters(&ld, root);

@@ -36,6 +36,9 @@ enum dd_check_type { DD_CHECK_NONE, DD_CHECK_TCP, DD_CHECK_HTTP, DD_CHECK_HTTPS,
 enum dd_removal { DD_REMOVAL_DRAIN, DD_REMOVAL_REMOVE }; /* what DOWN does */
 enum dd_garp_mode { DD_GARP_REQUEST, DD_GARP_REPLY };
 enum dd_initial { DD_INITIAL_DOWN, DD_INITIAL_UP };
+/* How a cluster's VIPs are held: by one director of a heartbeat pair, or by
+ * every healthy director at once, announced to routers (issue 14). */
+enum dd_mode { DD_MODE_PAIR, DD_MODE_ECMP };
 /* What a cluster's notify command says in $1 (keepalived's vrrp_instance
  * notify says INSTANCE, a vrrp_sync_group's says GROUP). */
 enum dd_notify_type { DD_NOTIFY_INSTANCE, DD_NOTIFY_GROUP };
@@ -131,6 +134,7 @@ struct dd_vip {
 
 struct dd_cluster {
 	char name[DD_NAME_MAX];
+	enum dd_mode mode;      /* default pair */
 	uint32_t priority;      /* 1..254, higher wins; default 100 */
 	bool failback;          /* default false */
 	uint32_t failback_delay_ms;
@@ -227,6 +231,18 @@ struct dd_sync {
 	int line;
 };
 
+/* ECMP mode (issue 14): the announcement device and the drain. Only set
+ * (line != 0) when the file has an ecmp group; required when a cluster
+ * has mode "ecmp". */
+struct dd_ecmp {
+	char device[16];        /* tun device without TUNSETPERSIST; default "dd-ecmp" */
+	uint32_t drain_timeout_s; /* drain-director: serve established connections
+				   * at most this long; default 60 */
+	uint32_t stop_wait_ms;  /* SIGTERM: after withdrawing, wait at most this
+				 * long for connections to end; default 2000 */
+	int line;
+};
+
 struct dd_alerting {
 	int syslog_facility;    /* default LOG_DAEMON */
 	int log_level;          /* default LOG_INFO */
@@ -270,6 +286,7 @@ struct dd_config {
 	char *pid_file;         /* default RUNSTATEDIR/directord.pid */
 	struct dd_heartbeat hb;
 	struct dd_sync sync;
+	struct dd_ecmp ecmp;
 	struct dd_alerting alert;
 	struct dd_scripts scripts;
 	struct dd_control control;
@@ -296,6 +313,10 @@ const char *dd_garp_mode_name(enum dd_garp_mode m);
 bool dd_garp_mode_parse(const char *s, enum dd_garp_mode *out);
 const char *dd_initial_name(enum dd_initial i);
 bool dd_initial_parse(const char *s, enum dd_initial *out);
+const char *dd_mode_name(enum dd_mode m);
+bool dd_mode_parse(const char *s, enum dd_mode *out);
+/* Whether any cluster of c has mode ecmp. */
+bool dd_config_has_ecmp(const struct dd_config *c);
 const char *dd_notify_type_name(enum dd_notify_type t);
 bool dd_notify_type_parse(const char *s, enum dd_notify_type *out);
 /* A fwmark service's family: "inet" or "inet6". */

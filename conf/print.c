@@ -271,6 +271,7 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	char b[INET6_ADDRSTRLEN];
 	open_group(p, NULL);
 	kv_str(p, "name", cl->name);
+	kv_str(p, "mode", dd_mode_name(cl->mode));
 	kv_u(p, "priority", cl->priority);
 	kv_bool(p, "failback", cl->failback);
 	kv_u(p, "failback_delay_ms", cl->failback_delay_ms);
@@ -287,12 +288,14 @@ static void print_cluster(struct pr *p, const struct dd_cluster *cl, bool last)
 	kv_u(p, "ping_timeout_ms", cl->ping_timeout_ms);
 	kv_u(p, "ping_fall", cl->ping_fall);
 	print_cluster_track_notify(p, cl);
-	open_group(p, "garp");
-	kv_u(p, "count", cl->garp.count);
-	kv_u(p, "interval_ms", cl->garp.interval_ms);
-	kv_str(p, "mode", dd_garp_mode_name(cl->garp.mode));
-	kv_u(p, "refresh_ms", cl->garp.refresh_ms);
-	close_group(p);
+	if (cl->mode == DD_MODE_PAIR) { /* an ecmp cluster announces no ARP */
+		open_group(p, "garp");
+		kv_u(p, "count", cl->garp.count);
+		kv_u(p, "interval_ms", cl->garp.interval_ms);
+		kv_str(p, "mode", dd_garp_mode_name(cl->garp.mode));
+		kv_u(p, "refresh_ms", cl->garp.refresh_ms);
+		close_group(p);
+	}
 	open_list(p, "vips", cl->n_vips);
 	for (size_t i = 0; i < cl->n_vips; i++) {
 		const struct dd_vip *v = &cl->vips[i];
@@ -383,6 +386,11 @@ char *dd_config_print(const struct dd_config *c)
 	kv_u(p, "tcpfin_timeout_s", c->sync.tcpfin_timeout_s);
 	kv_u(p, "udp_timeout_s", c->sync.udp_timeout_s);
 	kv_bool(p, "sloppy", c->sync.sloppy);
+	close_group(p);
+	open_group(p, "ecmp");
+	kv_str(p, "device", c->ecmp.device);
+	kv_u(p, "drain_timeout_s", c->ecmp.drain_timeout_s);
+	kv_u(p, "stop_wait_ms", c->ecmp.stop_wait_ms);
 	close_group(p);
 	open_group(p, "snmp");
 	kv_bool(p, "enabled", c->snmp.enabled);

@@ -189,6 +189,8 @@ static const struct cmd cmds[] = {
 	{ "reload", 0, 0, PRIV, true, OP(reload), "reload" },
 	{ "plan", 0, 1, PRIV_IF_ARG, true, OP(plan), "plan [FILE]" },
 	{ "check", 0, 1, PRIV_IF_ARG, true, OP(check), "check [FILE]" },
+	{ "drain-director", 0, 0, PRIV, true, OP(drain_director), "drain-director" },
+	{ "undrain-director", 0, 0, PRIV, true, OP(undrain_director), "undrain-director" },
 	{ "version", 0, 0, OPEN, true, OP_BUILTIN, "version" },
 };
 

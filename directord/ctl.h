@@ -119,6 +119,8 @@ struct dd_ctl_ops {
 	dd_ctl_fn reload;       /* reload */
 	dd_ctl_fn plan;         /* plan [FILE] */
 	dd_ctl_fn check;        /* check [FILE] */
+	dd_ctl_fn drain_director;   /* drain-director: ECMP, withdraw every VIP */
+	dd_ctl_fn undrain_director; /* undrain-director */
 };
 
 struct dd_ctl;

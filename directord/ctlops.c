@@ -14,6 +14,7 @@
 #include "directord/ctlops.h"
 #include "conf/diff.h"
 #include "directord/ctl.h"
+#include "directord/ecmp.h"
 #include "heartbeat/failover.h"
 #include "directord/fwd.h"
 #include "directord/json.h"
@@ -71,6 +72,7 @@ static void fill(struct dd_ctlops *o, struct dd_status *st, const struct dd_clus
 		.fwd = fwd_of(o),
 		.fo = fo_of(o),
 		.health = o->src.health ? *o->src.health : NULL,
+		.ecmp = o->src.ecmp ? *o->src.ecmp : NULL,
 		.track = o->src.track ? *o->src.track : NULL,
 		.ctl = o->ctl,
 		.snmp = o->src.snmp ? *o->src.snmp : NULL,
@@ -223,6 +225,40 @@ static void op_takeover(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_r
 static void op_release(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
 {
 	handover(ctx, req, r, false);
+}
+
+/* ---- drain-director, undrain-director (ECMP) --------------------------------- */
+
+static void director_drain(struct dd_ctlops *o, const struct dd_ctl_req *req, struct dd_ctl_resp *r,
+			   bool drain)
+{
+	const char *what = drain ? "drain-director" : "undrain-director";
+	struct dd_ecmpctl *e = o->src.ecmp ? *o->src.ecmp : NULL;
+	if (!e || !dd_config_has_ecmp(cfg_of(o))) {
+		dd_ctl_error(r, DD_CTL_FAILED, "%s: no cluster is in ECMP mode", what);
+		return;
+	}
+	char *err = NULL;
+	if (dd_ecmp_drain(e, drain, &err) < 0) {
+		log_warn("ctl", "%s refused: %s", what, err ? err : "?");
+		dd_ctl_error(r, DD_CTL_FAILED, "%s: %s", what, err ? err : "refused");
+		free(err);
+		return;
+	}
+	log_notice("ctl", "director %s by directorctl", drain ? "drained" : "undrained");
+	struct dd_ack a = { .kind = DD_ACK_DRAIN_DIRECTOR, .drain = drain,
+			    .drain_timeout_s = cfg_of(o)->ecmp.drain_timeout_s };
+	(req->json ? dd_ack_json : dd_ack_text)(&a, &r->body);
+}
+
+static void op_drain_director(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	director_drain(ctx, req, r, true);
+}
+
+static void op_undrain_director(void *ctx, const struct dd_ctl_req *req, struct dd_ctl_resp *r)
+{
+	director_drain(ctx, req, r, false);
 }
 
 /* ---- drain, enable --------------------------------------------------------- */
@@ -434,6 +470,8 @@ struct dd_ctlops *dd_ctlops_start(struct ev_loop *loop, const struct dd_ctlops_s
 		.reload = op_reload,
 		.plan = op_plan,
 		.check = op_check,
+		.drain_director = op_drain_director,
+		.undrain_director = op_undrain_director,
 	};
 	o->ctl = dd_ctl_new(loop, &cfg_of(o)->control, &ops, err);
 	if (!o->ctl) {

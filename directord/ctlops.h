@@ -22,6 +22,7 @@ struct ev_loop;
 struct dd_fwdplane;
 struct dd_failover;
 struct dd_health;
+struct dd_ecmpctl;
 
 struct dd_ctlops_src {
 	struct dd_config **cfg;           /* the running config */
@@ -31,6 +32,7 @@ struct dd_ctlops_src {
 	struct dd_failover **fo;
 	struct dd_health **health;
 	struct dd_snmp **snmp;            /* may be NULL */
+	struct dd_ecmpctl **ecmp;            /* ECMP mode (directord/ecmp.h) */
 	struct dd_track **track;
 	const unsigned *reloads, *reload_failures;
 	/* Reloads like SIGHUP. 0; -1 with *why (malloc'd): the errors, nothing

@@ -5,6 +5,7 @@
  * Everything here runs in the main libev loop. */
 #include "config.h"
 #include "directord/daemon.h"
+#include "directord/ecmp.h"
 #include "conf/model.h"
 #include "directord/ctlops.h"
 #include "directord/json.h"
@@ -52,6 +53,8 @@ struct dd_daemon {
 	struct dd_fwdplane *fwd; /* NULL while no service and no sync is configured */
 	struct dd_health *health;
 	struct dd_snmp *snmp;    /* NULL: snmp.enabled is false, or a build without SNMP */
+	struct dd_ecmpctl *ecmp;    /* ECMP mode: quorum to the engine, drain, SIGTERM wait */
+	bool ecmp_stopping;      /* SIGTERM: withdrawn, waiting for connections */
 	struct dd_track *track;  /* track scripts; their states go to fo */
 };
 
@@ -441,6 +444,13 @@ static struct dd_snmp_src snmp_src(struct dd_daemon *d)
 	return (struct dd_snmp_src){ .ctx = d, .snapshot = snmp_snapshot, .release = snmp_release, .fo = &d->fo };
 }
 
+/* After every reconcile pass: quorum may have changed (ECMP). */
+static void on_fwd_pass(void *ctx)
+{
+	struct dd_daemon *d = ctx;
+	dd_ecmp_sync(d->ecmp);
+}
+
 /* The IPVS plane is started or handed the new config. -1 with *err on a
  * fatal error (no IPVS); 1 with *err when operations the kernel refused
  * are left to the background retry (the reload is in force, the kernel
@@ -451,8 +461,10 @@ static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **er
 		if (!needs_fwd(cfg))
 			return 0;
 		d->fwd = dd_fwd_new(d->loop, cfg, err);
-		if (d->fwd)
+		if (d->fwd) {
 			dd_fwd_set_quorum_hook(d->fwd, on_quorum, d);
+			dd_fwd_set_pass_hook(d->fwd, on_fwd_pass, d);
+		}
 		return d->fwd ? 0 : -1;
 	}
 	char *e = NULL;
@@ -546,6 +558,7 @@ static int reload_apply(struct dd_daemon *d, char **why)
 	d->reloads++;
 	if (d->ctl)
 		dd_ctlops_reconfigure(d->ctl);
+	dd_ecmp_sync(d->ecmp);
 	log_notice("config", "reload applied from %s%s", d->opts->conf_path,
 		   partial ? ", but not all of it is in the kernel" : "");
 	return partial;
@@ -566,6 +579,7 @@ static void ctl_start(struct dd_daemon *d)
 		.fwd = &d->fwd,
 		.health = &d->health,
 		.snmp = &d->snmp,
+		.ecmp = &d->ecmp,
 		.track = &d->track,
 		.conf_path = d->opts->conf_path,
 		.reloads = &d->reloads,
@@ -610,6 +624,12 @@ static void dump(struct dd_daemon *d, bool counters)
 	free(text);
 }
 
+static void on_ecmp_withdrawn(void *ctx)
+{
+	struct dd_daemon *d = ctx;
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct dd_daemon *d = w->data;
@@ -624,7 +644,18 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	case SIGTERM:
 	case SIGINT:
 	case SIGQUIT:
+		if (d->ecmp_stopping) {
+			log_notice("core", "%s received again: stopping now", strsignal(w->signum));
+			ev_break(loop, EVBREAK_ALL);
+			break;
+		}
 		log_notice("core", "%s received, shutting down", strsignal(w->signum));
+		/* ECMP: the routes go first, and established connections get
+		 * a bounded moment; on_ecmp_withdrawn stops then. */
+		if (dd_ecmp_stop(d->ecmp, on_ecmp_withdrawn, d)) {
+			d->ecmp_stopping = true;
+			break;
+		}
 		ev_break(loop, EVBREAK_ALL);
 		break;
 	}
@@ -709,6 +740,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	ev_signal_start(loop, &d.sig_usr2);
 
 	d.notify = dd_notify_new(loop);
+	d.ecmp = dd_ecmp_new(loop, &d.cfg, &d.fwd, &d.fo);
 	char *ferr = NULL;
 	/* IPVS first: a director that cannot forward must not take the VIPs
 	 * from a peer that can. */
@@ -717,6 +749,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		free(ferr);
 		dd_ctlops_stop(d.ctl);
 		dd_notify_free(d.notify);
+		dd_ecmp_free(d.ecmp);
 		pidfile_release(&d);
 		free(d.pid_path);
 		dd_config_free(d.cfg);
@@ -734,6 +767,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 		dd_health_free(d.health);
 		dd_fwd_free(d.fwd);
 		dd_notify_free(d.notify);
+		dd_ecmp_free(d.ecmp);
 		pidfile_release(&d);
 		free(d.pid_path);
 		dd_config_free(d.cfg);
@@ -741,6 +775,7 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	}
 
 	d.track = dd_track_new(loop, d.cfg, on_track, &d);
+	dd_ecmp_sync(d.ecmp);
 	struct dd_snmp_src ss = snmp_src(&d);
 	d.snmp = dd_snmp_new(loop, d.cfg, &ss);
 
@@ -765,6 +800,9 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	 * commands of that last role change finish (each is bounded by its
 	 * timeout). */
 	dd_failover_stop(d.fo, true);
+	d.fo = NULL;
+	dd_ecmp_free(d.ecmp);
+	d.ecmp = NULL;
 	/* After the handover: its notifications go out first, and a master
 	 * agent that hangs cannot delay the peer's takeover. */
 	dd_snmp_free(d.snmp);

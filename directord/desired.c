@@ -133,9 +133,13 @@ static void next_due(uint64_t *next_ms, uint64_t at)
  * for drain_ms: a dead server left in the table forever would keep
  * persistence templates pointing at it and show up as configured. */
 static void down_dest(const struct dd_service *s, struct ds_rs_state *rst, uint64_t now,
-		      struct ipvs_dest *d, uint64_t *next_ms)
+		      struct ipvs_dest *d, uint64_t *next_ms, bool ecmp)
 {
 	d->weight = 0;
+	/* ECMP: every director's mh table must list the same servers in
+	 * the same order, so a dead one stays, at weight 0, for good. */
+	if (ecmp)
+		return;
 	if (s->removal == DD_REMOVAL_REMOVE) {
 		d->absent = true;
 		return;
@@ -152,7 +156,7 @@ static void down_dest(const struct dd_service *s, struct ds_rs_state *rst, uint6
 }
 
 static void build_service(const struct dd_service *s, struct ds_svc_state *st, uint64_t now,
-			  struct ipvs_service *out, uint64_t *next_ms)
+			  struct ipvs_service *out, uint64_t *next_ms, bool ecmp)
 {
 	uint32_t up = 0;
 	for (size_t i = 0; i < s->n_rs; i++)
@@ -173,13 +177,14 @@ static void build_service(const struct dd_service *s, struct ds_svc_state *st, u
 			.addr = rs->addr, .port = rs->port, .fwd = ds_fwd_to_kernel(rs->fwd),
 			.u_thresh = rs->upper_threshold, .l_thresh = rs->lower_threshold,
 			.reason = rst->why ? rst->why : "config",
+			.order = ecmp ? (uint32_t)i + 1 : 0,
 		};
 		if (is_up)
 			rst->down_since_ms = 0;
 		if (rst->admin_drain) {
 			d.weight = 0;
 		} else if (!is_up) {
-			down_dest(s, rst, now, &d, next_ms);
+			down_dest(s, rst, now, &d, next_ms, ecmp);
 		} else if (sorry) {
 			d.weight = 0;
 			d.reason = st->quorum_why ? st->quorum_why : d.reason;
@@ -233,7 +238,8 @@ void ds_build(const struct dd_config *cfg, struct ds_svc_state *st, uint64_t now
 		for (size_t i = 0; i < cl->n_services; i++, k++) {
 			struct ipvs_service *s = ipvs_table_add(out);
 			ds_service_from_config(&cl->services[i], s);
-			build_service(&cl->services[i], &st[k], now_ms, s, next_ms);
+			build_service(&cl->services[i], &st[k], now_ms, s, next_ms,
+				      cl->mode == DD_MODE_ECMP);
 		}
 	}
 	ipvs_table_sort(out);

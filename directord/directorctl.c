@@ -36,6 +36,8 @@ static void usage(FILE *out)
 		"  release CLUSTER             hand CLUSTER over to the peer (planned)\n"
 		"  drain [SERVICE] SERVER      maintenance: weight 0 until enabled\n"
 		"  enable [SERVICE] SERVER     end maintenance\n"
+		"  drain-director              ECMP: withdraw every VIP, serve what is established\n"
+		"  undrain-director            ECMP: announce the healthy VIPs again\n"
 		"  reload                      reload the configuration (like SIGHUP)\n"
 		"  plan [FILE]                 IPVS and VIP changes a reload would make\n"
 		"  check [FILE]                test a configuration file\n"

@@ -61,6 +61,8 @@ struct dd_fwdplane {
 	uint64_t retry_ms;              /* next retry delay after a failed pass */
 	dd_fwd_quorum_fn quorum_fn;
 	void *quorum_ctx;
+	void (*pass_hook)(void *ctx);   /* after every pass (ECMP: quorum to the engine) */
+	void *pass_ctx;
 };
 
 /* ------------------------------------------------------------ lookups */
@@ -332,7 +334,36 @@ static int reconcile(struct dd_fwdplane *f)
 		f->quorum_fn(f->quorum_ctx, f->svcs[k], f->st[k].sorry, up, f->svcs[k]->n_rs);
 	}
 	free(was);
+	if (f->pass_hook)
+		f->pass_hook(f->pass_ctx);
 	return failed < 0 ? -1 : failed;
+}
+
+void dd_fwd_set_pass_hook(struct dd_fwdplane *f, void (*fn)(void *ctx), void *ctx)
+{
+	f->pass_hook = fn;
+	f->pass_ctx = ctx;
+}
+
+int dd_fwd_quorum(const struct dd_fwdplane *f, const char *service)
+{
+	size_t ix;
+	if (!find_service(f, service, &ix) || !f->st[ix].sorry_known)
+		return -1;
+	return !f->st[ix].sorry;
+}
+
+static void write_sysctl(const char *path, const char *val);
+
+/* ECMP: a flow that the routers move to another director (a next hop
+ * came or went) arrives there in mid-stream; sloppy mode lets IPVS take
+ * it up instead of dropping it. */
+static void ecmp_sloppy(struct dd_fwdplane *f, const struct dd_config *cfg)
+{
+	if (!dd_config_has_ecmp(cfg) || ipvs_is_model(f->h))
+		return;
+	write_sysctl("/proc/sys/net/ipv4/vs/sloppy_tcp", "1");
+	write_sysctl("/proc/sys/net/ipv4/vs/sloppy_sctp", "1");
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -398,6 +429,7 @@ struct dd_fwdplane *dd_fwd_new(struct ev_loop *loop, const struct dd_config *cfg
 	f->tm.data = f;
 	index_config(f, cfg, true);
 	apply_timeouts(f, cfg);
+	ecmp_sloppy(f, cfg);
 	/* Failed operations (logged one by one) do not stop the start: a
 	 * director that programs 9,999 of 10,000 services still serves them
 	 * and takes part in failover; the rest is retried. */
@@ -420,6 +452,7 @@ int dd_fwd_apply_config(struct dd_fwdplane *f, const struct dd_config *cfg, char
 {
 	index_config(f, cfg, false);
 	apply_timeouts(f, cfg);
+	ecmp_sloppy(f, cfg);
 	int failed = reconcile(f);
 	if (failed) {
 		if (failed < 0)

@@ -59,6 +59,13 @@ void dd_fwd_set_cluster_role(struct dd_fwdplane *f, const char *cluster, bool ac
  * (malloc'd). */
 int dd_fwd_counters(struct dd_fwdplane *f, struct ipvs_table *out, char **err);
 
+/* ECMP (issue 14): called on the main loop after every reconcile pass, so
+ * that quorum changes reach the failover engine. */
+void dd_fwd_set_pass_hook(struct dd_fwdplane *f, void (*fn)(void *ctx), void *ctx);
+/* 1: the service (by name) has quorum, 0: it has lost it, -1: unknown
+ * service or not decided yet. */
+int dd_fwd_quorum(const struct dd_fwdplane *f, const char *service);
+
 /* Counters of the reconciler, for metrics and benchmarks. */
 struct dd_fwd_stats {
 	uint64_t passes;        /* reconcile passes run */

@@ -30,6 +30,7 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
+#include "directord/ipvs_model.h"
 #include "lib/util.h"
 
 #define BATCH_MAX_MSGS 256
@@ -44,6 +45,7 @@ struct ipvs {
 	uint32_t seq;
 	uint8_t *rbuf;
 	uint8_t *sbuf;
+	struct ipvs_model *model; /* DIRECTORD_TEST_IPVS=model: no kernel at all */
 };
 
 /* ---------------------------------------------------------------- values */
@@ -367,6 +369,8 @@ static int apply_batch(struct ipvs *h, struct ipvs_op *ops, size_t n, size_t *do
 
 int ipvs_apply(struct ipvs *h, struct ipvs_op *ops, size_t n)
 {
+	if (h->model)
+		return ipvs_model_apply(h->model, ops, n);
 	size_t off = 0;
 	int failed = 0;
 	while (off < n) {
@@ -563,6 +567,8 @@ static int dest_cb(struct nlattr **tb, void *arg)
 
 int ipvs_dump_dests(struct ipvs *h, struct ipvs_service *s)
 {
+	if (h->model)
+		return ipvs_model_dump_dests(h->model, s);
 	ipvs_service_clear(s);
 	struct nl_msg *m = msg_new(h, IPVS_CMD_GET_DEST, NLM_F_DUMP);
 	if (!m)
@@ -579,6 +585,8 @@ int ipvs_dump_dests(struct ipvs *h, struct ipvs_service *s)
 
 int ipvs_dump_services(struct ipvs *h, struct ipvs_table *out)
 {
+	if (h->model)
+		return ipvs_model_dump_services(h->model, out);
 	memset(out, 0, sizeof(*out));
 	struct nl_msg *m = msg_new(h, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
 	if (!m)
@@ -605,6 +613,8 @@ int ipvs_dump(struct ipvs *h, struct ipvs_table *out)
 
 int ipvs_daemon_start(struct ipvs *h, const struct ipvs_daemon *d)
 {
+	if (h->model)
+		return 0;
 	struct nl_msg *m = msg_new(h, IPVS_CMD_NEW_DAEMON, NLM_F_ACK);
 	if (!m)
 		return -ENOMEM;
@@ -622,6 +632,8 @@ int ipvs_daemon_start(struct ipvs *h, const struct ipvs_daemon *d)
 
 int ipvs_daemon_stop(struct ipvs *h, uint32_t state)
 {
+	if (h->model)
+		return 0;
 	struct nl_msg *m = msg_new(h, IPVS_CMD_DEL_DAEMON, NLM_F_ACK);
 	if (!m)
 		return -ENOMEM;
@@ -657,6 +669,8 @@ static int daemon_cb(struct nlattr **tb, void *arg)
 int ipvs_daemon_list(struct ipvs *h, struct ipvs_daemon out[2])
 {
 	struct daemon_list l = { out, 0 };
+	if (h->model)
+		return 0;
 	struct nl_msg *m = msg_new(h, IPVS_CMD_GET_DAEMON, NLM_F_DUMP);
 	if (!m)
 		return -ENOMEM;
@@ -666,7 +680,7 @@ int ipvs_daemon_list(struct ipvs *h, struct ipvs_daemon out[2])
 
 int ipvs_set_timeouts(struct ipvs *h, uint32_t tcp_s, uint32_t tcpfin_s, uint32_t udp_s)
 {
-	if (!tcp_s && !tcpfin_s && !udp_s)
+	if ((!tcp_s && !tcpfin_s && !udp_s) || h->model)
 		return 0;
 	struct nl_msg *m = msg_new(h, IPVS_CMD_SET_CONFIG, NLM_F_ACK);
 	if (!m)
@@ -697,6 +711,10 @@ static int info_cb(struct nlattr **tb, void *arg)
 struct ipvs *ipvs_open(char **err)
 {
 	struct ipvs *h = xcalloc(1, sizeof(*h));
+	if ((h->model = ipvs_model_open())) {
+		h->version = 0x010201;
+		return h;
+	}
 	h->sk = nl_socket_alloc();
 	if (!h->sk) {
 		dd_seterr(err, "cannot allocate a netlink socket");
@@ -764,12 +782,15 @@ fail:
 
 uint32_t ipvs_version(const struct ipvs *h) { return h->version; }
 
+bool ipvs_is_model(const struct ipvs *h) { return h->model != NULL; }
+
 void ipvs_close(struct ipvs *h)
 {
 	if (!h)
 		return;
 	if (h->sk)
 		nl_socket_free(h->sk);
+	ipvs_model_close(h->model);
 	free(h->rbuf);
 	free(h->sbuf);
 	free(h);

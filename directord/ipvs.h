@@ -47,6 +47,9 @@ struct ipvs_dest {
 	struct ipvs_stats stats;
 	/* desired-table annotations (desired.c), not programmed */
 	bool absent;            /* must not be in the kernel: delete at once */
+	uint32_t order;         /* ECMP service: 1 + config index; destinations
+				 * are added in this order (mh's table depends
+				 * on it); 0: any order */
 	const char *reason;     /* static string: why it has this weight */
 };
 
@@ -135,6 +138,10 @@ int ipvs_daemon_start(struct ipvs *h, const struct ipvs_daemon *d);
 int ipvs_daemon_stop(struct ipvs *h, uint32_t state);
 /* Fills up to 2 running daemons; returns how many, or -errno. */
 int ipvs_daemon_list(struct ipvs *h, struct ipvs_daemon out[2]);
+
+/* The handle is the in-memory model (DIRECTORD_TEST_IPVS=model), not the
+ * kernel: there are no sysctls to set either. */
+bool ipvs_is_model(const struct ipvs *h);
 
 /* 0 leaves a timeout as it is. */
 int ipvs_set_timeouts(struct ipvs *h, uint32_t tcp_s, uint32_t tcpfin_s, uint32_t udp_s);

@@ -130,6 +130,31 @@ static bool has_removed_dests(const struct ipvs_service *d, const struct ipvs_se
 	return false;
 }
 
+/* The walk below goes by key; an ECMP service's new destinations must
+ * reach the kernel in config order (dest.order), because mh builds its
+ * lookup table from the kernel's list in the order it was added, and
+ * every director must build the same one. Reorders the ADD_DEST ops from
+ * `from` on among their own slots. */
+static void order_adds(struct rc_result *r, size_t from)
+{
+	for (size_t i = from; i < r->n_ops; i++) {
+		if (r->ops[i].type != IPVS_OP_ADD_DEST || !r->ops[i].dest.order)
+			continue;
+		/* insertion sort over the ADD_DEST slots before i */
+		struct ipvs_op x = r->ops[i];
+		size_t j = i;
+		for (size_t k = i; k-- > from;) {
+			if (r->ops[k].type != IPVS_OP_ADD_DEST)
+				continue;
+			if (r->ops[k].dest.order <= x.dest.order)
+				break;
+			r->ops[j] = r->ops[k];
+			j = k;
+		}
+		r->ops[j] = x;
+	}
+}
+
 /* Walks one service's destinations; `d` NULL means the service left the
  * config. Appends the surviving destinations to `exp`. */
 static void diff_dests(struct pass *p, const struct ipvs_service *hdr, const struct ipvs_service *d,
@@ -233,7 +258,9 @@ void rc_diff(struct rc_state *st, const struct ipvs_table *desired, struct ipvs_
 			*e = *d;
 			e->dests = NULL;
 			e->n_dests = 0;
+			size_t from = out->n_ops;
 			diff_dests(&p, d, d, NULL, d->drain_ms, e);
+			order_adds(out, from);
 		} else if (cmp == 0) {
 			const struct ipvs_service *d = &desired->svc[i++];
 			struct ipvs_service *c = &current->svc[j++];
@@ -246,7 +273,9 @@ void rc_diff(struct rc_state *st, const struct ipvs_table *desired, struct ipvs_
 			e->stats = c->stats;
 			e->dests = NULL;
 			e->n_dests = 0;
+			size_t from = out->n_ops;
 			diff_dests(&p, d, d, c, d->drain_ms, e);
+			order_adds(out, from);
 		} else {
 			struct ipvs_service *c = &current->svc[j++];
 			const struct rc_owned *o = rc_find_owned(st, &c->key);

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "directord/status.h"
+#include "directord/ecmp.h"
 #include "directord/ctl.h"
 #include "directord/desired.h"
 #include "directord/fwd.h"
@@ -137,6 +138,7 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 		return;
 	}
 	st->have_failover = true;
+	memcpy(st->ecmp.device, f->ecmp_device, sizeof st->ecmp.device);
 	struct dd_st_peer *p = &st->peer;
 	snprintf(p->name, sizeof p->name, "%s", f->peer);
 	p->alive = f->peer_alive;
@@ -184,6 +186,9 @@ static void fill_failover(struct dd_status *st, struct dd_failover *fo)
 			m->peer_priority = fc->peer_priority;
 			m->vips_up = fc->vips_up;
 			m->vips_missing = fc->vips_missing;
+			m->ecmp_announced = fc->ecmp_announced;
+			m->ecmp_why = fc->ecmp_why;
+			memcpy(m->ecmp_service, fc->ecmp_service, sizeof m->ecmp_service);
 			m->priority = fc->priority;
 			m->why = fc->why;
 			break;
@@ -341,6 +346,19 @@ static void fill_health(struct dd_status *st, struct dd_health *h)
 	};
 }
 
+/* ---- ECMP mode ------------------------------------------------------------- */
+
+static void fill_ecmp(struct dd_status *st, const struct dd_ecmpctl *e)
+{
+	struct dd_ecmp_view v;
+	dd_ecmp_view(e, &v);
+	st->ecmp.present = v.present;
+	st->ecmp.drain = dd_ecmp_drain_name(v.drain);
+	st->ecmp.drain_ms = v.drain_ms;
+	st->ecmp.conns = v.conns;
+	st->ecmp.stopping = v.stopping;
+}
+
 void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const struct dd_cluster *only)
 {
 	dd_status_init(st, src->cfg, only);
@@ -377,6 +395,7 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 		st->snmp.traps = ss.traps;
 		st->snmp.reconnects = ss.reconnects;
 	}
+	fill_ecmp(st, src->ecmp);
 	if (src->track && dd_track_count(src->track)) {
 		st->track = xcalloc(dd_track_count(src->track), sizeof *st->track);
 		st->n_track = dd_track_status(src->track, st->track, dd_track_count(src->track));

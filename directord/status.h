@@ -103,6 +103,10 @@ struct dd_st_cluster {
 	uint8_t peer_priority;
 	bool vips_up;
 	size_t vips_missing;     /* active, but these VIPs could not be added (retried) */
+	/* ECMP cluster (cfg->mode), with have_role: what is announced */
+	size_t ecmp_announced;   /* VIPs on the ecmp device */
+	enum dd_ecmp_why ecmp_why; /* ANNOUNCED: all of them; else why the first is not */
+	char ecmp_service[DD_NAME_MAX]; /* NO_QUORUM: which service */
 	uint8_t priority;        /* effective: moved by track scripts' weights */
 	enum dd_fsm_why why;     /* of the last role change */
 	struct dd_st_service *services;
@@ -150,6 +154,15 @@ struct dd_status {
 	size_t n_clusters_cfg, n_services_cfg, n_rs_cfg;
 
 	bool have_failover, have_fwd, have_health, have_counters, have_ctl;
+	/* ECMP mode: some cluster is ECMP (ecmp.present) */
+	struct {
+		bool present;
+		char device[16];     /* "" before the engine said */
+		const char *drain;   /* "serving", "draining", "drained" */
+		uint64_t drain_ms;   /* since drain-director */
+		uint64_t conns;      /* active connections at the last look */
+		bool stopping;       /* SIGTERM: withdrawn, waiting */
+	} ecmp;
 	struct dd_st_peer peer;           /* have_failover */
 	struct dd_st_cluster *clusters;   /* shown: all, or the one asked for */
 	size_t n_clusters;
@@ -176,6 +189,7 @@ const char *dd_status_keep(struct dd_status *st, const char *s);
 struct dd_fwdplane;
 struct dd_failover;
 struct dd_health;
+struct dd_ecmpctl;
 struct dd_ctl;
 struct dd_snmp;
 struct dd_track;
@@ -187,6 +201,7 @@ struct dd_status_src {
 	struct dd_fwdplane *fwd;
 	struct dd_failover *fo;
 	struct dd_health *health;
+	const struct dd_ecmpctl *ecmp;
 	const struct dd_track *track;
 	const struct dd_ctl *ctl;
 	const struct dd_snmp *snmp;
@@ -239,7 +254,7 @@ void dd_admin_json(const struct dd_admin_result *a, struct dd_buf *out);
 
 /* The short answers: check (a config that loads), reload, takeover and
  * release. */
-enum dd_ack_kind { DD_ACK_CHECK, DD_ACK_RELOAD, DD_ACK_HANDOVER };
+enum dd_ack_kind { DD_ACK_CHECK, DD_ACK_RELOAD, DD_ACK_HANDOVER, DD_ACK_DRAIN_DIRECTOR };
 struct dd_ack {
 	enum dd_ack_kind kind;
 	const char *file;         /* check, reload */
@@ -247,6 +262,8 @@ struct dd_ack {
 	unsigned reloads;         /* reload */
 	const char *cluster;      /* handover */
 	bool takeover;            /* handover: takeover, or release */
+	bool drain;               /* drain-director, or undrain-director */
+	uint32_t drain_timeout_s; /* drain-director */
 };
 void dd_ack_text(const struct dd_ack *a, struct dd_buf *out);
 void dd_ack_json(const struct dd_ack *a, struct dd_buf *out);

@@ -165,11 +165,23 @@ static void json_cluster(const struct dd_status *st, const struct dd_st_cluster 
 	const struct dd_cluster *cl = c->cfg;
 	dd_json_obj_begin(j);
 	dd_json_kstr(j, "name", cl->name);
+	dd_json_kstr(j, "mode", dd_mode_name(cl->mode));
 	dd_json_kuint(j, "priority", cl->priority);
+	dd_json_key(j, "ecmp");
+	if (cl->mode == DD_MODE_ECMP && c->have_role) {
+		dd_json_obj_begin(j);
+		dd_json_kbool(j, "announced", c->ecmp_why == DD_ECMP_ANNOUNCED);
+		dd_json_kuint(j, "vips_announced", c->ecmp_announced);
+		dd_json_kstr(j, "why", dd_ecmp_why_name(c->ecmp_why));
+		dd_json_kstr(j, "service", c->ecmp_service[0] ? c->ecmp_service : NULL);
+		dd_json_obj_end(j);
+	} else {
+		dd_json_null(j);
+	}
 	if (c->have_role) {
 		dd_json_kstr(j, "role", dd_role_name(c->role));
 		dd_json_kuint(j, "in_role_ms", c->in_role_ms);
-		dd_json_kstr(j, "peer_role", !st->peer.name[0] ? NULL :
+		dd_json_kstr(j, "peer_role", !st->peer.name[0] || cl->mode == DD_MODE_ECMP ? NULL :
 			     c->peer_known ? dd_role_name(c->peer_role) : "unknown");
 		dd_json_kuint(j, "peer_priority", c->peer_priority);
 		dd_json_kbool(j, "vips_up", c->vips_up);
@@ -313,6 +325,17 @@ void dd_status_json(const struct dd_status *st, struct dd_buf *out)
 	} else {
 		dd_json_null(&j);
 	}
+	dd_json_key(&j, "ecmp");
+	if (st->ecmp.present) {
+		dd_json_obj_begin(&j);
+		dd_json_kstr(&j, "device", st->ecmp.device);
+		dd_json_kstr(&j, "director", st->ecmp.stopping ? "stopping" : st->ecmp.drain);
+		dd_json_kuint(&j, "drain_ms", st->ecmp.drain_ms);
+		dd_json_kuint(&j, "connections", st->ecmp.conns);
+		dd_json_obj_end(&j);
+	} else {
+		dd_json_null(&j);
+	}
 	json_peer(st, &j);
 	json_track(st, &j);
 	dd_json_key(&j, "clusters");
@@ -429,6 +452,10 @@ void dd_ack_json(const struct dd_ack *a, struct dd_buf *out)
 	case DD_ACK_HANDOVER:
 		dd_json_kstr(&j, "cluster", a->cluster);
 		dd_json_kstr(&j, "requested", a->takeover ? "takeover" : "release");
+		break;
+	case DD_ACK_DRAIN_DIRECTOR:
+		dd_json_kbool(&j, "drained", a->drain);
+		dd_json_kuint(&j, "drain_timeout_s", a->drain_timeout_s);
 		break;
 	}
 	dd_json_obj_end(&j);

@@ -44,6 +44,25 @@ static void prom_failover(const struct dd_status *st, struct dd_prom *p)
 		if (st->clusters[i].have_role)
 			dd_prom_sample_u64(p, "directord_cluster_vips_missing", st->clusters[i].vips_missing,
 					   "cluster", st->clusters[i].cfg->name, NULL);
+	dd_prom_family(p, "directord_ecmp_announced", "gauge",
+		       "ECMP cluster: 1 if every VIP is announced to the routers (on the ecmp device).");
+	for (size_t i = 0; i < st->n_clusters; i++)
+		if (st->clusters[i].have_role && st->clusters[i].cfg->mode == DD_MODE_ECMP)
+			dd_prom_sample(p, "directord_ecmp_announced", st->clusters[i].ecmp_why == DD_ECMP_ANNOUNCED,
+				       "cluster", st->clusters[i].cfg->name, NULL);
+	dd_prom_family(p, "directord_ecmp_reason", "gauge",
+		       "ECMP cluster: 1 for why its VIPs are not all announced (announced: they are).");
+	for (size_t i = 0; i < st->n_clusters; i++)
+		for (int k = 0; st->clusters[i].have_role && st->clusters[i].cfg->mode == DD_MODE_ECMP &&
+				k < DD_ECMP_WHY_COUNT; k++)
+			dd_prom_sample(p, "directord_ecmp_reason", st->clusters[i].ecmp_why == (enum dd_ecmp_why)k,
+				       "cluster", st->clusters[i].cfg->name, "reason",
+				       dd_ecmp_why_name((enum dd_ecmp_why)k), NULL);
+	dd_prom_family(p, "directord_ecmp_drained", "gauge",
+		       "1 while the director is drained (drain-director, or stopping).");
+	if (st->ecmp.present)
+		dd_prom_sample(p, "directord_ecmp_drained",
+			       st->ecmp.stopping || strcmp(st->ecmp.drain, "serving") != 0, NULL);
 	const struct dd_st_peer *f = &st->peer;
 	dd_prom_family(p, "directord_peer_up", "gauge", "1 if the peer was heard within its dead time.");
 	if (f->name[0])

@@ -141,6 +141,15 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			      " p99 %.1f ms, max %.1f ms\n",
 			      st->health.n_probes, st->health.n_subscribers, st->health.in_flight,
 			      st->health.slip_p50_ms, st->health.slip_p99_ms, st->health.slip_max_ms);
+	if (st->ecmp.present) {
+		dd_buf_printf(out, "ecmp: device %s, director %s", st->ecmp.device[0] ? st->ecmp.device : "?",
+			      st->ecmp.stopping ? "stopping" : st->ecmp.drain);
+		if (strcmp(st->ecmp.drain, "serving") != 0 || st->ecmp.stopping)
+			dd_buf_printf(out, " for %s, %" PRIu64 " connection%s at the last look",
+				      duration(st->ecmp.drain_ms, d, sizeof d), st->ecmp.conns,
+				      st->ecmp.conns == 1 ? "" : "s");
+		dd_buf_puts(out, "\n");
+	}
 	text_peer(st, out);
 	for (size_t i = 0; i < st->n_track; i++) {
 		const struct dd_track_script_status *t = &st->track[i];
@@ -165,7 +174,9 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			if (c->priority != cl->priority)
 				dd_buf_printf(out, " (configured %" PRIu32 ")", cl->priority);
 			dd_buf_puts(out, "; ");
-			if (st->peer.name[0] && c->peer_known)
+			if (cl->mode == DD_MODE_ECMP)
+				dd_buf_puts(out, "ECMP mode, no peer\n"); /* every healthy director is active */
+			else if (st->peer.name[0] && c->peer_known)
 				dd_buf_printf(out, "peer %s, priority %u\n", dd_role_name(c->peer_role),
 					      (unsigned)c->peer_priority);
 			else if (st->peer.name[0])
@@ -176,6 +187,14 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 			dd_buf_printf(out, "\ncluster %s: role unknown, priority %" PRIu32 "\n", cl->name,
 				      cl->priority);
 		}
+		if (c->have_role && cl->mode == DD_MODE_ECMP && c->ecmp_why == DD_ECMP_ANNOUNCED)
+			dd_buf_printf(out, "  ecmp: announced (%zu VIP%s on %s)\n", c->ecmp_announced,
+				      c->ecmp_announced == 1 ? "" : "s", st->ecmp.device);
+		else if (c->have_role && cl->mode == DD_MODE_ECMP)
+			dd_buf_printf(out, "  ecmp: %s (%zu of %zu VIPs announced): %s%s%s\n",
+				      c->ecmp_announced ? "partly announced" : "withdrawn", c->ecmp_announced,
+				      cl->n_vips, dd_ecmp_why_name(c->ecmp_why),
+				      c->ecmp_service[0] ? ", service " : "", c->ecmp_service);
 		if (c->have_role && c->vips_missing)
 			dd_buf_printf(out, "  %zu VIP%s MISSING: could not be added, retried every second\n",
 				      c->vips_missing, c->vips_missing == 1 ? "" : "s");
@@ -262,6 +281,13 @@ void dd_ack_text(const struct dd_ack *a, struct dd_buf *out)
 	case DD_ACK_HANDOVER:
 		dd_buf_printf(out, "%s of cluster %s requested; the role change follows (see status)\n",
 			      a->takeover ? "takeover" : "release", a->cluster);
+		break;
+	case DD_ACK_DRAIN_DIRECTOR:
+		if (a->drain)
+			dd_buf_printf(out, "director drained: every ECMP VIP withdrawn; established connections "
+				      "are served for at most %" PRIu32 " s (see status)\n", a->drain_timeout_s);
+		else
+			dd_buf_puts(out, "director undrained: the healthy ECMP VIPs are announced again\n");
 		break;
 	}
 }

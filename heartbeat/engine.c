@@ -9,12 +9,16 @@
  * Main thread (the daemon's default loop):
  *   dd_failover_new()      copies the config, takes the generation, opens
  *                          the link sockets, the VIP and announcement
- *                          sockets and the monitors, removes stale VIPs,
+ *                          sockets, the ECMP tun device (if any cluster
+ *                          is ECMP) and the monitors, removes stale VIPs,
  *                          then starts the heartbeat thread
- *   dd_failover_reload()   copies the config and opens its link sockets,
+ *   dd_failover_reload()   copies the config and opens its link sockets
+ *                          (and a new tun device, if the name changed),
  *   dd_failover_takeover() then posts a command and waits until the
  *   dd_failover_release()  heartbeat thread has taken it (post_cmd); no
  *   dd_failover_status()   command waits for anything but that thread
+ *   dd_failover_ecmp_health()  (quorum verdicts, as values)
+ *   dd_failover_ecmp_drain()
  *   dd_failover_track()    (a track script's state, from directord/track.c)
  *   dd_failover_stop()
  *   dd_failover_pulse()    reads the thread's progress counter (atomic)
@@ -31,9 +35,16 @@
  *                          fault, effective priority) + peer view -> state
  *                          machines
  *   takeover.c             VIPs on/off, announcements, refresh
+ *   announce.c             ECMP clusters: VIPs on/off the tun device
+ *                          that the routing daemon exports
  *
  * What crosses, and how:
  *   main -> heartbeat      struct fo_cmd under fo->mu: a command, with the
+ *                          new fo_conf and its sockets already made; ECMP
+ *                          quorum as struct dd_ecmp_vip_health values (a
+ *                          copy the thread takes); a tun device a reload
+ *                          replaced comes back in the command, and the
+ *                          main thread closes it
  *                          new fo_conf and its sockets already made, or a
  *                          track script's struct dd_track_state (values:
  *                          its name, OK or not, how its run ended)
@@ -169,6 +180,15 @@ static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct
 {
 	memset(p, 0, sizeof *p);
 	p->name = fo->conf->peer;
+	/* An ECMP cluster is held by every healthy director: the peer, even
+	 * one that lists the cluster, is not part of it. */
+	if (c->cfg->mode == DD_MODE_ECMP) {
+		p->none = true;
+		p->none_why = "ECMP mode: every healthy director is active";
+		snprintf(silence, slen, "no peer in ECMP mode");
+		p->silence = silence;
+		return;
+	}
 	p->none = !fo->conf->peer[0];
 	p->alive = fo_peer_alive(fo);
 	uint64_t now = mono_ms();
@@ -232,6 +252,7 @@ void fo_evaluate(struct dd_failover *fo)
 		if (d < deadline)
 			deadline = d;
 	}
+	fo_ecmp_update(fo);
 	/* Tell the peer now, not at the next tick: a handover or a split-brain
 	 * resolution should not wait an interval. */
 	if (changed)
@@ -354,6 +375,7 @@ static void do_reload(struct dd_failover *fo, struct fo_cmd *cmd)
 	}
 	fo->conf = cmd->conf;
 	fo_links_install(fo, cmd->socks);
+	fo_ecmp_install(fo, &cmd->ecmp);
 	dd_monitor_free(fo->mon);
 	fo->ready = false;
 	setup_clusters(fo, mon, old, n_old);
@@ -419,7 +441,10 @@ static void fill_status(struct dd_failover *fo, struct dd_failover_status *st)
 		cs->peer_priority = p.priority;
 		cs->vips_up = c->vips_on && !fo_vips_missing(c);
 		cs->vips_missing = fo_vips_missing(c);
+		fo_ecmp_status(fo, c, cs);
 	}
+	snprintf(st->ecmp_device, sizeof st->ecmp_device, "%s", fo->ecmp.dev);
+	st->ecmp_drained = fo->ecmp.drained;
 	st->drops = fo->drops;
 	st->rx = fo->rx;
 	st->tx = fo->tx;
@@ -435,7 +460,9 @@ static void finish_stop(struct dd_failover *fo)
 			/* Standalone, nobody to hand over to: the VIPs go, as
 			 * keepalived's do. */
 			char why[160];
-			if (fo->n_links)
+			if (c->cfg->mode == DD_MODE_ECMP)
+				snprintf(why, sizeof why, "directord is stopping (ECMP: its routes were withdrawn)");
+			else if (fo->n_links)
 				snprintf(why, sizeof why, "directord is stopping and peer %s did not take over",
 					 fo->conf->peer);
 			else
@@ -528,6 +555,10 @@ static void on_cmd(struct ev_loop *loop, ev_async *w, int revents)
 	case CMD_STOP:
 		stop = true;
 		handover = cmd->handover;
+		break;
+	case CMD_ECMP_HEALTH:
+	case CMD_ECMP_DRAIN:
+		fo_ecmp_cmd(fo, cmd);
 		break;
 	}
 	pthread_mutex_lock(&fo->mu);
@@ -660,14 +691,19 @@ struct dd_failover *dd_failover_new(struct ev_loop *main_loop, const struct dd_c
 	struct link_socks socks = { .n = 0 };
 	struct dd_vipctl *vipctl = NULL;
 	struct dd_garp *garp = NULL;
+	struct fo_ecmp_dev ecmp = { .fd = -1 };
 	if (take_generation(conf, cfg, false, &gen, err) < 0 || fo_links_open(conf, &socks, err) < 0 ||
-	    !(vipctl = dd_vipctl_new(err)) || !(garp = dd_garp_open(err))) {
+	    !(vipctl = dd_vipctl_new(err)) || !(garp = dd_garp_open(err)) ||
+	    fo_ecmp_prepare(NULL, cfg, &ecmp, err) < 0) {
+		dd_garp_close(garp);
 		dd_vipctl_free(vipctl);
 		fo_links_close_socks(&socks);
 		conf_free(conf);
 		return NULL;
 	}
 	struct dd_failover *fo = xcalloc(1, sizeof *fo);
+	fo->ecmp.fd = -1;
+	fo_ecmp_install(fo, &ecmp);
 	fo->main_loop = main_loop;
 	fo->garp = garp;
 	if (hooks)
@@ -743,7 +779,43 @@ int dd_failover_reload(struct dd_failover *fo, const struct dd_config *cfg, char
 		conf_free(conf);
 		return -1;
 	}
-	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks, .generation = gen };
+	/* fo->ecmp is written on the heartbeat thread only inside commands. */
+	struct fo_ecmp_dev ecmp;
+	if (fo_ecmp_prepare(&fo->ecmp, cfg, &ecmp, err) < 0) {
+		fo_links_close_socks(&socks);
+		conf_free(conf);
+		return -1;
+	}
+	struct fo_cmd cmd = { .kind = CMD_RELOAD, .conf = conf, .socks = &socks, .generation = gen,
+			      .ecmp = ecmp };
+	int r = post_cmd(fo, &cmd);
+	/* The device the reload replaced, or the one it could not use. */
+	if (cmd.ecmp.fd >= 0)
+		close(cmd.ecmp.fd);
+	if (r < 0) {
+		dd_seterr(err, "%s", cmd.err);
+		return -1;
+	}
+	return 0;
+}
+
+int dd_failover_ecmp_health(struct dd_failover *fo, const struct dd_ecmp_vip_health *v, size_t n,
+			    char **err)
+{
+	struct fo_cmd cmd = { .kind = CMD_ECMP_HEALTH, .n_health = n };
+	cmd.health = xcalloc(n ? n : 1, sizeof *cmd.health);
+	if (n)
+		memcpy(cmd.health, v, n * sizeof *v);
+	int r = post_cmd(fo, &cmd);
+	free(cmd.health); /* NULL once the thread took it */
+	if (r < 0)
+		dd_seterr(err, "%s", cmd.err);
+	return r;
+}
+
+int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, bool stopping, char **err)
+{
+	struct fo_cmd cmd = { .kind = CMD_ECMP_DRAIN, .drain = drained || stopping, .stopping = stopping };
 	if (post_cmd(fo, &cmd) < 0) {
 		dd_seterr(err, "%s", cmd.err);
 		return -1;
@@ -812,6 +884,7 @@ void dd_failover_stop(struct dd_failover *fo, bool handover)
 	ev_async_stop(fo->main_loop, &fo->main_async);
 	dlog_queue_free(fo->logq);
 	deliver_events(fo);
+	fo_ecmp_close(fo);
 	dd_vipctl_free(fo->vipctl);
 	dd_garp_close(fo->garp);
 	conf_free(fo->conf);

@@ -81,7 +81,32 @@ struct fo_event {
 	struct dd_role_change ev;
 };
 
-enum cmd_kind { CMD_RELOAD = 1, CMD_TAKEOVER, CMD_RELEASE, CMD_STATUS, CMD_STOP, CMD_TRACK };
+enum cmd_kind { CMD_RELOAD = 1, CMD_TAKEOVER, CMD_RELEASE, CMD_STATUS, CMD_STOP, CMD_TRACK,
+		CMD_ECMP_HEALTH, CMD_ECMP_DRAIN };
+
+/* The ECMP side of the engine (announce.c): the tun device, what is on it,
+ * and the inputs that decide it. Heartbeat thread once it runs. */
+struct fo_ecmp {
+	int fd;                 /* the tun device; -1: none (no ECMP cluster) */
+	char dev[16];
+	bool drained;
+	bool stopping;          /* SIGTERM: drained until the end */
+	bool health_known;      /* a verdict came from the main loop */
+	struct dd_ecmp_vip_health *health;
+	size_t n_health;
+	struct dd_addr *on;     /* addresses on the device now */
+	size_t n_on, cap_on;
+	/* An address the kernel refuses is tried again at every evaluation;
+	 * its error is said at most a few times a second. */
+	struct dlog_ratelimit err_rl;
+};
+
+/* Made on the main thread for a command: the device a reload needs. */
+struct fo_ecmp_dev {
+	int fd;                 /* -1: none */
+	char dev[16];
+	bool keep;              /* the running device serves the new config */
+};
 
 struct fo_cmd {
 	enum cmd_kind kind;
@@ -92,6 +117,10 @@ struct fo_cmd {
 	struct dd_failover_status *st;
 	const struct dd_track_state *track;
 	bool handover;
+	struct dd_ecmp_vip_health *health; /* CMD_ECMP_HEALTH: taken by the thread */
+	size_t n_health;
+	bool drain, stopping;   /* CMD_ECMP_DRAIN */
+	struct fo_ecmp_dev ecmp; /* CMD_RELOAD: new device; back: the old fd to close */
 	int result;
 	char err[256];
 	bool done;
@@ -125,6 +154,7 @@ struct dd_failover {
 	struct dd_vipctl *vipctl;
 	struct dd_garp *garp;
 	struct dd_monitor *mon;
+	struct fo_ecmp ecmp;
 	struct fo_link links[DD_FO_MAX_LINKS];
 	size_t n_links;
 	struct fo_cluster *clusters;
@@ -207,5 +237,20 @@ void fo_vips_remove_stale(struct dd_failover *fo);
 size_t fo_vips_missing(const struct fo_cluster *c);
 void fo_vips_reload(struct dd_failover *fo, struct fo_cluster *old, size_t n_old,
 		    const struct fo_conf *oldconf);
+
+/* announce.c: the ECMP announcements. open/prepare/close run on the main
+ * thread (before the heartbeat thread starts, before a command, after the
+ * thread ended); the rest on the heartbeat thread. */
+int fo_ecmp_prepare(const struct fo_ecmp *cur, const struct dd_config *cfg, struct fo_ecmp_dev *out,
+		    char **err);
+void fo_ecmp_install(struct dd_failover *fo, struct fo_ecmp_dev *d);
+void fo_ecmp_close(struct dd_failover *fo);
+/* Puts on the device exactly the VIPs that should be announced now. */
+void fo_ecmp_update(struct dd_failover *fo);
+/* Withdraws a cluster's VIPs at once (before they leave their interface). */
+void fo_ecmp_withdraw(struct fo_cluster *c);
+void fo_ecmp_cmd(struct dd_failover *fo, struct fo_cmd *cmd);
+void fo_ecmp_status(const struct dd_failover *fo, const struct fo_cluster *c,
+		    struct dd_failover_cluster_status *cs);
 
 #endif

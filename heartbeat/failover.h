@@ -92,6 +92,47 @@ int dd_failover_track(struct dd_failover *fo, const struct dd_track_state *st, c
  * Pending role changes are delivered to the hook before it returns. */
 void dd_failover_stop(struct dd_failover *fo, bool handover);
 
+/* ---- ECMP mode (issue 14; heartbeat/announce.c) ----------------------
+ * An ECMP cluster ignores the peer: it is active unless in fault, holds
+ * its VIPs on lo, and each VIP is announced (a host address on the tun
+ * device ecmp.device, which BIRD exports) only while the cluster is
+ * active, every service on the VIP has quorum and the director is not
+ * drained. The engine knows faults; the forwarding plane knows quorum and
+ * hands it over as values with dd_failover_ecmp_health(). */
+
+/* Why a VIP of an ECMP cluster is not announced (or that it is). */
+enum dd_ecmp_why {
+	DD_ECMP_ANNOUNCED = 0,
+	DD_ECMP_FAULT,          /* the cluster is in fault (a monitor) */
+	DD_ECMP_INACTIVE,       /* not active yet (starting) or stopping */
+	DD_ECMP_VIP_MISSING,    /* the VIP could not be added to its interface */
+	DD_ECMP_DRAINED,        /* directorctl drain-director, or SIGTERM */
+	DD_ECMP_NO_QUORUM,      /* a service on the VIP lacks quorum */
+	DD_ECMP_HEALTH_UNKNOWN, /* no quorum verdict from the forwarding plane yet */
+	DD_ECMP_NO_DEVICE,      /* the tun device is missing */
+	DD_ECMP_STOPPING,       /* SIGTERM: withdrawn before directord stops */
+};
+#define DD_ECMP_WHY_COUNT (DD_ECMP_STOPPING + 1)
+/* "announced", "fault", "inactive", "vip-missing", "drained", "no-quorum",
+ * "health-unknown", "no-device", "stopping" */
+const char *dd_ecmp_why_name(enum dd_ecmp_why w);
+
+/* The quorum verdict for one VIP of an ECMP cluster: every service on it
+ * (and every fwmark service of its cluster) has quorum. */
+struct dd_ecmp_vip_health {
+	struct dd_addr vip;
+	bool quorum;
+	char service[DD_NAME_MAX]; /* without quorum: the first such service */
+};
+/* Replaces the whole verdict (copied; v may be freed afterwards). VIPs not
+ * listed are not announced. 0, or -1 with *err. */
+int dd_failover_ecmp_health(struct dd_failover *fo, const struct dd_ecmp_vip_health *v, size_t n,
+			    char **err);
+/* Drained: nothing is announced, whatever the health (directorctl
+ * drain-director; stopping: SIGTERM, for good). 0, or -1 with *err when no
+ * cluster is ECMP. */
+int dd_failover_ecmp_drain(struct dd_failover *fo, bool drained, bool stopping, char **err);
+
 #define DD_FO_MAX_LINKS DD_MAX_LINKS
 
 struct dd_failover_link_status {
@@ -114,6 +155,10 @@ struct dd_failover_cluster_status {
 	uint8_t peer_priority;
 	bool vips_up;            /* active and every VIP on this host */
 	size_t vips_missing;     /* active, but these could not be added (retried) */
+	bool ecmp;               /* mode ecmp: the fields below apply */
+	size_t ecmp_announced;   /* VIPs announced on the ecmp device */
+	enum dd_ecmp_why ecmp_why; /* of the first VIP not announced; ANNOUNCED: all are */
+	char ecmp_service[DD_NAME_MAX]; /* with NO_QUORUM: which service */
 };
 
 /* Why a peer that is heard is not believed, or not in step. Raised as an
@@ -150,6 +195,8 @@ struct dd_failover_status {
 	struct dd_failover_cluster_status clusters[DD_HB_MAX_CLUSTERS];
 	struct dd_failover_drops drops;
 	uint64_t rx, tx;
+	char ecmp_device[16];    /* "": no ECMP cluster */
+	bool ecmp_drained;
 };
 
 /* A counter the heartbeat thread's loop advances every DD_FO_PULSE_MS while

@@ -122,7 +122,7 @@ static bool peer_up(const struct dd_fsm_peer *p)
 static enum dd_fsm_why peer_gone(const struct dd_fsm_peer *p, char *buf, size_t n)
 {
 	if (p->none) {
-		snprintf(buf, n, "no peer configured");
+		snprintf(buf, n, "%s", p->none_why ? p->none_why : "no peer configured");
 		return DD_WHY_NO_PEER;
 	}
 	if (!p->alive) {

@@ -53,6 +53,7 @@ struct dd_fsm_peer {
 	uint8_t priority;
 	uint8_t flags;          /* DD_HB_CF_* */
 	const char *silence;    /* when !alive: "silent for 312 ms on 2/2 links" */
+	const char *none_why;   /* with none: why there is none; NULL: not configured */
 };
 
 struct dd_fsm {

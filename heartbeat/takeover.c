@@ -156,6 +156,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (!missing)
 		ev_timer_stop(loop, w);
+	fo_ecmp_update(c->fo);
 }
 
 static void vip_del(struct dd_failover *fo, const struct dd_cluster *cl, const struct dd_vip *v,
@@ -208,6 +209,8 @@ void fo_vips_peer_back(struct dd_failover *fo)
 
 void fo_vips_down(struct fo_cluster *c, bool quiet)
 {
+	/* The route first: traffic must stop coming before the VIP goes. */
+	fo_ecmp_withdraw(c);
 	fo_cluster_timers_stop(c);
 	c->garp_left = 0;
 	for (size_t i = 0; i < c->cfg->n_vips; i++)

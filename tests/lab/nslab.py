@@ -42,6 +42,7 @@ __all__ = [
     "directord_argv", "start_directord", "daemon_dir", "directorctl", "start_rsyslog", "roles", "notify_records",
     "NOTIFY_CMD", "write_key", "terminate", "mac", "neigh", "capture", "announced",
     "Snmpd", "have_snmp_tools", "directord_has_snmp",
+    "Bird", "route_nexthops",
 ]
 
 DOC_NETS = [ipaddress.ip_network(n) for n in
@@ -688,6 +689,67 @@ class Snmpd:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+# ------------------------------------------------------------ routing --
+
+class Bird:
+    """BIRD 2 in namespace `ns`, with its own config, control socket and
+    pid file in lab.dir (never the system instance, never /run/bird); in
+    the foreground, logging to its Proc's log. Stopped by Lab.close().
+
+    bird = Bird(lab, rt, "rt", conf_text)   # conf_text: a bird.conf
+    bird.wait_up()
+    bird.birdc("show", "route")             # stdout of birdc -s SOCK ...
+    """
+
+    def __init__(self, lab, ns, name, conf_text):
+        self.lab, self.ns, self.name = lab, ns, name
+        self.conf = os.path.join(lab.dir, f"bird-{name}.conf")
+        self.sock = os.path.join(lab.dir, f"bird-{name}.ctl")
+        self.pid_file = os.path.join(lab.dir, f"bird-{name}.pid")
+        with open(self.conf, "w") as f:
+            f.write(conf_text)
+        run(["bird", "-p", "-c", self.conf])   # parse only: a bad config fails here, with its message
+        self.proc = ns.spawn("bird", "-f", "-c", self.conf, "-s", self.sock, "-P", self.pid_file,
+                             name=f"bird-{name}")
+
+    def birdc(self, *args, check=True):
+        """birdc -s SOCK ARGS; returns its stdout."""
+        return run(["birdc", "-s", self.sock, *args], check=check).stdout
+
+    def wait_up(self, timeout=20.0):
+        poll(lambda: not self.proc.alive() or "Daemon is up and running" in
+             self.birdc("show", "status", check=False), timeout=timeout, what=f"bird {self.name} up")
+        if not self.proc.alive():
+            raise LabError(f"bird {self.name} died:\n{self.proc.log()}")
+
+    def protocol_state(self, proto):
+        """BGP state of protocol `proto` ("Established", "Active", ...), or ""."""
+        out = self.birdc("show", "protocols", proto, check=False)
+        m = re.search(rf"^{re.escape(proto)}\s+\S+\s+\S+\s+\S+\s+\S+\s+(\S+)", out, re.M)
+        return m.group(1) if m else ""
+
+    def route_gateways(self, prefix):
+        """The next hops BIRD itself has for `prefix` (birdc show route for)."""
+        out = self.birdc("show", "route", "for", prefix, "all", check=False)
+        return sorted(set(re.findall(r"\bvia ([0-9a-f.:]+)", out)))
+
+
+def route_nexthops(ns, prefix):
+    """The gateways of the kernel route for `prefix` in `ns` (a multipath
+    route lists several), sorted; [] when there is no such route."""
+    import json
+    fam = "-6" if ":" in prefix else "-4"
+    out = ns.ip("-j", fam, "route", "show", prefix, check=False).stdout.strip()
+    gws = []
+    for r in json.loads(out or "[]"):
+        if r.get("gateway"):
+            gws.append(r["gateway"])
+        for nh in r.get("nexthops", []):
+            if nh.get("gateway"):
+                gws.append(nh["gateway"])
+    return sorted(gws)
 
 
 def start_rsyslog(lab):

@@ -13,6 +13,7 @@
 #include <check.h>
 #include "tests/unit/ck_run.h"
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,8 @@ static void wait_prefix(const struct rec *r, const char *prefix)
 	ck_assert_msg(has_prefix(r, prefix), "no event starting \"%s\"", prefix);
 }
 
-static bool addr_present(const char *ip)
+/* Is `ip` on interface `ifname` (NULL: on any)? */
+static bool addr_on(const char *ifname, const char *ip)
 {
 	struct ifaddrs *ifa, *p;
 	bool found = false;
@@ -87,12 +89,17 @@ static bool addr_present(const char *ip)
 	for (p = ifa; p; p = p->ifa_next) {
 		struct dd_addr a;
 		char s[DD_ADDR_STRLEN];
-		if (p->ifa_addr && dd_addr_from_sockaddr(p->ifa_addr, &a, NULL) &&
-		    strcmp(dd_addr_str(&a, s, sizeof s), ip) == 0)
+		if (p->ifa_addr && (!ifname || strcmp(p->ifa_name, ifname) == 0) &&
+		    dd_addr_from_sockaddr(p->ifa_addr, &a, NULL) && strcmp(dd_addr_str(&a, s, sizeof s), ip) == 0)
 			found = true;
 	}
 	freeifaddrs(ifa);
 	return found;
+}
+
+static bool addr_present(const char *ip)
+{
+	return addr_on(NULL, ip);
 }
 
 struct node {
@@ -100,7 +107,7 @@ struct node {
 	struct dd_peer peer;
 	struct dd_link link;
 	struct dd_cluster cl[2];
-	struct dd_vip vip;
+	struct dd_vip vip, vip2;
 	char key[128], state[128];
 };
 
@@ -133,6 +140,36 @@ static void mknode(struct node *n, const char *self, const char *other, const ch
 	n->cl[0].garp.count = 1;
 	n->cfg.clusters = n->cl;
 	n->cfg.n_clusters = 1;
+}
+
+/* A second cluster, "any", in ECMP mode, announcing `vip` on tun device `dev`. */
+static void add_ecmp(struct node *n, const char *vip, const char *dev)
+{
+	ck_assert(dd_addr_parse(vip, &n->vip2.addr));
+	n->vip2.prefix = 32;
+	strcpy(n->vip2.ifname, "lo");
+	strcpy(n->cl[1].name, "any");
+	n->cl[1].mode = DD_MODE_ECMP;
+	n->cl[1].priority = 100;
+	n->cl[1].vips = &n->vip2;
+	n->cl[1].n_vips = 1;
+	n->cfg.n_clusters = 2;
+	snprintf(n->cfg.ecmp.device, sizeof n->cfg.ecmp.device, "%s", dev);
+	n->cfg.ecmp.line = 1;
+}
+
+/* Polls a's status until cluster 1's ECMP reason is `why`. */
+static void wait_ecmp(struct dd_failover *a, enum dd_ecmp_why why, struct dd_failover_status *st)
+{
+	double end = mono_now() + 10;
+	do {
+		ck_assert_int_eq(dd_failover_status(a, st), 0);
+		ev_run(loop, EVRUN_NOWAIT);
+		if (st->clusters[1].ecmp_why == why)
+			return;
+		usleep(1000);
+	} while (mono_now() < end);
+	ck_abort_msg("ecmp reason %s, not %s", dd_ecmp_why_name(st->clusters[1].ecmp_why), dd_ecmp_why_name(why));
 }
 
 static void setup(void)
@@ -634,6 +671,77 @@ END_TEST
 
 /* A dead peer's last keepalive is history: status must not show its
  * roles beside "peer dead". */
+/* ECMP (issue 14): a pair reloaded with an ECMP cluster each. The ECMP
+ * cluster is active on both at once (the peer does not count), and its VIP
+ * is on the tun device only with quorum and while not drained; the pair
+ * cluster keeps its roles; the device goes with the engine. */
+START_TEST(ecmp_cluster_ignores_the_peer)
+{
+	static struct node na, nb;
+	struct rec ra = { 0 }, rb = { 0 };
+	struct dd_failover *a, *b;
+	struct dd_failover_status st;
+	char *err = NULL;
+	start_pair(&na, &nb, &ra, &rb, &a, &b);
+	add_ecmp(&na, "203.0.113.11", "dda-ecmp");
+	add_ecmp(&nb, "203.0.113.12", "ddb-ecmp");
+	ck_assert_int_eq(dd_failover_reload(a, &na.cfg, &err), 0);
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	wait_event(&ra, "any: init -> active: ECMP mode: every healthy director is active");
+	wait_event(&rb, "any: init -> active: ECMP mode: every healthy director is active");
+	ck_assert(if_nametoindex("dda-ecmp") && if_nametoindex("ddb-ecmp"));
+	ck_assert(addr_present("203.0.113.11") && addr_present("203.0.113.12"));
+	/* Nothing announced before the forwarding plane says quorum. */
+	wait_ecmp(a, DD_ECMP_HEALTH_UNKNOWN, &st);
+	ck_assert(st.clusters[1].ecmp && !st.clusters[0].ecmp);
+	ck_assert_str_eq(st.ecmp_device, "dda-ecmp");
+	ck_assert(!addr_on("dda-ecmp", "203.0.113.11"));
+
+	struct dd_ecmp_vip_health h = { .vip = na.vip2.addr, .quorum = true };
+	ck_assert_int_eq(dd_failover_ecmp_health(a, &h, 1, &err), 0);
+	wait_ecmp(a, DD_ECMP_ANNOUNCED, &st);
+	ck_assert_uint_eq(st.clusters[1].ecmp_announced, 1);
+	ck_assert(addr_on("dda-ecmp", "203.0.113.11"));
+
+	h.quorum = false;
+	strcpy(h.service, "web80");
+	ck_assert_int_eq(dd_failover_ecmp_health(a, &h, 1, &err), 0);
+	wait_ecmp(a, DD_ECMP_NO_QUORUM, &st);
+	ck_assert_str_eq(st.clusters[1].ecmp_service, "web80");
+	ck_assert(!addr_on("dda-ecmp", "203.0.113.11"));
+	ck_assert(addr_on("lo", "203.0.113.11")); /* still held for local delivery */
+
+	h.quorum = true;
+	ck_assert_int_eq(dd_failover_ecmp_health(a, &h, 1, &err), 0);
+	wait_ecmp(a, DD_ECMP_ANNOUNCED, &st);
+	ck_assert_int_eq(dd_failover_ecmp_drain(a, true, false, &err), 0);
+	wait_ecmp(a, DD_ECMP_DRAINED, &st);
+	ck_assert(st.ecmp_drained && !addr_on("dda-ecmp", "203.0.113.11"));
+	ck_assert_int_eq(dd_failover_ecmp_drain(a, false, false, &err), 0);
+	wait_ecmp(a, DD_ECMP_ANNOUNCED, &st);
+
+	/* The pair cluster kept its roles all along. */
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_ACTIVE);
+	ck_assert_int_eq(dd_failover_status(b, &st), 0);
+	ck_assert_int_eq(st.clusters[0].role, DD_ROLE_STANDBY);
+	ck_assert_int_eq(st.clusters[1].role, DD_ROLE_ACTIVE);
+	ck_assert_int_eq(dd_failover_release(b, "any", &err), -1);
+	free(err);
+
+	/* A reload without ECMP closes the device. */
+	nb.cfg.n_clusters = 1;
+	ck_assert_int_eq(dd_failover_reload(b, &nb.cfg, &err), 0);
+	ck_assert(!if_nametoindex("ddb-ecmp"));
+	ck_assert_int_eq(dd_failover_ecmp_drain(b, true, false, &err), -1);
+	ck_assert_str_eq(err, "no cluster is in ECMP mode");
+	free(err);
+	dd_failover_stop(b, false);
+	dd_failover_stop(a, false);
+	ck_assert(!if_nametoindex("dda-ecmp"));
+	ck_assert(!addr_present("203.0.113.11"));
+}
+END_TEST
+
 START_TEST(dead_peer_has_no_roles)
 {
 	static struct node na, nb;
@@ -665,6 +773,7 @@ int main(void)
 	tcase_add_test(tc, vip_that_cannot_be_added_is_retried);
 	tcase_add_test(tc, dead_peer_has_no_roles);
 	tcase_add_test(tc, standalone_lifecycle);
+	tcase_add_test(tc, ecmp_cluster_ignores_the_peer);
 	tcase_add_test(tc, track_scripts_fault_and_priority);
 	tcase_add_test(tc, standby_reloaded_to_standalone_and_back);
 	suite_add_tcase(s, tc);

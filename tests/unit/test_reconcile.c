@@ -458,6 +458,69 @@ static struct ipvs_dest *desired_dest(struct world *w, uint64_t now, struct ipvs
 	return dest_by_addr(s, addr);
 }
 
+/* ECMP (issue 14): every director must build the same mh table, which the
+ * kernel derives from its destination list in the order of addition. So
+ * the real servers go in in config order (here the reverse of key order),
+ * and a failed one stays at weight 0 past any drain time, never deleted. */
+static const char CFG_ECMP[] =
+	"node = \"lb1\";\n"
+	"ecmp = { device = \"dd-ecmp\"; };\n"
+	"clusters = ( { name = \"any\"; mode = \"ecmp\";\n"
+	"  vips = ( { address = \"203.0.113.10/32\"; interface = \"lo\"; } );\n"
+	"  services = ( { name = \"web\"; protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80;\n"
+	"    scheduler = \"mh\"; drain_ms = 100; check = { type = \"tcp\"; };\n"
+	"    real_servers = ( { address = \"198.51.100.23\"; }, { address = \"198.51.100.21\"; },\n"
+	"                     { address = \"198.51.100.22\"; } ); } ); } );\n";
+
+START_TEST(test_ecmp_config_order_and_no_deletion)
+{
+	struct world w;
+	world_init(&w, load(CFG_ECMP));
+	for (size_t i = 0; i < 3; i++)
+		w.st[0].rs[i].health = DS_HEALTH_UP;
+	struct ipvs_table d, cur = { 0 };
+	build(&w, 1000, &d);
+	struct rc_state st = { 0 };
+	struct rc_result r;
+	pass(&st, &d, &cur, 1000, &r);
+	static const char *const want[] = { "198.51.100.23", "198.51.100.21", "198.51.100.22" };
+	size_t k = 0;
+	for (size_t i = 0; i < r.n_ops; i++) {
+		if (r.ops[i].type != IPVS_OP_ADD_DEST)
+			continue;
+		char b[DD_ADDR_STRLEN];
+		ck_assert_uint_lt(k, 3);
+		ck_assert_str_eq(dd_addr_str(&r.ops[i].dest.addr, b, sizeof b), want[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, 3);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	/* The second server fails: weight 0, and still there long after
+	 * drain_ms (100 ms) would have deleted it in pair mode. */
+	w.st[0].rs[1].health = DS_HEALTH_DOWN;
+	w.st[0].rs[1].reason = w.st[0].rs[1].why = "health DOWN";
+	ipvs_table_free(&d);
+	build(&w, 2000, &d);
+	pass(&st, &d, &cur, 2000, &r);
+	ck_assert_uint_eq(r.n_ops, 1);
+	ck_assert_int_eq(r.ops[0].type, IPVS_OP_EDIT_DEST);
+	ck_assert_uint_eq(r.ops[0].dest.weight, 0);
+	adopt(&cur, &r);
+	rc_result_free(&r);
+	for (uint64_t t = 3000; t <= 600000; t += 100000) {
+		ipvs_table_free(&d);
+		build(&w, t, &d);
+		pass(&st, &d, &cur, t, &r);
+		ck_assert_uint_eq(r.n_ops, 0);
+		adopt(&cur, &r);
+		rc_result_free(&r);
+	}
+	ck_assert_ptr_nonnull(dest_by_addr(&cur.svc[0], "198.51.100.21"));
+	finish(&w, &d, &cur, &st);
+}
+END_TEST
+
 START_TEST(test_desired_health_down_drain_or_remove)
 {
 	struct world w;
@@ -864,6 +927,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_desired_quorum_sorry_server);
 	tcase_add_test(tc, test_drain_removal_deletes_after_drain_ms);
 	tcase_add_test(tc, test_reasons_name_the_cause);
+	tcase_add_test(tc, test_ecmp_config_order_and_no_deletion);
 	suite_add_tcase(s, tc);
 	return s;
 }
