@@ -31,6 +31,7 @@
 #include <netlink/socket.h>
 
 #include "directord/ipvs_model.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #define BATCH_MAX_MSGS 256
@@ -712,6 +713,9 @@ struct ipvs *ipvs_open(char **err)
 {
 	struct ipvs *h = xcalloc(1, sizeof(*h));
 	if ((h->model = ipvs_model_open())) {
+		/* A test double in a production binary: never silent. */
+		log_crit("ipvs", "DIRECTORD_TEST_IPVS=model: IPVS is an in-memory model for tests; "
+			 "nothing is forwarded");
 		h->version = 0x010201;
 		return h;
 	}
