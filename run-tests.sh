@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # run-tests.sh: the whole test suite, from a fresh Debian 12 machine.
-# Installs what it needs, builds with -Werror, ASan and UBSan in build/check,
+# Installs what it needs, builds with -Werror, ASan and UBSan and the SNMP
+# subagent (--enable-snmp) in build/check,
 # runs `make check` (unit tests, namespace tests on this kernel, and the IPVS
 # tests in a QEMU guest running Debian's kernel), builds the fuzz targets with
 # clang and replays their corpora, builds the Debian package and installs it
@@ -20,7 +21,7 @@ jobs=${DD_JOBS:-2}
 status=0
 mkdir -p build/check
 ( cd build/check &&
-  { [ -f Makefile ] || ../../configure -q --enable-werror --enable-sanitizers; } &&
+  { [ -f Makefile ] || ../../configure -q --enable-werror --enable-sanitizers --enable-snmp; } &&
   make -s -j"$jobs" ) || { echo "0 passed, 1 failed"; exit 1; }
 ( cd build/check && make -s -j"$jobs" check ) || status=1
 

@@ -17,6 +17,7 @@ extern const char *const dd_keys_heartbeat[];
 extern const char *const dd_keys_peer[];
 extern const char *const dd_keys_link[];
 extern const char *const dd_keys_sync[];
+extern const char *const dd_keys_snmp[];
 extern const char *const dd_keys_ecmp[];
 extern const char *const dd_keys_cluster[];
 extern const char *const dd_keys_garp[];

@@ -12,7 +12,7 @@
 #include "lib/util.h"
 
 const char *const dd_keys_top[] = { "node", "pid_file", "logging", "scripts",
-	"control", "heartbeat", "sync", "ecmp", "track_scripts", "clusters", NULL };
+	"control", "heartbeat", "sync", "ecmp", "snmp", "track_scripts", "clusters", NULL };
 const char *const dd_keys_track_script[] = { "name", "command", "interval_ms",
 	"timeout_ms", "rise", "fall", "weight", "user", NULL };
 const char *const dd_keys_scripts[] = { "user", "group", NULL };
@@ -26,6 +26,7 @@ const char *const dd_keys_peer[] = { "name", "links", NULL };
 const char *const dd_keys_link[] = { "local", "remote", "interface", NULL };
 const char *const dd_keys_sync[] = { "enabled", "interface", "syncid",
 	"tcp_timeout_s", "tcpfin_timeout_s", "udp_timeout_s", "sloppy", NULL };
+const char *const dd_keys_snmp[] = { "enabled", "agentx_socket", "traps", NULL };
 const char *const dd_keys_ecmp[] = { "device", "drain_timeout_s", "stop_wait_ms", NULL };
 const char *const dd_keys_cluster[] = { "name", "mode", "priority", "failback",
 	"failback_delay_ms", "track_interfaces", "ping_targets", "gateway",
@@ -52,7 +53,7 @@ const char *const dd_keys_rs[] = { "address", "port", "weight",
 
 const char *const *const dd_key_lists[] = { dd_keys_top, dd_keys_logging, dd_keys_scripts,
 	dd_keys_control, dd_keys_heartbeat, dd_keys_peer, dd_keys_link,
-	dd_keys_sync, dd_keys_ecmp, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
+	dd_keys_sync, dd_keys_ecmp, dd_keys_snmp, dd_keys_cluster, dd_keys_garp, dd_keys_vip,
 	dd_keys_service, dd_keys_sorry, dd_keys_check, dd_keys_rs, dd_keys_track_script, NULL };
 
 const char *const dd_schedulers[] = { "rr", "wrr", "lc", "wlc", "lblc",

@@ -728,6 +728,29 @@ static void load_sync(struct ld *ld, cs_t *root)
 		err(ld, g, "sync is enabled but has no interface");
 }
 
+/* Accepted in every build, so that one config serves both; only a build
+ * with the subagent (configure --enable-snmp) may enable it. */
+static void load_snmp(struct ld *ld, cs_t *root)
+{
+	struct dd_snmp_conf *s = &ld->c->snmp;
+	s->agentx_socket = xstrdup("/var/agentx/master");
+	s->traps = true;
+	cs_t *g = rd_group(ld, root, "snmp");
+	if (!g)
+		return;
+	s->line = (int)config_setting_source_line(g);
+	check_keys(ld, g, "in snmp", dd_keys_snmp);
+	rd_bool(ld, g, "enabled", &s->enabled);
+	/* net-snmp transport syntax: a path, or "tcp:localhost:705" */
+	rd_strdup(ld, g, "agentx_socket", false, &s->agentx_socket);
+	rd_bool(ld, g, "traps", &s->traps);
+#ifndef DD_HAVE_SNMP
+	if (s->enabled)
+		err(ld, member(g, "enabled"), "snmp is enabled, but this directord was built without SNMP "
+		    "(configure --enable-snmp, net-snmp's agent library)");
+#endif
+}
+
 /* ---- track scripts and notify commands (issue 15) ---------------------- */
 
 /* A command run as `uid` (a track script's own user): refused now if
@@ -1783,6 +1806,7 @@ static struct dd_config *load_text(const char *text, const char *name,
 	load_heartbeat(&ld, root);
 	load_sync(&ld, root);
 	load_ecmp(&ld, root);
+	load_snmp(&ld, root);
 	load_track_scripts(&ld, root);
 	load_clusters(&ld, root);
 	config_destroy(&cfg);
@@ -1901,6 +1925,7 @@ void dd_config_free(struct dd_config *c)
 	free(c->control.socket_path);
 	free(c->control.group);
 	free(c->control.metrics_listen);
+	free(c->snmp.agentx_socket);
 	free(c->pid_file);
 	free(c->path);
 	free(c);

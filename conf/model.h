@@ -258,6 +258,16 @@ struct dd_scripts {
 	int line;               /* of the scripts group; 0: defaults */
 };
 
+/* The SNMP AgentX subagent (snmp/, built with --enable-snmp). The loader
+ * accepts the group in every build; enabled = true in a build without
+ * SNMP is its error. */
+struct dd_snmp_conf {
+	bool enabled;           /* default false */
+	char *agentx_socket;    /* default "/var/agentx/master" (net-snmp's) */
+	bool traps;             /* default true */
+	int line;               /* of the group; 0: defaults */
+};
+
 struct dd_control {
 	char *socket_path;      /* default RUNSTATEDIR/directord.sock */
 	char *group;            /* may change things besides root; NULL: root only */
@@ -280,6 +290,7 @@ struct dd_config {
 	struct dd_alerting alert;
 	struct dd_scripts scripts;
 	struct dd_control control;
+	struct dd_snmp_conf snmp;
 	struct dd_cluster *clusters;
 	size_t n_clusters;
 	struct dd_track_script *track_scripts;

@@ -392,6 +392,11 @@ char *dd_config_print(const struct dd_config *c)
 	kv_u(p, "drain_timeout_s", c->ecmp.drain_timeout_s);
 	kv_u(p, "stop_wait_ms", c->ecmp.stop_wait_ms);
 	close_group(p);
+	open_group(p, "snmp");
+	kv_bool(p, "enabled", c->snmp.enabled);
+	kv_str(p, "agentx_socket", c->snmp.agentx_socket);
+	kv_bool(p, "traps", c->snmp.traps);
+	close_group(p);
 	print_track_scripts(p, c);
 	open_list(p, "clusters", c->n_clusters);
 	for (size_t i = 0; i < c->n_clusters; i++)

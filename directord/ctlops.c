@@ -75,10 +75,16 @@ static void fill(struct dd_ctlops *o, struct dd_status *st, const struct dd_clus
 		.ecmp = o->src.ecmp ? *o->src.ecmp : NULL,
 		.track = o->src.track ? *o->src.track : NULL,
 		.ctl = o->ctl,
+		.snmp = o->src.snmp ? *o->src.snmp : NULL,
 		.roles = o->roles,
 		.n_roles = o->n_roles,
 	};
 	dd_status_fill(st, &src, only);
+}
+
+void dd_ctlops_fill(struct dd_ctlops *o, struct dd_status *st)
+{
+	fill(o, st, NULL);
 }
 
 /* ---- status, metrics ------------------------------------------------------ */

@@ -31,6 +31,7 @@ struct dd_ctlops_src {
 	struct dd_fwdplane **fwd;
 	struct dd_failover **fo;
 	struct dd_health **health;
+	struct dd_snmp **snmp;            /* may be NULL */
 	struct dd_ecmpctl **ecmp;            /* ECMP mode (directord/ecmp.h) */
 	struct dd_track **track;
 	const unsigned *reloads, *reload_failures;
@@ -41,6 +42,8 @@ struct dd_ctlops_src {
 };
 
 struct dd_ctlops;
+struct dd_snmp;
+struct dd_status;
 
 /* Opens the control socket and, if configured, the metrics listener.
  * NULL with *err (malloc'd) if the control socket cannot be opened. A
@@ -55,6 +58,9 @@ void dd_ctlops_role_changed(struct dd_ctlops *o, const char *cluster, enum dd_ro
  * now, for the SIGUSR1/SIGUSR2 dumps. */
 struct dd_buf;
 void dd_ctlops_dump(struct dd_ctlops *o, bool counters, struct dd_buf *out);
+/* The model of this moment, all clusters (the SNMP subagent's copy is
+ * made from it); free with dd_status_free(). */
+void dd_ctlops_fill(struct dd_ctlops *o, struct dd_status *st);
 /* Returns once no status or metrics answer is being rendered: call it
  * before freeing a config that answers may still point into. */
 void dd_ctlops_quiesce(struct dd_ctlops *o);

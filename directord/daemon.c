@@ -13,6 +13,8 @@
 #include "heartbeat/failover.h"
 #include "health/health.h"
 #include "directord/notify.h"
+#include "directord/status.h"
+#include "snmp/snmp.h"
 #include "directord/track.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -50,6 +52,7 @@ struct dd_daemon {
 	struct dd_notify *notify;
 	struct dd_fwdplane *fwd; /* NULL while no service and no sync is configured */
 	struct dd_health *health;
+	struct dd_snmp *snmp;    /* NULL: snmp.enabled is false, or a build without SNMP */
 	struct dd_ecmpctl *ecmp;    /* ECMP mode: quorum to the engine, drain, SIGTERM wait */
 	bool ecmp_stopping;      /* SIGTERM: withdrawn, waiting for connections */
 	struct dd_track *track;  /* track scripts; their states go to fo */
@@ -328,6 +331,7 @@ static void on_role_changed(void *ctx, const struct dd_role_change *ev)
 {
 	struct dd_daemon *d = ctx;
 	dd_ctlops_role_changed(d->ctl, ev->cluster, ev->old_role, ev->new_role);
+	dd_snmp_role_changed(d->snmp, ev);
 	/* Both directors keep IPVS programmed; a role change only moves the
 	 * sync daemon between master and backup. INIT says nothing yet. */
 	if (d->fwd && ev->new_role != DD_ROLE_INIT)
@@ -404,6 +408,40 @@ static void on_health(void *ctx, const char *service, const struct dd_addr *rs, 
 	if (d->fwd)
 		dd_fwd_set_rs_health(d->fwd, service, rs, port, up);
 	notify_rs(d, service, rs, port, up, reason);
+	size_t n_up, n_total;
+	if (d->snmp && d->fwd && dd_fwd_service_counts(d->fwd, service, &n_up, &n_total) == 0)
+		dd_snmp_rs_changed(d->snmp, service, rs, port, up, reason, n_up, n_total);
+}
+
+static void on_quorum(void *ctx, const struct dd_service *s, bool lost, size_t up, size_t total)
+{
+	struct dd_daemon *d = ctx;
+	dd_snmp_quorum_changed(d->snmp, s->name, lost, up, total);
+}
+
+/* The SNMP subagent's copy of the status model is made from the model
+ * directorctl gets (snmp/snmp.h). */
+static void snmp_snapshot(void *ctx, struct dd_status *st)
+{
+	struct dd_daemon *d = ctx;
+	if (d->ctl) {
+		dd_ctlops_fill(d->ctl, st);
+		return;
+	}
+	struct dd_status_src src = { .cfg = d->cfg, .conf_path = d->opts->conf_path, .fwd = d->fwd,
+				     .fo = d->fo, .health = d->health, .snmp = d->snmp,
+				     .reloads = d->reloads, .reload_failures = d->reload_failures };
+	dd_status_fill(st, &src, NULL);
+}
+
+static void snmp_release(void *ctx, struct dd_status *st)
+{
+	dd_status_free(st);
+}
+
+static struct dd_snmp_src snmp_src(struct dd_daemon *d)
+{
+	return (struct dd_snmp_src){ .ctx = d, .snapshot = snmp_snapshot, .release = snmp_release, .fo = &d->fo };
 }
 
 /* After every reconcile pass: quorum may have changed (ECMP). */
@@ -423,8 +461,10 @@ static int fwd_apply(struct dd_daemon *d, const struct dd_config *cfg, char **er
 		if (!needs_fwd(cfg))
 			return 0;
 		d->fwd = dd_fwd_new(d->loop, cfg, err);
-		if (d->fwd)
+		if (d->fwd) {
+			dd_fwd_set_quorum_hook(d->fwd, on_quorum, d);
 			dd_fwd_set_pass_hook(d->fwd, on_fwd_pass, d);
+		}
 		return d->fwd ? 0 : -1;
 	}
 	char *e = NULL;
@@ -510,6 +550,8 @@ static int reload_apply(struct dd_daemon *d, char **why)
 		dd_health_reload(d->health, next);
 	dd_track_reload(d->track, next);
 	apply_logging(d, next);
+	struct dd_snmp_src ss = snmp_src(d);
+	d->snmp = dd_snmp_reconfigure(d->snmp, d->loop, next, &ss);
 	dd_ctlops_quiesce(d->ctl);
 	dd_config_free(d->cfg);
 	d->cfg = next;
@@ -536,6 +578,7 @@ static void ctl_start(struct dd_daemon *d)
 		.fo = &d->fo,
 		.fwd = &d->fwd,
 		.health = &d->health,
+		.snmp = &d->snmp,
 		.ecmp = &d->ecmp,
 		.track = &d->track,
 		.conf_path = d->opts->conf_path,
@@ -733,6 +776,9 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 
 	d.track = dd_track_new(loop, d.cfg, on_track, &d);
 	dd_ecmp_sync(d.ecmp);
+	struct dd_snmp_src ss = snmp_src(&d);
+	d.snmp = dd_snmp_new(loop, d.cfg, &ss);
+
 	log_notice("core", "%s started as node %s with %zu cluster%s from %s",
 		   PACKAGE_STRING, d.cfg->node_name, d.cfg->n_clusters,
 		   d.cfg->n_clusters == 1 ? "" : "s", opts->conf_path);
@@ -757,6 +803,10 @@ int dd_daemon_run(struct ev_loop *loop, const struct dd_daemon_opts *opts)
 	d.fo = NULL;
 	dd_ecmp_free(d.ecmp);
 	d.ecmp = NULL;
+	/* After the handover: its notifications go out first, and a master
+	 * agent that hangs cannot delay the peer's takeover. */
+	dd_snmp_free(d.snmp);
+	d.snmp = NULL;
 	/* The kernel table stays as it is: a restarted director adopts it,
 	 * and the peer's connections keep their entries. */
 	dd_health_free(d.health);

@@ -59,6 +59,8 @@ struct dd_fwdplane {
 	size_t n_roles;
 	uint32_t timeouts[3];           /* last applied tcp, tcpfin, udp */
 	uint64_t retry_ms;              /* next retry delay after a failed pass */
+	dd_fwd_quorum_fn quorum_fn;
+	void *quorum_ctx;
 	void (*pass_hook)(void *ctx);   /* after every pass (ECMP: quorum to the engine) */
 	void *pass_ctx;
 };
@@ -267,6 +269,13 @@ static int reconcile(struct dd_fwdplane *f)
 	}
 	uint64_t now = mono_ms(), build_next = 0;
 	struct ipvs_table desired;
+	/* quorum before the pass: a change is told to the hook after it */
+	uint8_t *was = NULL;
+	if (f->quorum_fn) {
+		was = xcalloc(f->n_svcs ? f->n_svcs : 1, 1);
+		for (size_t k = 0; k < f->n_svcs; k++)
+			was[k] = f->st[k].sorry_known ? (f->st[k].sorry ? 2 : 1) : 0;
+	}
 	ds_build(f->cfg, f->st, now, &desired, &build_next);
 	struct rc_result res = { 0 };
 	rc_diff(&f->rc, &desired, &f->cur, now, refresh_cb, f, &res);
@@ -316,6 +325,15 @@ static int reconcile(struct dd_fwdplane *f)
 	f->due_ms = 0;
 	schedule(f, next);
 	rc_result_free(&res);
+	for (size_t k = 0; was && k < f->n_svcs; k++) {
+		if (!was[k] || !f->st[k].sorry_known || (was[k] == 2) == f->st[k].sorry)
+			continue;
+		size_t up = 0;
+		for (size_t r = 0; r < f->svcs[k]->n_rs; r++)
+			up += ds_rs_is_up(&f->svcs[k]->rs[r], &f->st[k].rs[r]);
+		f->quorum_fn(f->quorum_ctx, f->svcs[k], f->st[k].sorry, up, f->svcs[k]->n_rs);
+	}
+	free(was);
 	if (f->pass_hook)
 		f->pass_hook(f->pass_ctx);
 	return failed < 0 ? -1 : failed;
@@ -477,6 +495,25 @@ void dd_fwd_set_rs_health(struct dd_fwdplane *f, const char *service, const stru
 	st->reason = st->why = up ? "health UP" : "health DOWN";
 	st->up_since_ms = up && rsc->slow_start_ms ? mono_ms() : 0;
 	kick(f);
+}
+
+int dd_fwd_service_counts(struct dd_fwdplane *f, const char *service, size_t *up, size_t *total)
+{
+	size_t ix;
+	const struct dd_service *s = find_service(f, service, &ix);
+	if (!s)
+		return -1;
+	*up = 0;
+	*total = s->n_rs;
+	for (size_t r = 0; r < s->n_rs; r++)
+		*up += ds_rs_is_up(&s->rs[r], &f->st[ix].rs[r]);
+	return 0;
+}
+
+void dd_fwd_set_quorum_hook(struct dd_fwdplane *f, dd_fwd_quorum_fn fn, void *ctx)
+{
+	f->quorum_fn = fn;
+	f->quorum_ctx = ctx;
 }
 
 int dd_fwd_set_rs_admin_drain(struct dd_fwdplane *f, const char *service, const struct dd_addr *rs, uint16_t port,

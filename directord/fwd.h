@@ -109,6 +109,16 @@ typedef void (*dd_fwd_service_fn)(void *arg, const struct dd_service *s,
 				  const struct dd_fwd_rs_view *rs);
 void dd_fwd_foreach_service(struct dd_fwdplane *f, dd_fwd_service_fn fn, void *arg);
 
+/* Real servers of one service counted as up (health, check none, or
+ * adopted) and configured; -1 if there is no such service. */
+int dd_fwd_service_counts(struct dd_fwdplane *f, const char *service, size_t *up, size_t *total);
+
+/* Called on the loop at the end of a reconcile pass for each service
+ * whose quorum the pass found lost or regained (not for its first
+ * decision at start): SNMP notifications. NULL fn: none. */
+typedef void (*dd_fwd_quorum_fn)(void *ctx, const struct dd_service *s, bool lost, size_t up, size_t total);
+void dd_fwd_set_quorum_hook(struct dd_fwdplane *f, dd_fwd_quorum_fn fn, void *ctx);
+
 /* Leaves the kernel table as it is: a restart must not disrupt. */
 void dd_fwd_free(struct dd_fwdplane *f);
 

@@ -22,6 +22,7 @@
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "snmp/snmp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,19 @@ void dd_status_fill(struct dd_status *st, const struct dd_status_src *src, const
 		fill_fwd(st, src->fwd);
 	if (src->health)
 		fill_health(st, src->health);
+#ifdef DD_HAVE_SNMP
+	st->snmp.built = true;
+#endif
+	if (src->snmp) {
+		struct dd_snmp_state ss;
+		dd_snmp_get_state(src->snmp, &ss);
+		st->snmp.enabled = ss.enabled;
+		st->snmp.connected = ss.connected;
+		memcpy(st->snmp.socket, ss.socket, sizeof st->snmp.socket);
+		st->snmp.requests = ss.requests;
+		st->snmp.traps = ss.traps;
+		st->snmp.reconnects = ss.reconnects;
+	}
 	fill_ecmp(st, src->ecmp);
 	if (src->track && dd_track_count(src->track)) {
 		st->track = xcalloc(dd_track_count(src->track), sizeof *st->track);

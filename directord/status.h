@@ -131,6 +131,16 @@ struct dd_st_health_stats {
 	double slip_p50_ms, slip_p99_ms, slip_max_ms;
 };
 
+/* The SNMP AgentX subagent (snmp/snmp.h). */
+struct dd_st_snmp {
+	bool built;              /* configure --enable-snmp */
+	bool enabled;            /* running (snmp.enabled) */
+	bool connected;          /* registered with the master agent */
+	char socket[108];
+	uint64_t requests, traps;
+	unsigned reconnects;
+};
+
 struct dd_st_ctl_stats {
 	unsigned long long requests, denied, malformed, too_long, busy;
 };
@@ -161,6 +171,7 @@ struct dd_status {
 	struct dd_st_fwd_stats fwd;       /* have_fwd */
 	struct dd_st_health_stats health; /* have_health */
 	struct dd_st_ctl_stats ctl;       /* have_ctl */
+	struct dd_st_snmp snmp;           /* always */
 	struct dd_track_script_status *track; /* every track script, config order (owned) */
 	size_t n_track;
 
@@ -180,6 +191,7 @@ struct dd_failover;
 struct dd_health;
 struct dd_ecmpctl;
 struct dd_ctl;
+struct dd_snmp;
 struct dd_track;
 struct dd_status_src {
 	const struct dd_config *cfg;
@@ -192,6 +204,7 @@ struct dd_status_src {
 	const struct dd_ecmpctl *ecmp;
 	const struct dd_track *track;
 	const struct dd_ctl *ctl;
+	const struct dd_snmp *snmp;
 	const struct dd_st_role_count *roles;
 	size_t n_roles;
 };

@@ -287,6 +287,17 @@ void dd_status_json(const struct dd_status *st, struct dd_buf *out)
 	dd_json_kbool(&j, "forwarding", st->have_fwd);
 	dd_json_kbool(&j, "health", st->have_health);
 	dd_json_obj_end(&j);
+	if (st->snmp.built) {
+		dd_json_key(&j, "snmp");
+		dd_json_obj_begin(&j);
+		dd_json_kbool(&j, "enabled", st->snmp.enabled);
+		dd_json_kbool(&j, "connected", st->snmp.connected);
+		dd_json_kstr(&j, "agentx_socket", st->snmp.enabled ? st->snmp.socket : NULL);
+		dd_json_kuint(&j, "requests", st->snmp.requests);
+		dd_json_kuint(&j, "notifications", st->snmp.traps);
+		dd_json_kuint(&j, "reconnects", st->snmp.reconnects);
+		dd_json_obj_end(&j);
+	}
 	dd_json_key(&j, "forwarding_plane");
 	if (st->have_fwd) {
 		dd_json_obj_begin(&j);

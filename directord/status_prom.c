@@ -321,6 +321,17 @@ void dd_status_prom(const struct dd_status *st, struct dd_buf *out)
 	prom_health(st, &p);
 	prom_track(st, &p);
 
+	if (st->snmp.enabled) {
+		dd_prom_family(&p, "directord_snmp_connected", "gauge",
+			       "1 while the AgentX subagent is registered with the master agent.");
+		dd_prom_sample(&p, "directord_snmp_connected", st->snmp.connected ? 1 : 0, NULL);
+		dd_prom_family(&p, "directord_snmp_notifications_total", "counter",
+			       "SNMP notifications handed to the master agent.");
+		dd_prom_sample_u64(&p, "directord_snmp_notifications_total", st->snmp.traps, NULL);
+		dd_prom_family(&p, "directord_snmp_reconnects_total", "counter",
+			       "Times the AgentX subagent reconnected after losing the master agent.");
+		dd_prom_sample_u64(&p, "directord_snmp_reconnects_total", st->snmp.reconnects, NULL);
+	}
 	if (st->have_ctl) {
 		const struct dd_st_ctl_stats *cs = &st->ctl;
 		dd_prom_family(&p, "directord_control_requests_total", "counter",

@@ -124,6 +124,14 @@ void dd_status_text(const struct dd_status *st, struct dd_buf *out)
 		      duration(st->uptime_ms, d, sizeof d));
 	dd_buf_printf(out, "config %s: %u reload%s, %u rejected\n", st->conf_path, st->reloads,
 		      st->reloads == 1 ? "" : "s", st->reload_failures);
+	if (st->snmp.built && !st->snmp.enabled)
+		dd_buf_printf(out, "snmp: disabled\n");
+	else if (st->snmp.built)
+		dd_buf_printf(out, "snmp: AgentX subagent %s %s, %" PRIu64 " variables answered, %" PRIu64
+			      " notifications sent, %u reconnect%s\n",
+			      st->snmp.connected ? "connected to" : "NOT connected (retrying every second) to",
+			      st->snmp.socket, st->snmp.requests, st->snmp.traps, st->snmp.reconnects,
+			      st->snmp.reconnects == 1 ? "" : "s");
 	if (st->have_fwd)
 		dd_buf_printf(out, "ipvs: %" PRIu64 " reconcile passes, %" PRIu64 " operations (%" PRIu64
 			      " failed), %zu real servers draining\n",

@@ -41,6 +41,7 @@ __all__ = [
     "wait_for", "WaitTimeout", "hold", "run", "sh", "ip_batch", "directord_bin", "directorctl_bin",
     "directord_argv", "start_directord", "daemon_dir", "directorctl", "start_rsyslog", "roles", "notify_records",
     "NOTIFY_CMD", "write_key", "terminate", "mac", "neigh", "capture", "announced",
+    "Snmpd", "have_snmp_tools", "directord_has_snmp",
     "Bird", "route_nexthops",
 ]
 
@@ -591,6 +592,103 @@ def directorctl(sock, *args, ns=None, timeout=30):
     """directorctl -s sock ARGS (in `ns` if given); CompletedProcess, not checked."""
     argv = [directorctl_bin(), "-s", sock, *args]
     return run(ns.argv(argv) if ns else argv, check=False, timeout=timeout)
+
+
+# ---- net-snmp: a private snmpd (AgentX master) and snmptrapd -------------
+
+def have_snmp_tools():
+    return all(shutil.which(t) for t in ("snmpd", "snmptrapd", "snmpwalk", "snmpget"))
+
+
+def directord_has_snmp():
+    """Whether this build has the AgentX subagent (configure --enable-snmp):
+    only such a build accepts snmp.enabled = true."""
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+        f.write('node = "x";\nsnmp = { enabled = true; };\nclusters = ();\n')
+        f.flush()
+        return run([directord_bin(), "-t", "-f", f.name], check=False).returncode == 0
+
+
+def snmp_mibdirs():
+    """MIB path: the system's IETF modules if any, net-snmp's
+    (NET-SNMP-MIB), the stubs of tests/snmp/mibs, and doc/ (DIRECTORD-MIB)."""
+    return ":".join(["/usr/share/snmp/mibs/ietf", "/usr/share/snmp/mibs/iana", "/usr/share/snmp/mibs",
+                     os.path.join(src_dir(), "tests", "snmp", "mibs"), os.path.join(src_dir(), "doc")])
+
+
+SNMPD_CONF = """master agentx
+agentXSocket {sock}
+agentXPerms 0600 0700
+rocommunity public 127.0.0.1
+trap2sink 127.0.0.1:{trap} public
+"""
+
+
+class Snmpd:
+    """snmpd (master agentx on <lab>/snmp-<tag>/agentx.sock, SNMP on
+    udp:127.0.0.1:port) and snmptrapd (on port + 1, every notification
+    logged to self.traplog with numeric OIDs) in namespace `ns`."""
+
+    def __init__(self, lab, ns, tag, port=10161):
+        self.lab, self.ns, self.tag, self.port = lab, ns, tag, port
+        self.dir = os.path.join(lab.dir, f"snmp-{tag}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "agentx.sock")
+        self.conf = os.path.join(self.dir, "snmpd.conf")
+        with open(self.conf, "w") as f:
+            f.write(SNMPD_CONF.format(sock=self.sock, trap=port + 1))
+        self.trapconf = os.path.join(self.dir, "snmptrapd.conf")
+        with open(self.trapconf, "w") as f:
+            f.write("disableAuthorization yes\n")
+        self.traplog = os.path.join(self.dir, "traps.log")
+        self.mibdirs = snmp_mibdirs()
+        self.mibopts = ["-M", self.mibdirs, "-m", "DIRECTORD-MIB"]
+        # snmpd keeps its persistent state in a file named like its config:
+        # a folder of its own, or it overwrites snmpd.conf
+        persist = os.path.join(self.dir, "persist")
+        os.makedirs(persist, exist_ok=True)
+        self.env = {"SNMP_PERSISTENT_DIR": persist, "MIBS": "", "MIBDIRS": self.mibdirs}
+        self.snmpd = None
+        self.trapd = ns.spawn("snmptrapd", "-f", "-Lf", self.traplog, "-C", "-c", self.trapconf,
+                              *self.mibopts, "-On", "-p", os.path.join(self.dir, "snmptrapd.pid"),
+                              f"udp:127.0.0.1:{port + 1}", name=f"snmptrapd-{tag}", env=self.env)
+        self.start_snmpd()
+
+    def start_snmpd(self, timeout=10):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self.snmpd = self.ns.spawn("snmpd", "-f", "-Lo", "-C", "-c", self.conf, "-M", self.mibdirs, "-m", "",
+                                   "-p", os.path.join(self.dir, "snmpd.pid"),
+                                   "-x", f"unix:{self.sock}", f"udp:127.0.0.1:{self.port}",
+                                   name=f"snmpd-{self.tag}", env=self.env)
+        wait_for(lambda: os.path.exists(self.sock), timeout, f"snmpd {self.tag} to open its AgentX socket")
+
+    def kill_snmpd(self):
+        self.snmpd.signal(signal.SIGKILL)
+        self.snmpd.popen.wait(timeout=10)
+
+    def snmp_conf(self, traps=True):
+        """The directord config group that points at this snmpd."""
+        return (f'snmp = {{ enabled = true; agentx_socket = "{self.sock}"; '
+                f'traps = {"true" if traps else "false"}; }};\n')
+
+    def walk(self, oid="DIRECTORD-MIB::ddObjects", timeout=1):
+        """snmpwalk output with MIB names; "" if the walk failed."""
+        r = self.ns.run("snmpwalk", "-v2c", "-c", "public", "-t", str(timeout), "-r", "0", *self.mibopts,
+                        f"udp:127.0.0.1:{self.port}", oid, check=False, timeout=60)
+        return r.stdout if r.returncode == 0 else ""
+
+    def get(self, *oids):
+        r = self.ns.run("snmpget", "-v2c", "-c", "public", *self.mibopts, f"udp:127.0.0.1:{self.port}",
+                        *oids, check=False, timeout=60)
+        return r.stdout
+
+    def traps(self):
+        try:
+            with open(self.traplog) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
 
 # ------------------------------------------------------------ routing --

@@ -1402,6 +1402,34 @@ START_TEST(good_roundtrip)
 }
 END_TEST
 
+/* The snmp group loads in every build; enabled = true only where the
+ * subagent is built in (configure --enable-snmp), else an error at its line. */
+START_TEST(snmp_group)
+{
+	struct dd_config *c = load_ok("node = \"lb1\";\nclusters = ();\n");
+	ck_assert(!c->snmp.enabled && c->snmp.traps);
+	ck_assert_str_eq(c->snmp.agentx_socket, "/var/agentx/master");
+	dd_config_free(c);
+	c = load_ok("node = \"lb1\";\nsnmp = { enabled = false; agentx_socket = \"tcp:localhost:705\"; traps = false; };\n"
+		    "clusters = ();\n");
+	ck_assert(!c->snmp.traps);
+	ck_assert_str_eq(c->snmp.agentx_socket, "tcp:localhost:705");
+	dd_config_free(c);
+	const char *on = "node = \"lb1\";\nsnmp = {\n  enabled = true;\n};\nclusters = ();\n";
+#ifdef DD_HAVE_SNMP
+	c = load_ok(on);
+	ck_assert(c->snmp.enabled);
+	dd_config_free(c);
+#else
+	expect_errors(on, "directord.conf:3: snmp is enabled, but this directord was built without SNMP "
+		      "(configure --enable-snmp, net-snmp's agent library)\n");
+#endif
+	expect_errors("node = \"lb1\";\nsnmp = { agentx_socket = \"\"; bogus = 1; };\nclusters = ();\n",
+		      "directord.conf:2: unknown key 'bogus' in snmp\n"
+		      "directord.conf:2: agentx_socket must not be empty\n");
+}
+END_TEST
+
 /* A good file with a NAME.expected next to it prints exactly that. */
 START_TEST(golden_print)
 {
@@ -1620,6 +1648,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, all_keys_parse);
 	tcase_add_test(tc, ipv6_and_fwmark);
 	tcase_add_test(tc, collects_all_errors);
+	tcase_add_test(tc, snmp_group);
 	tcase_add_test(tc, syntax_errors);
 	tcase_add_test(tc, unknown_keys);
 	tcase_add_test(tc, wrong_types);
