@@ -1534,6 +1534,11 @@ static void load_cluster_mode(struct ld *ld, cs_t *g, struct dd_cluster *cl)
 			    "service '%s' of ecmp cluster '%s' needs scheduler \"mh\" (not '%s'): every "
 			    "director must send a flow to the same real server", s->name, cl->name,
 			    s->scheduler);
+		else if (!s->sched_flags.fallback)
+			err(ld, se && member(se, "sched_flags") ? member(se, "sched_flags") : se,
+			    "service '%s' of ecmp cluster '%s' needs sched_flags [ \"mh-fallback\" ]: a "
+			    "failed real server stays in mh's table at weight 0, and without fallback "
+			    "the new connections that hash to it are refused", s->name, cl->name);
 		if (se && member(se, "removal") && s->removal == DD_REMOVAL_REMOVE)
 			err(ld, member(se, "removal"), "service '%s' of ecmp cluster '%s': removal \"remove\" "
 			    "would reorder mh's table; a failed real server goes to weight 0 instead",

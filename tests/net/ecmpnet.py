@@ -112,12 +112,12 @@ clusters = ( {{
            {{ address = "%(vip6)s/128"; interface = "lo"; }} );
   services = ( {{
     name = "web"; protocol = "tcp"; address = "%(vip)s"; port = 80;
-    scheduler = "mh"; quorum = 1;
+    scheduler = "mh"; sched_flags = [ "mh-fallback" ]; quorum = 1;
     check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 150; rise = 1; fall = 2; }};
     real_servers = ( {{ address = "%(rs1)s"; port = 8080; }}, {{ address = "%(rs2)s"; port = 8080; }} );
   }}, {{
     name = "web6"; protocol = "tcp"; address = "%(vip6)s"; port = 80;
-    scheduler = "mh"; quorum = 1;
+    scheduler = "mh"; sched_flags = [ "mh-fallback" ]; quorum = 1;
     check = {{ type = "tcp"; interval_ms = 200; timeout_ms = 150; rise = 1; fall = 2; }};
     real_servers = ( {{ address = "%(rs61)s"; port = 8080; }}, {{ address = "%(rs62)s"; port = 8080; }} );
   }} );
