@@ -547,6 +547,12 @@ static void sync_daemons(struct dd_fwdplane *f)
 	for (size_t i = 0; i < f->n_roles; i++)
 		if (f->roles[i].known)
 			want[f->roles[i].active ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP] = true;
+	/* In ECMP mode every director is active and takes flows that another
+	 * one started, so each sends its connections and hears the others':
+	 * master and backup at once. Survival does not depend on it (mh and
+	 * sloppy do that); sync only carries the connection state along. */
+	if (dd_config_has_ecmp(f->cfg))
+		want[IP_VS_STATE_MASTER] = want[IP_VS_STATE_BACKUP] = true;
 	if (!sy->enabled)
 		want[1] = want[2] = false;
 	struct ipvs_daemon run[2];

@@ -56,3 +56,30 @@ def test_sync_daemon_follows_role(lab, ipvs_modules):
     steps, err = apply(d, write_conf(lab, "sync2.conf", SYNC_CONF.replace("syncid = 42", "syncid = 43")),
                        "role", "lab", "standby")
     assert daemons(d) == [("backup", "eth0", "43")], err
+
+
+ECMP_SYNC_CONF = """
+sync = { enabled = true; interface = "eth0"; syncid = 7; };
+ecmp = { device = "dd-ecmp"; };
+clusters = ( {
+  name = "anycast"; mode = "ecmp";
+  vips = ( { address = "192.0.2.100/32"; interface = "lo"; } );
+  services = (
+    { name = "web"; protocol = "tcp"; address = "192.0.2.100"; port = 80;
+      scheduler = "mh"; sched_flags = [ "mh-fallback" ];
+      check = { type = "none"; };
+      real_servers = ( { address = "198.51.100.11"; port = 80; } ); } );
+} );
+"""
+
+
+def test_ecmp_sync_sends_and_receives(lab, ipvs_modules):
+    """In ECMP mode every director is active and takes flows that another
+    one began: it runs the master (sends its connections) and the backup
+    (hears the others') at once."""
+    d = lab.netns("ecmpdir")
+    peer = lab.netns("ecmppeer")
+    lab.veth(d, peer, addr_a="192.0.2.1/24", addr_b="192.0.2.2/24")
+    conf = write_conf(lab, "ecmp-sync.conf", ECMP_SYNC_CONF)
+    steps, err = apply(d, conf, "role", "anycast", "active")
+    assert daemons(d) == [("backup", "eth0", "7"), ("master", "eth0", "7")], err
