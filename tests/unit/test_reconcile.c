@@ -468,7 +468,7 @@ static const char CFG_ECMP[] =
 	"clusters = ( { name = \"any\"; mode = \"ecmp\";\n"
 	"  vips = ( { address = \"203.0.113.10/32\"; interface = \"lo\"; } );\n"
 	"  services = ( { name = \"web\"; protocol = \"tcp\"; address = \"203.0.113.10\"; port = 80;\n"
-	"    scheduler = \"mh\"; drain_ms = 100; check = { type = \"tcp\"; };\n"
+	"    scheduler = \"mh\"; sched_flags = [ \"mh-fallback\" ]; drain_ms = 100; check = { type = \"tcp\"; };\n"
 	"    real_servers = ( { address = \"198.51.100.23\"; }, { address = \"198.51.100.21\"; },\n"
 	"                     { address = \"198.51.100.22\"; } ); } ); } );\n";
 
