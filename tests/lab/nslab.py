@@ -582,10 +582,11 @@ def directord_argv(lab, node, conf, syslog_sock=None):
     return ["unshare", "-m", "sh", "-c", script]
 
 
-def start_directord(lab, ns, node, conf, syslog_sock=None, log=None):
+def start_directord(lab, ns, node, conf, syslog_sock=None, log=None, env=None):
     """directord for `node` in namespace `ns` (a Netns); returns its Proc.
-    With `log`, its output is appended to that file (kept across restarts)."""
-    return ns.spawn(*directord_argv(lab, node, conf, syslog_sock), name=f"directord-{node}", log=log)
+    With `log`, its output is appended to that file (kept across restarts);
+    `env` adds to its environment (e.g. DIRECTORD_TEST_IPVS=model)."""
+    return ns.spawn(*directord_argv(lab, node, conf, syslog_sock), name=f"directord-{node}", log=log, env=env)
 
 
 def directorctl(sock, *args, ns=None, timeout=30):
@@ -615,6 +616,10 @@ def snmp_mibdirs():
     return ":".join(["/usr/share/snmp/mibs/ietf", "/usr/share/snmp/mibs/iana", "/usr/share/snmp/mibs",
                      os.path.join(src_dir(), "tests", "snmp", "mibs"), os.path.join(src_dir(), "doc")])
 
+
+# DIRECTORD-MIB's root (doc/DIRECTORD-MIB.txt), numeric: a walk of it is
+# a walk of everything the subagent serves.
+DIRECTORD_MIB_OID = ".1.3.6.1.4.1.8072.9999.9999.4"
 
 SNMPD_CONF = """master agentx
 agentXSocket {sock}
@@ -671,6 +676,12 @@ class Snmpd:
         """The directord config group that points at this snmpd."""
         return (f'snmp = {{ enabled = true; agentx_socket = "{self.sock}"; '
                 f'traps = {"true" if traps else "false"}; }};\n')
+
+    def bulkwalk_argv(self, oid=DIRECTORD_MIB_OID, timeout=1, repeaters=50):
+        """The argv of one snmpbulkwalk (numeric OIDs, no retry) of `oid`
+        against this snmpd, run in its namespace: for load loops."""
+        return self.ns.argv(["snmpbulkwalk", "-v2c", "-c", "public", f"-Cr{repeaters}", "-On",
+                             "-t", str(timeout), "-r", "0", f"udp:127.0.0.1:{self.port}", oid])
 
     def walk(self, oid="DIRECTORD-MIB::ddObjects", timeout=1):
         """snmpwalk output with MIB names; "" if the walk failed."""

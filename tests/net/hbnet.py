@@ -18,6 +18,7 @@ pair's topology, its config and the heartbeat packet format.
 """
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import signal
@@ -46,7 +47,7 @@ def ctl(lab, node, *args):
 CONF = """
 node = "{node}";
 pid_file = "{dir}/{node}.pid";
-control = {{ socket = "{dir}/{node}.sock"; }};
+control = {{ socket = "{dir}/{node}.sock";{control} }};
 logging = {{ level = "info"; notify = "{notify}"; notify_timeout_ms = 5000; }};
 # The notify records go to the lab directory, which only root can enter.
 scripts = {{ user = "root"; }};
@@ -97,7 +98,7 @@ class Lab(nslab.Lab):
         self.hosts = {n: self.netns(n) for n in ("sw", "lb1", "lb2", "client")}
         self.ns = {n: h.name for n, h in self.hosts.items()}
         sw = self.hosts["sw"]
-        bridges = {br: self.bridge(br, ns=sw) for br in ("front", "hb2")}
+        bridges = self.bridges = {br: self.bridge(br, ns=sw) for br in ("front", "hb2")}
         addrs = {"client": {"eth0": [f"{CLIENT4}/24", f"{CLIENT6}/64"]}}
         for host, (a0, a1, a6) in ADDR.items():
             addrs[host] = {"eth0": [f"{a0}/24", f"{a6}/64"], "eth1": [f"{a1}/24"]}
@@ -110,10 +111,11 @@ class Lab(nslab.Lab):
 
     # ---- daemons ----------------------------------------------------------
     def conf(self, node, prio, interval=50, dead=200, extra="", garp="count = 3; interval_ms = 100;",
-             link0_v6=False, standalone=False, key=None, top=""):
+             link0_v6=False, standalone=False, key=None, top="", control=""):
         """The node's config file; `key` is its key file (default: the
-        lab's shared hb.key); `extra` goes into the cluster, `top` at top
-        level (track_scripts)."""
+        lab's shared hb.key); `extra` goes into the cluster (services),
+        `top` at top level (track_scripts, snmp), `control` into the
+        control group (metrics_listen)."""
         peer = "lb2" if node == "lb1" else "lb1"
         a0 = 2 if link0_v6 else 0
         peers = "" if standalone else PEERS.format(key=key or os.path.join(self.dir, "hb.key"), peer=peer,
@@ -124,7 +126,7 @@ class Lab(nslab.Lab):
         with open(path, "w") as f:
             f.write(CONF.format(node=node, dir=self.dir, prio=prio, peers=peers, notify=notify,
                                 interval=interval, dead=dead, extra=extra, garp=garp,
-                                vip4=VIP4, vip6=VIP6, top=top))
+                                vip4=VIP4, vip6=VIP6, top=top, control=control))
         return path
 
     def log_path(self, node):
@@ -138,9 +140,15 @@ class Lab(nslab.Lab):
         except FileNotFoundError:
             return ""
 
-    def start(self, node, prio, syslog_sock=None, **kw):
+    def start(self, node, prio, syslog_sock=None, snmp=None, env=None, **kw):
+        """node's daemon on a fresh config (see conf()); `snmp` (an
+        nslab.Snmpd, see snmpd()) adds the snmp group that points at it,
+        `env` adds to the daemon's environment."""
+        if snmp:
+            kw["top"] = kw.get("top", "") + snmp.snmp_conf()
         conf = self.conf(node, prio, **kw)
-        p = nslab.start_directord(self, self.hosts[node], node, conf, syslog_sock, log=self.log_path(node))
+        p = nslab.start_directord(self, self.hosts[node], node, conf, syslog_sock, log=self.log_path(node),
+                                  env=env)
         self.procs[node] = p
         return p
 
@@ -151,6 +159,24 @@ class Lab(nslab.Lab):
             return p.popen.returncode if p else None
         p.signal(sig)
         return p.popen.wait(timeout=timeout)
+
+    def snmpd(self, node):
+        """A private snmpd (AgentX master) and snmptrapd in node's
+        namespace (nslab.Snmpd); pass it to start(snmp=...)."""
+        return nslab.Snmpd(self, self.hosts[node], node)
+
+    def status(self, node):
+        """node's `directorctl status --json`, parsed."""
+        r = ctl(self, node, "status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def snmp_connected(self, node):
+        """Whether node's AgentX subagent says it is connected to snmpd."""
+        try:
+            return self.status(node)["snmp"]["connected"]
+        except (AssertionError, KeyError, json.JSONDecodeError):
+            return False
 
     def start_rsyslog(self):
         return nslab.start_rsyslog(self)

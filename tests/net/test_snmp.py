@@ -18,7 +18,6 @@ heartbeat pair of tests/net/hbnet.py (no IPVS needed for roles):
 The real-server table and its up/down and quorum notifications need IPVS
 (the forwarding plane), which this kernel lacks: not covered here.
 Needs root."""
-import json
 import os
 import re
 import signal
@@ -42,29 +41,19 @@ pytestmark = [
 
 def Snmp(lab, node):
     """snmpd and snmptrapd for one director, in its namespace."""
-    return nslab.Snmpd(lab, lab.hosts[node], node)
+    return lab.snmpd(node)
 
 
 def start(lab, node, prio, snmp, **kw):
-    conf = lab.conf(node, prio, **kw)
-    with open(conf, "a") as f:
-        f.write(snmp.snmp_conf())
-    p = nslab.start_directord(lab, lab.hosts[node], node, conf, None, log=lab.log_path(node))
-    lab.procs[node] = p
-    return p
+    return lab.start(node, prio, snmp=snmp, **kw)
 
 
 def status(lab, node):
-    r = ctl(lab, node, "status", "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return lab.status(node)
 
 
 def connected(lab, node):
-    try:
-        return status(lab, node)["snmp"]["connected"]
-    except (AssertionError, KeyError, json.JSONDecodeError):
-        return False
+    return lab.snmp_connected(node)
 
 
 @pytest.fixture
