@@ -127,6 +127,60 @@ def interval_stats(pkts, t0, t1):
                      if (b[0] - a[0]) * 1000.0 > 2 * INTERVAL_MS]}
 
 
+# ---- CPU time per thread ------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_threads(pid):
+    """{tid: (name, CPU seconds)} of every thread of `pid`."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+        except FileNotFoundError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        fields = st[st.rindex(")") + 2:].split()
+        out[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / TICK)
+    return out
+
+
+def cpu_machine():
+    """(busy, total) CPU seconds of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / TICK, sum(v) / TICK
+
+
+def cpu_snapshot(procs):
+    return {"threads": {k: cpu_threads(p) for k, p in procs.items()}, "machine": cpu_machine()}
+
+
+def cpu_delta(a, b, lb1_pid):
+    """CPU seconds spent between two snapshots: lb1 by thread (main = the
+    thread whose id is the pid; dd-heartbeat; the others: the SNMP and
+    render threads), the other processes in total, the machine's busy share."""
+    out = {}
+    for k, th in b["threads"].items():
+        d = {tid: c - a["threads"].get(k, {}).get(tid, (n, 0.0))[1] for tid, (n, c) in th.items()}
+        if k == "lb1":
+            out["lb1_main"] = round(d.get(lb1_pid, 0.0), 2)
+            out["lb1_heartbeat"] = round(sum(v for t, v in d.items() if th[t][0] == "dd-heartbeat"), 2)
+            out["lb1_other_threads"] = round(sum(v for t, v in d.items()
+                                                 if t != lb1_pid and th[t][0] != "dd-heartbeat"), 2)
+        else:
+            out[k] = round(sum(d.values()), 2)
+    busy, total = (y - x for x, y in zip(a["machine"], b["machine"]))
+    out["machine_busy_pct"] = round(100.0 * busy / total, 1) if total else None
+    return out
+
+
 # ---- load generators ---------------------------------------------------------
 
 class Loop(threading.Thread):
@@ -244,10 +298,12 @@ def main():
         # (fraction of the phase, signal to lb1's snmpd)
         events = {"stopped": [(0.0, signal.SIGSTOP), (2 / 3, signal.SIGCONT)],
                   "all": [(1 / 3, signal.SIGSTOP), (2 / 3, signal.SIGCONT)]}
+        cpu_procs = {"lb1": lb1.pid, "lb1_snmpd": s1.snmpd.pid, "rs_server": rss.pid, "lb2": lb2.pid}
         phases, rs_lines = {}, 1   # report 1: the reset before the phases
         for name in PHASES:
             print(f"# phase {name} ({a.phase:.0f} s)", flush=True)
             ph = {"t0": time.time(), "signals": []}
+            cpu0 = cpu_snapshot(cpu_procs)
             loops = {}
             if name in ("walk", "stopped", "all"):
                 loops["walks"] = Loop(walker(s1, 1 if name in ("stopped", "all") else 5))
@@ -261,6 +317,7 @@ def main():
                 ph["signals"].append([signal.Signals(sig).name, round(time.time() - ph["t0"], 2)])
             time.sleep(max(0.0, ph["t0"] + a.phase - time.time()))
             ph["t1"] = time.time()
+            ph["cpu_s"] = cpu_delta(cpu0, cpu_snapshot(cpu_procs), lb1.pid)
             for lp in loops.values():
                 lp.stop()
             if "walks" in loops:
@@ -371,6 +428,13 @@ def report(res):
         r = ph["rs"]
         print(f"| {name} | {ws} | {cells[0]} | {cells[1]} | {r.get('slip_p50_ms')} / {r.get('slip_p99_ms')} / "
               f"{r.get('slip_max_ms')} ({r['checks']} checks) |")
+    print("\nCPU seconds in each phase (lb1 by thread; main = the main loop; other = SNMP + render threads):")
+    print("\n| phase | lb1 main | lb1 heartbeat | lb1 other threads | lb1's snmpd | rs_server | lb2 | machine busy |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, ph in res["phases"].items():
+        c = ph["cpu_s"]
+        print(f"| {name} | {c['lb1_main']} | {c['lb1_heartbeat']} | {c['lb1_other_threads']} | {c['lb1_snmpd']} | "
+              f"{c['rs_server']} | {c['lb2']} | {c['machine_busy_pct']} % |")
     rc = {n: len(v) for n, v in res["role_changes"].items()}
     over = sum(s["over_100ms"] for ph in res["phases"].values()
                for k, s in ph["keepalives"].items() if k.startswith("lb1"))
