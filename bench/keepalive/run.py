@@ -298,6 +298,8 @@ def main():
         # (fraction of the phase, signal to lb1's snmpd)
         events = {"stopped": [(0.0, signal.SIGSTOP), (2 / 3, signal.SIGCONT)],
                   "all": [(1 / 3, signal.SIGSTOP), (2 / 3, signal.SIGCONT)]}
+        hb_policy = [int(open(f"/proc/{lb1.pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()[38])
+                     for t, (n, _) in cpu_threads(lb1.pid).items() if n == "dd-heartbeat"]
         cpu_procs = {"lb1": lb1.pid, "lb1_snmpd": s1.snmpd.pid, "rs_server": rss.pid, "lb2": lb2.pid}
         phases, rs_lines = {}, 1   # report 1: the reset before the phases
         for name in PHASES:
@@ -355,6 +357,8 @@ def main():
                "lb1_late_notices": [int(x) for x in LATE.findall(logs["lb1"])],
                "lb2_late_notices": [int(x) for x in LATE.findall(logs["lb2"])],
                "active_at_end": [n for n in ("lb1", "lb2") if lab.has_vip(n)],
+               "lb1_heartbeat_sched_policy": {1: "SCHED_FIFO", 0: "SCHED_OTHER"}.get(
+                   hb_policy[0], hb_policy[0]) if hb_policy else None,
                "loadavg_end": open("/proc/loadavg").read().split()[:3]}
         for name, ph in phases.items():
             ph = dict(ph)
@@ -439,7 +443,8 @@ def report(res):
     over = sum(s["over_100ms"] for ph in res["phases"].values()
                for k, s in ph["keepalives"].items() if k.startswith("lb1"))
     print(f"\nrole changes after the pair formed: {rc}; active at the end: {res['active_at_end']}; "
-          f"lb1 'heartbeat thread ran late' notices: {res['lb1_late_notices']}")
+          f"lb1 'heartbeat thread ran late' notices: {res['lb1_late_notices']}; "
+          f"lb1's heartbeat thread: {res['lb1_heartbeat_sched_policy']}")
     ok = over == 0 and sum(rc.values()) == 0 and res["active_at_end"] == ["lb1"]
     print("criterion (no lb1 keepalive interval > 100 ms on either link, no role change):",
           "MET" if ok else "NOT MET")
