@@ -683,8 +683,9 @@ class Snmpd:
         return self.ns.argv(["snmpbulkwalk", "-v2c", "-c", "public", f"-Cr{repeaters}", "-On",
                              "-t", str(timeout), "-r", "0", f"udp:127.0.0.1:{self.port}", oid])
 
-    def walk(self, oid="DIRECTORD-MIB::ddObjects", timeout=1):
-        """snmpwalk output with MIB names; "" if the walk failed."""
+    def walk(self, oid="DIRECTORD-MIB::ddObjects", timeout=3):
+        """snmpwalk output with MIB names; "" if the walk failed. 3 s per
+        request: on a loaded machine 1 s was seen to run out."""
         r = self.ns.run("snmpwalk", "-v2c", "-c", "public", "-t", str(timeout), "-r", "0", *self.mibopts,
                         f"udp:127.0.0.1:{self.port}", oid, check=False, timeout=60)
         return r.stdout if r.returncode == 0 else ""
