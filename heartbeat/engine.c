@@ -42,12 +42,11 @@
  *   main -> heartbeat      struct fo_cmd under fo->mu: a command, with the
  *                          new fo_conf and its sockets already made; ECMP
  *                          quorum as struct dd_ecmp_vip_health values (a
- *                          copy the thread takes); a tun device a reload
+ *                          copy the thread takes); a track script's
+ *                          struct dd_track_state (values: its name, OK or
+ *                          not, how its run ended); a tun device a reload
  *                          replaced comes back in the command, and the
  *                          main thread closes it
- *                          new fo_conf and its sockets already made, or a
- *                          track script's struct dd_track_state (values:
- *                          its name, OK or not, how its run ended)
  *   heartbeat -> main      struct fo_event (struct dd_role_change: enums
  *                          for roles and reason, plus the reason's words)
  *                          queued under fo->mu, woken by main_async; log
