@@ -143,18 +143,17 @@ static struct fo_conf *conf_copy(const struct dd_config *cfg, char **err)
 
 /* ---- role changes ---------------------------------------------------------- */
 
-static void post_event(struct dd_failover *fo, const char *cluster, enum dd_role old_role,
-		       enum dd_role new_role, enum dd_fsm_why why, const char *reason)
+static void post_event(const struct fo_cluster *c, enum dd_role old_role, enum dd_role new_role,
+		       enum dd_fsm_why why, const char *reason)
 {
+	struct dd_failover *fo = c->fo;
 	struct fo_event *e = xcalloc(1, sizeof *e);
-	snprintf(e->ev.cluster, sizeof e->ev.cluster, "%s", cluster);
+	snprintf(e->ev.cluster, sizeof e->ev.cluster, "%s", c->cfg->name);
 	e->ev.old_role = old_role;
 	e->ev.new_role = new_role;
 	e->ev.why = why;
 	snprintf(e->ev.reason, sizeof e->ev.reason, "%s", reason);
-	for (size_t i = 0; i < fo->n_clusters; i++)
-		if (strcmp(fo->clusters[i].cfg->name, cluster) == 0)
-			e->ev.priority = fo->clusters[i].fsm.priority;
+	e->ev.priority = c->fsm.priority;
 	pthread_mutex_lock(&fo->mu);
 	*fo->events_tail = e;
 	fo->events_tail = &e->next;
@@ -171,7 +170,7 @@ static void role_changed(struct fo_cluster *c, const struct dd_fsm_out *o)
 	/* VIPs first, then the alert: the line is the record that it happened. */
 	dlog(LOG_ALERT, SUB, "cluster %s: %s -> %s: %s", c->cfg->name, dd_role_name(o->old_role),
 	     dd_role_name(o->new_role), o->reason);
-	post_event(c->fo, c->cfg->name, o->old_role, o->new_role, o->why, o->reason);
+	post_event(c, o->old_role, o->new_role, o->why, o->reason);
 }
 
 static void peer_view(struct dd_failover *fo, const struct fo_cluster *c, struct dd_fsm_peer *p,
@@ -467,7 +466,7 @@ static void finish_stop(struct dd_failover *fo)
 			else
 				snprintf(why, sizeof why, "directord is stopping; no peer configured");
 			log_alert(SUB, "cluster %s: active -> stopped: %s", c->cfg->name, why);
-			post_event(fo, c->cfg->name, DD_ROLE_ACTIVE, DD_ROLE_STOPPED, DD_WHY_STOPPING, why);
+			post_event(c, DD_ROLE_ACTIVE, DD_ROLE_STOPPED, DD_WHY_STOPPING, why);
 		}
 		if (c->vips_on)
 			fo_vips_down(c, false);
