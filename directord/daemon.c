@@ -361,22 +361,6 @@ static void on_track(void *ctx, const struct dd_track_state *st)
 	}
 }
 
-struct rs_count {
-	const char *service;
-	unsigned up, total;
-};
-
-static void count_up(void *arg, const struct dd_service *s, const struct ipvs_service *kernel,
-		     bool sorry, const struct dd_fwd_rs_view *rs)
-{
-	struct rs_count *c = arg;
-	if (strcmp(s->name, c->service) != 0)
-		return;
-	c->total = (unsigned)s->n_rs;
-	for (size_t i = 0; i < s->n_rs; i++)
-		c->up += rs[i].up;
-}
-
 /* keepalived's notify_up / notify_down of the real server. */
 static void notify_rs(struct dd_daemon *d, const char *service, const struct dd_addr *addr,
 		      uint16_t port, bool up, const char *reason)
@@ -392,11 +376,11 @@ static void notify_rs(struct dd_daemon *d, const char *service, const struct dd_
 			rs = &svc->rs[r];
 	if (!rs || !(up ? rs->notify_up : rs->notify_down))
 		return;
-	struct rs_count c = { .service = service };
+	size_t n_up = up, n_total = svc->n_rs;
 	if (d->fwd)
-		dd_fwd_foreach_service(d->fwd, count_up, &c);
+		dd_fwd_service_counts(d->fwd, service, &n_up, &n_total);
 	struct dd_notify_rs_event ev = { .svc = svc, .rs = rs, .up = up, .reason = reason,
-					 .n_up = c.up, .n_total = c.total ? c.total : (unsigned)svc->n_rs };
+					 .n_up = (unsigned)n_up, .n_total = (unsigned)n_total };
 	dd_notify_rs_change(d->notify, d->cfg, &ev);
 }
 
