@@ -156,9 +156,9 @@ static int start(struct dd_notify *n, const char *command, const char *const arg
 	return 0;
 }
 
-int dd_notify_run_args(struct dd_notify *n, const char *command, const char *const args[],
-		       const struct dd_run_as *as, uint32_t timeout_ms,
-		       const struct dd_notify_event *ev, char **err)
+int dd_notify_run(struct dd_notify *n, const char *command, const char *const args[],
+		  const struct dd_run_as *as, uint32_t timeout_ms,
+		  const struct dd_notify_event *ev, char **err)
 {
 	if (!command || !*command)
 		return 0;
@@ -170,12 +170,6 @@ int dd_notify_run_args(struct dd_notify *n, const char *command, const char *con
 	};
 	return start(n, command, args, as, timeout_ms, mine, ARRAY_SIZE(mine) - 1, "cluster",
 		     ev->cluster, ev->role, err);
-}
-
-int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_as *as,
-		  uint32_t timeout_ms, const struct dd_notify_event *ev, char **err)
-{
-	return dd_notify_run_args(n, command, NULL, as, timeout_ms, ev, err);
 }
 
 const char *dd_notify_state_word(enum dd_role r)
@@ -194,7 +188,7 @@ static void run_logged(struct dd_notify *n, const char *command, const char *con
 {
 	char *err = NULL;
 	struct dd_run_as as = { cfg->scripts.uid, cfg->scripts.gid };
-	if (dd_notify_run_args(n, command, args, &as, cfg->alert.notify_timeout_ms, ev, &err) < 0) {
+	if (dd_notify_run(n, command, args, &as, cfg->alert.notify_timeout_ms, ev, &err) < 0) {
 		log_err("notify", "cluster %s: %s", ev->cluster, err);
 		free(err);
 	}

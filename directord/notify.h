@@ -37,15 +37,12 @@ void dd_notify_free(struct dd_notify *n);
  * and PATH as its whole environment (lib/spawn.h, which also refuses a
  * script others can change).
  * Returns at once: 0 if started, -1 with *err (malloc'd). The outcome
- * (exit status, timeout) is logged when it is known. */
-int dd_notify_run(struct dd_notify *n, const char *command, const struct dd_run_as *as,
-		  uint32_t timeout_ms, const struct dd_notify_event *ev, char **err);
-
-/* The same with arguments appended to the command line (lib/spawn.h,
- * dd_spawn_script_args); args NULL-terminated, NULL: none. */
-int dd_notify_run_args(struct dd_notify *n, const char *command, const char *const args[],
-		       const struct dd_run_as *as, uint32_t timeout_ms,
-		       const struct dd_notify_event *ev, char **err);
+ * (exit status, timeout) is logged when it is known. `args` (NULL-
+ * terminated; NULL: none) are appended to the command line as
+ * lib/spawn.h's dd_spawn_script_args does it. */
+int dd_notify_run(struct dd_notify *n, const char *command, const char *const args[],
+		  const struct dd_run_as *as, uint32_t timeout_ms,
+		  const struct dd_notify_event *ev, char **err);
 
 /* keepalived's word for a role in notify's $3: MASTER, BACKUP, FAULT,
  * STOP; NULL for init. */

@@ -50,7 +50,7 @@ START_TEST(env_is_passed)
 	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
 				      .reason = "peer lb1 silent for 312 ms on 2/2 links", .why = "peer-silent",
 				      .node = "lb2" };
-	ck_assert_int_eq(dd_notify_run(n, cmd, NULL, 5000, &ev, &err), 0);
+	ck_assert_int_eq(dd_notify_run(n, cmd, NULL, NULL, 5000, &ev, &err), 0);
 	ck_assert_uint_eq(dd_notify_running(n), 1);
 	drain(loop, n, 10);
 	ck_assert_uint_eq(dd_notify_running(n), 0);
@@ -80,7 +80,7 @@ START_TEST(returns_at_once_and_timeout_kills_group)
 	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
 				      .reason = "test", .node = "lb1" };
 	double t0 = mono_now();
-	ck_assert_int_eq(dd_notify_run(n, cmd, NULL, 300, &ev, &err), 0);
+	ck_assert_int_eq(dd_notify_run(n, cmd, NULL, NULL, 300, &ev, &err), 0);
 	ck_assert(mono_now() - t0 < 0.2); /* spawning does not wait for the command */
 	drain(loop, n, 10);
 	ck_assert_uint_eq(dd_notify_running(n), 0);
@@ -105,8 +105,8 @@ START_TEST(free_kills_running)
 	char *err = NULL;
 	struct dd_notify_event ev = { .cluster = "web", .role = "fault", .old_role = "active",
 				      .reason = "x", .node = "lb1" };
-	ck_assert_int_eq(dd_notify_run(n, "sleep 30", NULL, 60000, &ev, &err), 0);
-	ck_assert_int_eq(dd_notify_run(n, "exit 3", NULL, 60000, &ev, &err), 0);
+	ck_assert_int_eq(dd_notify_run(n, "sleep 30", NULL, NULL, 60000, &ev, &err), 0);
+	ck_assert_int_eq(dd_notify_run(n, "exit 3", NULL, NULL, 60000, &ev, &err), 0);
 	ck_assert_uint_eq(dd_notify_running(n), 2);
 	double t0 = mono_now();
 	dd_notify_free(n);
@@ -126,7 +126,7 @@ START_TEST(status_survives_the_default_loop)
 	struct dd_notify_event ev = { .cluster = "web", .role = "active", .old_role = "standby",
 				      .reason = "x", .node = "lb1" };
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(dd_notify_run(n, i % 2 ? "exit 3" : "true", NULL, 10000, &ev, &err), 0);
+		ck_assert_int_eq(dd_notify_run(n, i % 2 ? "exit 3" : "true", NULL, NULL, 10000, &ev, &err), 0);
 	drain(loop, n, 20);
 	struct dd_notify_stats st;
 	dd_notify_get_stats(n, &st);
