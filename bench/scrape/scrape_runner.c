@@ -36,6 +36,8 @@
 
 #include <ev.h>
 
+#include "../looptime.h"
+
 extern void dd_heap_tune(void) __attribute__((weak));
 
 struct runner {
@@ -44,34 +46,13 @@ struct runner {
 	struct dd_fwdplane *fwd;   /* stays NULL: no IPVS here */
 	struct dd_failover *fo;    /* stays NULL */
 	unsigned reloads, reload_failures;
-	double busy_from;          /* loop woke up at; 0: polling */
-	double threshold_s;
-	ev_prepare prep;
-	ev_check chk;
+	struct looptime lt;
 };
 
 static int no_reload(void *daemon, char **why)
 {
 	*why = xstrdup("the benchmark runner does not reload");
 	return -1;
-}
-
-/* The iteration ends where the next poll starts. */
-static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct runner *r = w->data;
-	if (r->busy_from == 0)
-		return;
-	double busy = mono_now() - r->busy_from;
-	if (busy >= r->threshold_s)
-		printf("BUSY %.6f %.3f\n", r->busy_from, busy * 1000);
-	r->busy_from = 0;
-}
-
-static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-	struct runner *r = w->data;
-	r->busy_from = mono_now();
 }
 
 static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -93,11 +74,12 @@ static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 int main(int argc, char **argv)
 {
-	struct runner r = { .threshold_s = 0.001 };
+	struct runner r = { 0 };
+	double threshold_s = 0.001;
 	int opt;
 	while ((opt = getopt(argc, argv, "b:")) != -1) {
 		if (opt == 'b') {
-			r.threshold_s = atof(optarg) / 1000;
+			threshold_s = atof(optarg) / 1000;
 		} else {
 			fprintf(stderr, "usage: %s [-b busy_ms] directord.conf\n", argv[0]);
 			return 2;
@@ -131,12 +113,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "control socket: %s\n", err ? err : "?");
 		return 1;
 	}
-	ev_prepare_init(&r.prep, prepare_cb);
-	r.prep.data = &r;
-	ev_prepare_start(loop, &r.prep);
-	ev_check_init(&r.chk, check_cb);
-	r.chk.data = &r;
-	ev_check_start(loop, &r.chk);
+	looptime_start(loop, &r.lt, threshold_s);
 	ev_signal sigs[3];
 	const int signums[] = { SIGUSR1, SIGTERM, SIGINT };
 	for (int i = 0; i < 3; i++) {

@@ -31,6 +31,8 @@
 
 #include <ev.h>
 
+#include "../looptime.h"
+
 struct runner {
 	struct dd_config *cfg;
 	struct dd_health *h;       /* NULL: the bench has no checks */
@@ -39,28 +41,13 @@ struct runner {
 	struct dd_snmp *snmp;
 	struct dd_ctlops *ops;
 	unsigned reloads, reload_failures;
-	double busy_from, threshold_s;
-	ev_prepare prep;
-	ev_check chk;
+	struct looptime lt;
 };
 
 static int no_reload(void *daemon, char **why)
 {
 	*why = xstrdup("the benchmark runner does not reload");
 	return -1;
-}
-
-static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct runner *r = w->data;
-	if (r->busy_from != 0 && mono_now() - r->busy_from >= r->threshold_s)
-		printf("BUSY %.6f %.3f\n", r->busy_from, (mono_now() - r->busy_from) * 1000);
-	r->busy_from = 0;
-}
-
-static void check_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-	((struct runner *)w->data)->busy_from = mono_now();
 }
 
 static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -80,14 +67,15 @@ static void release(void *ctx, struct dd_status *st)
 
 int main(int argc, char **argv)
 {
-	struct runner r = { .threshold_s = 0.001 };
+	struct runner r = { 0 };
+	double threshold_s = 0.001;
 	int opt;
 	while ((opt = getopt(argc, argv, "b:")) != -1) {
 		if (opt != 'b') {
 			fprintf(stderr, "usage: %s [-b busy_ms] directord.conf\n", argv[0]);
 			return 2;
 		}
-		r.threshold_s = atof(optarg) / 1000;
+		threshold_s = atof(optarg) / 1000;
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "usage: %s [-b busy_ms] directord.conf\n", argv[0]);
@@ -115,16 +103,7 @@ int main(int argc, char **argv)
 	}
 	struct dd_snmp_src ss = { .ctx = &r, .snapshot = snapshot, .release = release, .fo = &r.fo };
 	r.snmp = dd_snmp_new(loop, r.cfg, &ss);
-	ev_prepare_init(&r.prep, prepare_cb);
-	r.prep.data = &r;
-	ev_prepare_start(loop, &r.prep);
-	ev_check_init(&r.chk, check_cb);
-	/* first of the iteration: libev queues check watchers with the
-	 * iteration's other callbacks, and the copy (an ev_async callback)
-	 * must fall inside the measured time */
-	ev_set_priority(&r.chk, EV_MAXPRI);
-	r.chk.data = &r;
-	ev_check_start(loop, &r.chk);
+	looptime_start(loop, &r.lt, threshold_s);
 	ev_signal sigs[2];
 	const int signums[] = { SIGTERM, SIGINT };
 	for (int i = 0; i < 2; i++) {
